@@ -1,0 +1,1 @@
+"""The click shell: parse -> call -> render -> exit status. No decisions live here."""

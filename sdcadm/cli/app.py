@@ -1,0 +1,88 @@
+"""The object every command receives: configuration, API clients and terminal I/O."""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sdcadm.errors import UsageError
+
+if TYPE_CHECKING:
+    from sdcadm.clients import Clients
+    from sdcadm.config import Config
+
+
+class App:
+    def __init__(self, *, verbose: bool = False, config_path: str | None = None) -> None:
+        self.verbose = verbose
+        self.config_path = config_path
+        # One id per invocation: sent as x-request-id on every call and used as history uuid.
+        self.request_id = str(uuid.uuid4())
+
+    # -- configuration and clients (loaded on first use, so --help never touches them) --
+    @cached_property
+    def config(self) -> "Config":
+        from sdcadm.config import load_config
+
+        return load_config(self.config_path)
+
+    @cached_property
+    def clients(self) -> "Clients":
+        from sdcadm.clients import Clients
+
+        return Clients(self.config, request_id=self.request_id, verbose=self.verbose)
+
+    # -- output: data to stdout, everything else to stderr --------------------------------
+    @property
+    def color(self) -> bool:
+        return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+
+    @cached_property
+    def console(self) -> Any:
+        """A rich console on stderr for progress and warnings (colour only on a terminal)."""
+        from rich.console import Console
+
+        return Console(stderr=True, no_color=not self.color, highlight=False,
+                       force_terminal=None if self.color else False, soft_wrap=True)
+
+    def out(self, text: str = "") -> None:
+        click.echo(text)
+
+    def info(self, text: str = "") -> None:
+        """A progress line on stderr."""
+        click.echo(text, err=True)
+
+    def warn(self, text: str) -> None:
+        if self.color:
+            self.console.print(text, style="yellow", markup=False)
+        else:
+            click.echo(text, err=True)
+
+    def confirm(self, question: str = "Would you like to continue?", *, yes: bool = False) -> bool:
+        """Ask `[y/N]` on the terminal. Without a terminal and without -y, refuse (exit 2)."""
+        if yes:
+            return True
+        try:
+            tty = open("/dev/tty", "r+")
+        except OSError:
+            tty = None
+        if tty is None or not os.isatty(tty.fileno()):
+            raise UsageError("no terminal to confirm on: use -y/--yes to proceed without a prompt")
+        with tty:
+            while True:
+                tty.write(f"{question} [y/N] ")
+                tty.flush()
+                answer = tty.readline()
+                if answer == "":  # EOF
+                    tty.write("\n")
+                    return False
+                answer = answer.strip().lower()
+                if answer in ("", "n", "no"):
+                    return False
+                if answer in ("y", "yes"):
+                    return True
+                tty.write('Please enter "y", "yes", "n" or "no".\n')

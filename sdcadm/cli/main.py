@@ -1,0 +1,192 @@
+"""Top-level `sdcadm` command: lazy sub-commands and the one place errors become exit codes."""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from sdcadm import __version__
+
+# name -> (module, attribute). Modules are imported only when the command runs (or its help
+# is shown), so `sdcadm --help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "services": ("sdcadm.cli.services", "services"),
+    "instances": ("sdcadm.cli.instances", "instances"),
+    "avail": ("sdcadm.cli.avail", "avail"),
+    "changes": ("sdcadm.cli.changes", "changes"),
+    "channel": ("sdcadm.cli.channel", "channel"),
+    "info": ("sdcadm.cli.info", "info"),
+    "update": ("sdcadm.cli.update", "update"),
+    "rollback": ("sdcadm.cli.rollback", "rollback"),
+    "history": ("sdcadm.cli.history", "history"),
+}
+ALIASES: dict[str, str] = {
+    "svcs": "services",
+    "insts": "instances",
+    "available": "avail",
+    "up": "update",
+}
+SHORT_HELP: dict[str, str] = {
+    "services": "List all SDC services.",
+    "instances": "List all SDC service instances.",
+    "avail": "Display images available for update of SDC services and instances.",
+    "changes": "List the builds between the image in use and a candidate, or two images.",
+    "channel": "Show and modify the update channel.",
+    "info": "Show datacenter configuration used by sdcadm.",
+    "update": "Update SDC services and instances.",
+    "rollback": "Rollback SDC services and instances.",
+    "history": "History of sdcadm commands.",
+}
+
+
+def buildstamp() -> str:
+    from importlib.resources import files
+
+    try:
+        return files("sdcadm").joinpath("etc/buildstamp").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        name = ALIASES.get(name, name)
+        if name == "help":
+            return _help_command
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as e:  # a command not built yet
+            if e.name == module:
+                return None
+            raise
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        # Report the canonical name so error lines read `sdcadm update: ...` for `up` too.
+        _name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else _name), cmd, rest
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            aliases = [a for a, n in ALIASES.items() if n == name]
+            label = f"{name} ({', '.join(aliases)})" if aliases else name
+            rows.append((label, SHORT_HELP.get(name, "")))
+        rows.append(("help (?)", "Help on a specific sub-command."))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", message=f"sdcadm %(version)s ({buildstamp()})"
+)
+@click.option("-v", "--verbose", is_flag=True, help="Verbose output: debug logs and error traces.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SDCADM_CONFIG",
+    help="Configuration file (default: $SDCADM_CONFIG, else /var/sdcadm/sdcadm.conf).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, config_path: str | None) -> None:
+    """Administer a SDC standup."""
+    from sdcadm.cli.app import App
+
+    ctx.obj = App(verbose=verbose, config_path=config_path)
+
+
+@click.command("help", context_settings={"ignore_unknown_options": True})
+@click.argument("command", required=False)
+@click.pass_context
+def _help_command(ctx: click.Context, command: str | None) -> None:
+    """Help on a specific sub-command."""
+    group = ctx.parent.command if ctx.parent else cli
+    parent = ctx.parent or ctx
+    if not command:
+        click.echo(group.get_help(parent))
+        return
+    sub = group.get_command(parent, command)
+    if sub is None:
+        raise click.UsageError(f'unknown command: "{command}"')
+    with click.Context(sub, info_name=ALIASES.get(command, command), parent=parent) as sctx:
+        click.echo(sub.get_help(sctx))
+
+
+def _subcommand_path(argv: list[str]) -> str:
+    """`sdcadm update` / `sdcadm channel set` for error lines, from the raw arguments."""
+    words: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--config":
+            skip = True
+            continue
+        if a.startswith("-"):
+            if words:
+                break
+            continue
+        words.append(ALIASES.get(a, a) if not words else a)
+        if len(words) == 1 and words[0] not in ("channel",):
+            break
+        if len(words) == 2:
+            break
+    return " ".join(["sdcadm", *words])
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sys.exit(run(argv))
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI and turn every outcome into an exit status (used by tests too)."""
+    from sdcadm.errors import SdcAdmError
+
+    verbose = "-v" in argv or "--verbose" in argv
+    try:
+        cli.main(args=argv, prog_name="sdcadm", standalone_mode=False)
+        return 0
+    except SdcAdmError as e:
+        _print_error(_subcommand_path(argv), e.code, e.message, verbose)
+        return e.exit_status
+    except click.exceptions.Exit as e:
+        return int(e.exit_code or 0)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.UsageError as e:
+        _print_error(_subcommand_path(argv), "Usage", e.format_message(), verbose)
+        return 2
+    except click.ClickException as e:
+        _print_error(_subcommand_path(argv), "Option", e.format_message(), verbose)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _print_error(path: str, code: str, message: str, verbose: bool) -> None:
+    import os
+    import traceback
+
+    if verbose:
+        traceback.print_exc()
+    line = f"{path}: error ({code}): {message}"
+    if sys.stderr.isatty() and not os.environ.get("NO_COLOR") and not os.environ.get(
+        "SDCADM_NO_COLOR"
+    ):
+        line = f"\x1b[31m{line}\x1b[0m"
+    print(line, file=sys.stderr)

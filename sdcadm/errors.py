@@ -1,0 +1,136 @@
+"""One error tree. Every error knows its code and exit status; only the CLI prints them.
+
+The codes and exit statuses are the original sdcadm's (UsageError -> `Usage`, exit 2;
+SDCClientError -> `SDCClient`, exit 1; ...), so scripts written against it keep working.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class SdcAdmError(Exception):
+    """Base of every error sdcadm reports to the operator."""
+
+    code = "InternalError"
+    exit_status = 1
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class UsageError(SdcAdmError):
+    code = "Usage"
+    exit_status = 2
+
+
+class UpdateError(SdcAdmError):
+    code = "Update"
+    exit_status = 2
+
+
+class ValidationError(SdcAdmError):
+    code = "Validation"
+    exit_status = 2
+
+
+class ConfigError(SdcAdmError):
+    """A bad configuration file or key; the message names the file and the key."""
+
+    code = "Config"
+    exit_status = 2
+
+
+class PlanDriftError(SdcAdmError):
+    """A saved plan no longer matches the datacenter it was computed from."""
+
+    code = "PlanDrift"
+    exit_status = 2
+
+
+class InstanceIsDownError(SdcAdmError):
+    code = "InstanceIsDown"
+    exit_status = 2
+
+
+class InternalError(SdcAdmError):
+    code = "InternalError"
+    exit_status = 1
+
+
+class LockError(SdcAdmError):
+    """Another update or rollback holds the headnode lock."""
+
+    code = "Lock"
+    exit_status = 1
+
+
+class StepFailedError(SdcAdmError):
+    """A step of a running plan failed; the journal says which and why."""
+
+    code = "StepFailed"
+    exit_status = 1
+
+
+class Interrupted(SdcAdmError):
+    """The operator pressed Ctrl-C; the run was recorded and can be resumed."""
+
+    code = "Interrupted"
+    exit_status = 130
+
+
+class SDCClientError(SdcAdmError):
+    """An API answered with an error, or could not be reached.
+
+    Prints as `sapi client error (ResourceNotFound): no such service: X`, followed by one
+    indented `field: code: message` line per entry of the body's `errors` array.
+    """
+
+    code = "SDCClient"
+    exit_status = 1
+
+    def __init__(
+        self,
+        client: str,
+        rest_code: str | None,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        self.client = client
+        self.rest_code = rest_code
+        self.status = status
+        self.body = body
+        self.api_message = message
+        text = f"{client} client error ({rest_code or status or 'Error'}): {message}"
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list):
+            for e in errors:
+                if isinstance(e, dict):
+                    parts = [str(e.get(k)) for k in ("field", "code", "message") if e.get(k)]
+                    text += "\n    " + ": ".join(parts)
+        super().__init__(text, cause=cause)
+
+    @property
+    def not_found(self) -> bool:
+        return self.rest_code == "ResourceNotFound" or self.status == 404
+
+
+class MultiError(SdcAdmError):
+    code = "MultiError"
+    exit_status = 1
+
+    def __init__(self, errors: Iterable[SdcAdmError]) -> None:
+        self.errors = list(errors)
+        lines = [f"multiple ({len(self.errors)}) errors"]
+        lines += [f"    error ({e.code}): {e.message}" for e in self.errors]
+        super().__init__("\n".join(lines))
+        # A MultiError of usage/validation errors is still a usage problem.
+        if self.errors and all(e.exit_status == 2 for e in self.errors):
+            self.exit_status = 2
