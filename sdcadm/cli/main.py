@@ -56,7 +56,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         name = ALIASES.get(name, name)
-        if name == "help":
+        if name in ("help", "?"):
             return _help_command
         if name not in COMMANDS:
             return None
