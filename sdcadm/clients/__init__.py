@@ -1,0 +1,101 @@
+"""API clients on one shared HTTP session: `Clients(config, request_id=...)`.
+
+Each client is created on first use, so a command pays only for the APIs it talks to,
+and `requests` is not imported until then (it costs ~100 ms, too much for `--help`).
+"""
+from __future__ import annotations
+
+import threading
+import uuid as uuidlib
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from sdcadm.clients.cnapi import CnapiClient
+    from sdcadm.clients.imgapi import ImgapiClient
+    from sdcadm.clients.sapi import SapiClient
+    from sdcadm.clients.vmapi import VmapiClient
+    from sdcadm.clients.wfapi import WfapiClient
+    from sdcadm.config import Config
+
+__all__ = ["Clients"]
+
+
+class Clients:
+    def __init__(self, config: "Config", request_id: str | None = None, verbose: bool = False) -> None:
+        self.config = config
+        self.request_id = request_id or str(uuidlib.uuid4())
+        self.verbose = verbose
+        self._updates: dict[str | None, "ImgapiClient"] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def session(self) -> "requests.Session":
+        from sdcadm.clients.http import new_session
+
+        return new_session()
+
+    def _kw(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "session": self.session,
+            "request_id": self.request_id,
+            "connect_timeout": c.connect_timeout,
+            "read_timeout": c.read_timeout,
+            "retries": c.retries,
+            "retry_delay": c.retry_delay,
+            "verify": c.tls_verify,
+            "verbose": self.verbose,
+        }
+
+    @cached_property
+    def sapi(self) -> "SapiClient":
+        from sdcadm.clients.sapi import SapiClient
+
+        return SapiClient(self.config.url("sapi"), **self._kw())
+
+    @cached_property
+    def imgapi(self) -> "ImgapiClient":
+        from sdcadm.clients.imgapi import ImgapiClient
+
+        return ImgapiClient(self.config.url("imgapi"), **self._kw())
+
+    @property
+    def updates(self) -> "ImgapiClient":
+        """The updates server, without a channel (the server's default applies)."""
+        return self.updates_for(None)
+
+    def updates_for(self, channel: str | None) -> "ImgapiClient":
+        """The updates server with `?channel=<channel>` on every call."""
+        from sdcadm.clients.imgapi import ImgapiClient
+
+        with self._lock:
+            if channel not in self._updates:
+                self._updates[channel] = ImgapiClient(
+                    self.config.url("updates"), channel=channel, name="updates", **self._kw()
+                )
+            return self._updates[channel]
+
+    @cached_property
+    def vmapi(self) -> "VmapiClient":
+        from sdcadm.clients.vmapi import VmapiClient
+
+        return VmapiClient(self.config.url("vmapi"), **self._kw())
+
+    @cached_property
+    def cnapi(self) -> "CnapiClient":
+        from sdcadm.clients.cnapi import CnapiClient
+
+        return CnapiClient(self.config.url("cnapi"), **self._kw())
+
+    @cached_property
+    def wfapi(self) -> "WfapiClient":
+        from sdcadm.clients.wfapi import WfapiClient
+
+        return WfapiClient(self.config.url("wfapi"), **self._kw())
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.close()

@@ -1,0 +1,203 @@
+"""The one place sdcadm speaks HTTP: timeouts, headers, retries, error mapping, request log.
+
+Every API client is a thin subclass of `RestClient` that names paths; nothing else in
+sdcadm builds URLs or looks at status codes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlencode
+
+import requests
+
+from sdcadm import __version__
+from sdcadm.errors import SDCClientError
+
+USER_AGENT = f"sdcadm/{__version__}"
+
+# Reads are retried on these; anything below 500 is an answer, not a hiccup.
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_log_lock = threading.Lock()
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A session whose connection pool is large enough for gather's parallel reads."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def encode_filters(filters: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters as the node clients send them: booleans as true/false, lists joined."""
+    out: dict[str, str] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            out[key] = ",".join(str(v) for v in value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+class RestClient:
+    """A JSON-over-HTTP client for one API (`name` is what error lines call it)."""
+
+    name = "http"
+    accept_version: str | None = None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        session: requests.Session,
+        request_id: str,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retries: int = 3,
+        retry_delay: float = 0.25,
+        verify: bool = True,
+        verbose: bool = False,
+        name: str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.session = session
+        self.request_id = request_id
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.verify = verify
+        self.verbose = verbose
+        if name:
+            self.name = name
+        self.log_path = os.environ.get("SDCADM_REQUEST_LOG")
+
+    # -- low level ------------------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        h = {
+            "User-Agent": USER_AGENT,
+            "x-request-id": self.request_id,
+            "Accept": "application/json",
+        }
+        if self.accept_version:
+            h["Accept-Version"] = self.accept_version
+        return h
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        read_timeout: float | None = None,
+        ok: Iterable[int] = (),
+    ) -> requests.Response:
+        """Send one request; GETs are retried with backoff on connection errors and 5xx.
+
+        Mutations are sent once: a lost answer to a POST does not mean it did not happen,
+        so callers check state and decide instead of this layer guessing.
+        """
+        url = self.url + path
+        query = encode_filters(params or {})
+        hdrs = self.headers()
+        if headers:
+            hdrs.update(headers)
+        if body is not None:
+            data = json.dumps(body)
+            hdrs["Content-Type"] = "application/json"
+        attempts = 1 + (self.retries if method == "GET" else 0)
+        timeout = (self.connect_timeout, read_timeout or self.read_timeout)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            started = time.monotonic()
+            try:
+                resp = self.session.request(
+                    method, url, params=query, data=data, headers=hdrs, stream=stream,
+                    timeout=timeout, verify=self.verify,
+                )
+            except requests.RequestException as e:
+                self._log(method, url, query, None, started)
+                if not last:
+                    self._backoff(attempt)
+                    continue
+                raise self._transport_error(method, url, e) from e
+            self._log(method, url, query, resp.status_code, started)
+            if resp.status_code < 400 or resp.status_code in ok:
+                return resp
+            if resp.status_code in RETRY_STATUSES and not last:
+                resp.close()
+                self._backoff(attempt)
+                continue
+            raise self._http_error(method, path, resp)
+        raise AssertionError("unreachable")
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        """A request whose answer is JSON (None for an empty body, e.g. 204)."""
+        resp = self.request(method, path, **kw)
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError as e:
+            raise SDCClientError(
+                self.name, "InvalidContent",
+                f"{method} {path}: response is not JSON ({resp.status_code})",
+                status=resp.status_code,
+            ) from e
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params=params)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> None:
+        time.sleep(min(self.retry_delay * (2 ** attempt), 5.0))
+
+    def _transport_error(self, method: str, url: str, e: Exception) -> SDCClientError:
+        if isinstance(e, requests.Timeout) and not isinstance(e, requests.ConnectTimeout):
+            code, what = "RequestTimeout", "timed out waiting for"
+        else:
+            code, what = "ConnectionError", "could not connect to"
+        return SDCClientError(self.name, code, f"{what} {self.url} ({method} {url[len(self.url):]})",
+                              cause=e)
+
+    def _http_error(self, method: str, path: str, resp: requests.Response) -> SDCClientError:
+        body: Any = None
+        try:
+            body = resp.json() if resp.content else None
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        if not message:
+            text = (resp.text or "").strip() if body is None else ""
+            message = f"{method} {path}: {resp.status_code} {resp.reason or ''}".rstrip()
+            if text and len(text) < 200:
+                message += f": {text}"
+        return SDCClientError(self.name, code, message, status=resp.status_code, body=body)
+
+    def _log(self, method: str, url: str, query: Mapping[str, str], status: int | None,
+             started: float) -> None:
+        if not (self.log_path or self.verbose):
+            return
+        full = url + ("?" + urlencode(query) if query else "")
+        ms = (time.monotonic() - started) * 1000
+        line = f"{self.name} {method} {full} {status if status is not None else 'ERR'} {ms:.0f}ms"
+        if self.verbose:
+            print(f"sdcadm: {line}", file=sys.stderr)
+        if self.log_path:
+            with _log_lock, open(self.log_path, "a") as f:
+                f.write(line + "\n")

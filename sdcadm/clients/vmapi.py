@@ -1,0 +1,34 @@
+"""VMAPI: core VMs, reprovision, jobs."""
+from __future__ import annotations
+
+from typing import Any
+
+from sdcadm.clients.http import RestClient
+
+PAGE = 1000
+
+
+class VmapiClient(RestClient):
+    name = "vmapi"
+
+    def list_vms(self, **filters: Any) -> list[dict[str, Any]]:
+        """All matching VMs: offset+limit pages until a short page (as node-sdc-clients)."""
+        vms: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.get("/vms", **filters, offset=offset, limit=PAGE) or []
+            vms.extend(page)
+            if len(page) < PAGE:
+                return vms
+            offset += len(page)
+
+    def get_vm(self, uuid: str, sync: bool = False) -> dict[str, Any]:
+        return self.get(f"/vms/{uuid}", sync=True if sync else None)
+
+    def reprovision(self, uuid: str, image_uuid: str) -> dict[str, Any]:
+        """Start a reprovision job; returns `{vm_uuid, job_uuid}`."""
+        return self.call("POST", f"/vms/{uuid}", params={"action": "reprovision"},
+                         body={"image_uuid": image_uuid})
+
+    def get_job(self, uuid: str) -> dict[str, Any]:
+        return self.get(f"/jobs/{uuid}")

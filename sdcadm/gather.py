@@ -1,0 +1,256 @@
+"""The read phase: everything planning and the read-only commands need, read once.
+
+The number of requests does not depend on the size of the fleet (apart from paging):
+one server listing with agents and sysinfo, one VM listing, one local image listing (all
+states) and one listing of the whole channel on the updates server, instead of one
+request per image or per server. Independent reads run in parallel.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sdcadm import __version__
+from sdcadm.errors import InternalError, ValidationError
+from sdcadm.model import (
+    Application,
+    Channel,
+    DatacenterState,
+    Image,
+    Instance,
+    Server,
+    Service,
+)
+
+if TYPE_CHECKING:
+    from sdcadm.clients import Clients
+    from sdcadm.config import Config
+
+ADMIN_NIC_TAG = "admin"
+
+
+def sdcadm_buildstamp() -> str | None:
+    from importlib.resources import files
+
+    try:
+        return files("sdcadm").joinpath("etc/buildstamp").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def resolve_channel(
+    explicit: str | None, app_metadata: Mapping[str, Any], channels: list[Channel]
+) -> str | None:
+    """`-C` > the sdc application's `update_channel` > the server's default channel."""
+    if explicit:
+        return explicit
+    if app_metadata.get("update_channel"):
+        return str(app_metadata["update_channel"])
+    return next((c.name for c in channels if c.default), None)
+
+
+def gather(
+    app_or_clients: Any,
+    config: "Config | None" = None,
+    *,
+    channel: str | None = None,
+    updates: bool = True,
+    servers: bool = True,
+    vms: bool = True,
+) -> DatacenterState:
+    """Read the datacenter into a DatacenterState.
+
+    `updates=False` skips the updates server (channels and catalog) for commands that only
+    look at what is deployed, so they work when the updates server is out of reach.
+    `servers=False` / `vms=False` skip the instance inventory for commands that do not
+    need it.
+    """
+    clients: "Clients" = getattr(app_or_clients, "clients", app_or_clients)
+    config = config or clients.config
+    # Create the clients here: cached_property is not meant to race between threads.
+    sapi = clients.sapi
+    imgapi = clients.imgapi
+    cnapi = clients.cnapi if servers else None
+    vmapi = clients.vmapi if vms else None
+    upd = clients.updates_for(channel) if updates and channel else (
+        clients.updates if updates else None
+    )
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather") as pool:
+        f_app = pool.submit(_sdc_app, sapi)
+        f_mode = pool.submit(sapi.get_mode)
+        f_images = pool.submit(imgapi.list_images, state="all")
+        f_servers = pool.submit(cnapi.list_servers, extras="sysinfo,agents") if cnapi else None
+        f_platforms = pool.submit(cnapi.list_platforms) if cnapi else None
+        f_channels = pool.submit(upd.list_channels) if upd else None
+        # With -C the channel is known now, so the catalog need not wait for SAPI.
+        f_catalog: Future[Any] | None = (
+            pool.submit(upd.list_images) if upd and channel else None
+        )
+
+        app = f_app.result()
+        admin = config.admin_uuid or app.owner_uuid
+        f_vms = (
+            pool.submit(vmapi.list_vms, state="active", owner_uuid=admin) if vmapi else None
+        )
+        f_services = pool.submit(sapi.list_services, application_uuid=app.uuid)
+
+        chans: list[Channel] = []
+        resolved = channel
+        if f_channels is not None:
+            chans = [
+                Channel(name=c.get("name", ""), description=c.get("description") or "",
+                        default=bool(c.get("default")))
+                for c in f_channels.result()
+            ]
+            if channel and chans and channel not in {c.name for c in chans}:
+                raise ValidationError(
+                    f'unknown update channel "{channel}" (valid channels: '
+                    + ", ".join(c.name for c in chans) + ")"
+                )
+            resolved = resolve_channel(channel, app.metadata, chans)
+            if f_catalog is None:
+                f_catalog = pool.submit(clients.updates_for(resolved).list_images)
+
+        local = _images(f_images.result())
+        catalog = _images(f_catalog.result()) if f_catalog is not None else {}
+        server_rows = f_servers.result() if f_servers else []
+        vm_rows = f_vms.result() if f_vms else []
+        services = _services(f_services.result())
+        mode = f_mode.result()
+        platforms = f_platforms.result() if f_platforms else {}
+
+    server_map = {s["uuid"]: _server(s) for s in server_rows}
+    instances = _vm_instances(vm_rows, server_map, local, catalog) + _agent_instances(
+        server_map.values()
+    )
+    return DatacenterState(
+        app=app,
+        services=services,
+        instances=tuple(instances),
+        servers=server_map,
+        local_images=local,
+        update_images=catalog,
+        channel=resolved,
+        channels=tuple(chans),
+        sapi_mode=str(mode or "full"),
+        platforms=dict(platforms or {}),
+        sdcadm_version=__version__,
+        sdcadm_buildstamp=sdcadm_buildstamp(),
+    )
+
+
+# -- conversions (pure) -----------------------------------------------------------------
+
+def _sdc_app(sapi: Any) -> Application:
+    apps = sapi.list_applications(name="sdc")
+    if not apps:
+        raise InternalError('no "sdc" application in SAPI: is this a Triton headnode?')
+    a = apps[0]
+    return Application(uuid=a["uuid"], name=a.get("name", "sdc"),
+                       owner_uuid=a.get("owner_uuid"), metadata=dict(a.get("metadata") or {}))
+
+
+def _images(rows: list[Mapping[str, Any]]) -> dict[str, Image]:
+    return {r["uuid"]: Image.from_manifest(r) for r in rows if r.get("uuid")}
+
+
+def _services(rows: list[Mapping[str, Any]]) -> dict[str, Service]:
+    services = {r["name"]: Service.from_sapi(r) for r in rows if r.get("name")}
+    # As the original: `assets` is a core zone without a SAPI service on older DCs.
+    if "assets" not in services:
+        services["assets"] = Service(uuid="", name="assets", type="vm", raw={
+            "type": "vm", "name": "assets"})
+    return services
+
+
+def server_admin_ip(server: Mapping[str, Any]) -> str | None:
+    """sysinfo `Admin IP`, else the ip4addr of the NIC tagged admin (as sdcadm netconfig)."""
+    sysinfo = server.get("sysinfo") or {}
+    if not sysinfo:
+        return None
+    if sysinfo.get("Admin IP"):
+        return sysinfo["Admin IP"]
+    tag = sysinfo.get("Admin NIC Tag") or ADMIN_NIC_TAG
+    for nic in (sysinfo.get("Network Interfaces") or {}).values():
+        if tag in (nic.get("NIC Names") or []) and nic.get("ip4addr"):
+            return nic["ip4addr"]
+    return None
+
+
+def _server(s: Mapping[str, Any]) -> Server:
+    sysinfo = s.get("sysinfo") or {}
+    agents = s.get("agents") or sysinfo.get("SDC Agents") or []
+    return Server(
+        uuid=s["uuid"],
+        hostname=s.get("hostname") or sysinfo.get("Hostname") or s["uuid"],
+        headnode=bool(s.get("headnode")),
+        setup=bool(s.get("setup", True)),
+        status=s.get("status") or "unknown",
+        current_platform=s.get("current_platform") or sysinfo.get("Live Image"),
+        boot_platform=s.get("boot_platform"),
+        admin_ip=server_admin_ip(s),
+        ram=s.get("ram"),
+        traits=dict(s.get("traits") or {}),
+        agents=tuple(dict(a) for a in agents),
+        raw=dict(s),
+    )
+
+
+def vm_admin_ip(vm: Mapping[str, Any]) -> str | None:
+    import re
+
+    for nic in vm.get("nics") or []:
+        if re.match(r"^admin(_rack_.+)?$", str(nic.get("nic_tag") or ""), re.I):
+            return nic.get("ip")
+    return None
+
+
+def _vm_instances(
+    vms: list[Mapping[str, Any]],
+    servers: Mapping[str, Server],
+    local: Mapping[str, Image],
+    catalog: Mapping[str, Image],
+) -> list[Instance]:
+    out = []
+    for vm in vms:
+        role = (vm.get("tags") or {}).get("smartdc_role")
+        if not role:
+            continue
+        image = vm.get("image_uuid")
+        img = local.get(image) or catalog.get(image)  # same uuid, same build
+        server = servers.get(vm.get("server_uuid") or "")
+        out.append(Instance(
+            instance=vm["uuid"],
+            service=str(role),
+            type="vm",
+            alias=vm.get("alias"),
+            image=image,
+            version=img.version if img else None,
+            server=vm.get("server_uuid"),
+            hostname=server.hostname if server else None,
+            server_ip=server.admin_ip if server else None,
+            state=vm.get("state"),
+            ip=vm_admin_ip(vm),
+        ))
+    return out
+
+
+def _agent_instances(servers: Any) -> list[Instance]:
+    out = []
+    for server in servers:
+        for a in server.agents:
+            if not a.get("name"):
+                continue
+            out.append(Instance(
+                instance=a.get("uuid") or f"{server.uuid}/{a['name']}",
+                service=a["name"],
+                type="agent",
+                image=a.get("image_uuid"),
+                version=a.get("version"),
+                server=server.uuid,
+                hostname=server.hostname,
+                server_ip=server.admin_ip,
+            ))
+    return out
+
