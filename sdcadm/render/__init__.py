@@ -1,0 +1,1 @@
+"""Rendering: tables and JSON on stdout, progress on stderr."""

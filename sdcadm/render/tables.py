@@ -1,0 +1,152 @@
+"""Tables in the original's plain layout (node-tabula semantics), and JSON output.
+
+- header = field names upper-cased; `-H` drops it;
+- columns left aligned, two spaces apart, the last one not padded (no trailing spaces);
+- `null` cells print `-`, objects and arrays as compact JSON;
+- `-s a,-b`: stable multi-key sort, `-` = descending, numeric compare when both values are
+  numbers, undefined first when ascending;
+- `-j` = JSON with a 4-space indent; `-J` = one compact JSON object per line.
+"""
+from __future__ import annotations
+
+import json
+from functools import cmp_to_key
+from typing import Any, Iterable, Mapping, Sequence
+
+from sdcadm.errors import UsageError
+
+Row = Mapping[str, Any]
+
+
+def split_fields(values: str | Iterable[str] | None) -> list[str]:
+    """`-o a,b -o c` -> [a, b, c] (click gives repeated options as a tuple)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [f.strip() for v in values for f in v.split(",") if f.strip()]
+
+
+def check_fields(fields: Sequence[str], valid: Iterable[str] | None, what: str) -> None:
+    if valid is None:
+        return
+    allowed = set(valid)
+    for f in fields:
+        name = f[1:] if what == "sort" and f.startswith("-") else f
+        if name not in allowed:
+            raise UsageError(f'invalid {what} field: "{name}"')
+
+
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _compare(a: Any, b: Any) -> int:
+    if a is None and b is None:
+        return 0
+    if a is None:
+        return -1
+    if b is None:
+        return 1
+    na, nb = _as_number(a), _as_number(b)
+    if na is not None and nb is not None:
+        return (na > nb) - (na < nb)
+    sa, sb = _cell_sort_text(a), _cell_sort_text(b)
+    return (sa > sb) - (sa < sb)
+
+
+def _cell_sort_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
+def sort_rows(rows: Sequence[Row], keys: Sequence[str]) -> list[Row]:
+    """Stable multi-key sort; a key prefixed with `-` sorts descending."""
+    specs = [(k[1:], -1) if k.startswith("-") else (k, 1) for k in keys]
+
+    def cmp(x: Row, y: Row) -> int:
+        for field, sign in specs:
+            c = _compare(x.get(field), y.get(field))
+            if c:
+                return c * sign
+        return 0
+
+    return sorted(rows, key=cmp_to_key(cmp))
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def format_table(rows: Sequence[Row], columns: Sequence[str], *, header: bool = True) -> str:
+    """The rows as plain text (no trailing newline); empty string for no rows and no header."""
+    import tabulate as tabulate_module
+
+    body = [[cell(r.get(c)) for c in columns] for r in rows]
+    if not body and not header:
+        return ""
+    # tabulate widens every column to its header plus 2; tabula sizes columns by content.
+    saved = tabulate_module.MIN_PADDING
+    tabulate_module.MIN_PADDING = 0
+    try:
+        text = tabulate_module.tabulate(
+            body,
+            headers=[c.upper() for c in columns] if header else (),
+            tablefmt="plain",
+            stralign="left",
+            numalign="left",
+            disable_numparse=True,
+            missingval="-",
+        )
+    finally:
+        tabulate_module.MIN_PADDING = saved
+    if header and not body:
+        # tabulate prints nothing useful for a header-only table.
+        text = "  ".join(c.upper() for c in columns)
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def format_json(data: Any) -> str:
+    """`JSON.stringify(data, null, 4)`."""
+    return json.dumps(data, indent=4)
+
+
+def format_json_stream(rows: Iterable[Any]) -> str:
+    return "\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
+
+
+def table_output(
+    rows: Sequence[Row],
+    *,
+    columns: str | Iterable[str] | None,
+    default_columns: Sequence[str],
+    sort: str | Iterable[str] | None,
+    default_sort: Sequence[str],
+    valid_fields: Iterable[str] | None = None,
+    header: bool = True,
+) -> str:
+    """Check `-o`/`-s`, sort and format: the usual path of a list command."""
+    cols = split_fields(columns) or list(default_columns)
+    keys = split_fields(sort) or list(default_sort)
+    valid = list(valid_fields) if valid_fields is not None else None
+    check_fields(cols, valid, "output")
+    check_fields(keys, valid, "sort")
+    return format_table(sort_rows(rows, keys), cols, header=header)
