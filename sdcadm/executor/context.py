@@ -1,0 +1,74 @@
+"""What an effect handler gets: clients, configuration, options, output and a way to stop."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from sdcadm.errors import Interrupted
+from sdcadm.plan import Step
+
+# The original polls every 5 s and sizes its timeouts in those polls (60 x 5 s = 5 min).
+NOMINAL_POLL = 5.0
+
+
+@dataclass
+class ExecContext:
+    clients: Any
+    config: Any
+    progress: Any  # sdcadm.render.progress.Progress
+    options: Mapping[str, Any] = field(default_factory=dict)
+    journal: Any = None  # sdcadm.executor.journal.Journal
+    previous: Mapping[str, Any] = field(default_factory=dict)  # step id -> StepRecord (resume)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    warn: Callable[[str], None] | None = None
+
+    @property
+    def poll_interval(self) -> float:
+        return float(getattr(self.config, "poll_interval", NOMINAL_POLL) or NOMINAL_POLL)
+
+    def scaled(self, seconds: float) -> float:
+        """A real-world timeout, shortened in proportion when polling faster than the
+        original's 5 s (the simulator at a small time scale), never lengthened."""
+        return seconds * min(1.0, self.poll_interval / NOMINAL_POLL)
+
+    def sleep(self, seconds: float | None = None) -> None:
+        """Wait one poll (or `seconds`); raises Interrupted as soon as Ctrl-C was pressed."""
+        if self.cancel.wait(self.poll_interval if seconds is None else seconds):
+            raise Interrupted("interrupted")
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Interrupted("interrupted")
+
+    def note(self, step: Step, **facts: Any) -> None:
+        """Journal facts about a step in flight (a job uuid...) for a later resume."""
+        if self.journal is not None:
+            self.journal.append("step-note", step=step.id, facts=facts)
+
+    def notes(self, step: Step) -> Mapping[str, Any]:
+        rec = self.previous.get(step.id)
+        return getattr(rec, "notes", None) or {}
+
+    def say(self, *lines: str) -> None:
+        self.progress.lines(*lines)
+
+
+class Handler(Protocol):
+    """An effect handler: `run` makes the change, `check` says whether it is already made."""
+
+    def run(self, ctx: ExecContext, step: Step) -> None: ...
+
+    def check(self, ctx: ExecContext, step: Step) -> bool: ...
+
+
+def deadline_after(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def minutes(seconds: float) -> str:
+    """`5m` for 300 s, as the original's timeout messages; seconds when under a minute."""
+    if seconds >= 60:
+        return f"{int(round(seconds / 60))}m"
+    return f"{int(round(seconds))}s"

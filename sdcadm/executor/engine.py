@@ -1,0 +1,188 @@
+"""The executor loop: every step goes through one table of handlers, journalled.
+
+Consecutive steps sharing a `parallel` key form a group run on a thread pool of
+`step.concurrency`. "stop" groups fail fast (nothing new starts after a failure);
+"continue" groups let every step run and stop the run afterwards if any failed.
+Ctrl-C sets the context's cancel event: running steps abandon their waits at the next poll,
+nothing new starts, and each step's outcome is journalled.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from sdcadm.errors import InternalError, Interrupted, SdcAdmError
+from sdcadm.executor.context import ExecContext, Handler
+from sdcadm.executor.journal import iso_now
+from sdcadm.plan import Step
+
+
+@dataclass
+class StepOutcome:
+    step: Step
+    outcome: str = "not-run"  # done | verified | skipped | failed | interrupted | not-run
+    error: SdcAdmError | None = None
+    started: str | None = None
+    finished: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("done", "verified", "skipped")
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-step record kept in history."""
+        return {
+            "id": self.step.id,
+            "action": self.step.action,
+            "target": self.step.target,
+            "status": self.outcome,
+            "started": self.started,
+            "finished": self.finished,
+            "error": self.error.to_json() if self.error else None,
+        }
+
+
+def groups(steps: Sequence[Step]) -> list[list[Step]]:
+    """Consecutive steps with the same non-empty parallel key, else one step per group."""
+    out: list[list[Step]] = []
+    for step in steps:
+        if step.parallel and out and out[-1][0].parallel == step.parallel:
+            out[-1].append(step)
+        else:
+            out.append([step])
+    return out
+
+
+class Engine:
+    def __init__(
+        self,
+        ctx: ExecContext,
+        handlers: Mapping[str, Handler],
+        *,
+        resume: bool = False,
+        change_count: int = 1,
+    ) -> None:
+        self.ctx = ctx
+        self.handlers = handlers
+        self.resume = resume
+        self.change_count = change_count
+        self._current_change: str | None = None
+
+    def run(self, steps: Sequence[Step]) -> list[StepOutcome]:
+        outcomes = {s.id: StepOutcome(s) for s in steps}
+        missing = sorted({s.action for s in steps if s.action not in self.handlers})
+        if missing:
+            raise InternalError(f"no handler for step action(s): {', '.join(missing)}")
+        try:
+            for group in groups(steps):
+                if self.ctx.cancel.is_set():
+                    break
+                self._announce(group[0])
+                if len(group) == 1 and not group[0].parallel:
+                    self._run_one(group[0], outcomes[group[0].id])
+                else:
+                    self._run_group(group, outcomes)
+                if any(outcomes[s.id].outcome in ("failed", "interrupted") for s in group):
+                    break
+        except KeyboardInterrupt:
+            # No signal handler installed (not the main thread's run): treat as Ctrl-C.
+            self.ctx.cancel.set()
+        return [outcomes[s.id] for s in steps]
+
+    # -- one step ------------------------------------------------------------------------
+    def _run_one(self, step: Step, out: StepOutcome) -> StepOutcome:
+        journal = self.ctx.journal
+        handler = self.handlers[step.action]
+        prev = self.ctx.previous.get(step.id) if self.resume else None
+        if prev is not None and prev.done:
+            out.outcome = "skipped"
+            out.started, out.finished = prev.started, prev.finished
+            _append(journal, "step-end", step=step.id, outcome="skipped",
+                    reason="done in an earlier run")
+            return out
+        _append(journal, "step-intent", step=step.id, action=step.action, target=step.target,
+                summary=step.summary)
+        out.started = iso_now()
+        try:
+            self.ctx.check_cancel()
+            if self.resume and handler.check(self.ctx, step):
+                out.outcome = "verified"
+                out.finished = iso_now()
+                _append(journal, "step-end", step=step.id, outcome="verified",
+                        reason="already in place")
+                if prev is not None and prev.in_doubt:
+                    self.ctx.say(f"Step {step.id} was already done ({step.summary or step.action})")
+                return out
+            _append(journal, "step-start", step=step.id, action=step.action, target=step.target)
+            handler.run(self.ctx, step)
+            out.outcome = "done"
+        except (Interrupted, KeyboardInterrupt):
+            self.ctx.cancel.set()
+            out.outcome = "interrupted"
+            out.error = Interrupted(f"interrupted during step {step.id}")
+        except SdcAdmError as e:
+            out.outcome = "failed"
+            out.error = e
+        except Exception as e:  # a bug or an unexpected library error: still journal it
+            out.outcome = "failed"
+            out.error = InternalError(f"{type(e).__name__}: {e}", cause=e)
+        out.finished = iso_now()
+        _append(journal, "step-end", step=step.id, outcome=out.outcome,
+                error=out.error.to_json() if out.error else None)
+        return out
+
+    # -- a parallel group ----------------------------------------------------------------
+    def _run_group(self, group: list[Step], outcomes: dict[str, StepOutcome]) -> None:
+        first = group[0]
+        workers = max(1, min(int(first.concurrency or 1), len(group)))
+        stop_on_failure = first.on_failure != "continue"
+        pending = list(group)
+        running: dict[cf.Future, Step] = {}
+        failed = False
+        handler = self.handlers[first.action]
+        begin = getattr(handler, "begin", None)
+        if callable(begin):
+            begin(self.ctx, group)
+        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+            try:
+                while pending or running:
+                    while pending and len(running) < workers and not self.ctx.cancel.is_set() \
+                            and not (failed and stop_on_failure):
+                        step = pending.pop(0)
+                        running[pool.submit(self._run_one, step, outcomes[step.id])] = step
+                    if not running:
+                        break
+                    done, _ = cf.wait(list(running), timeout=0.5,
+                                      return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        running.pop(fut)
+                        if fut.result().outcome == "failed":
+                            failed = True
+            except KeyboardInterrupt:
+                self.ctx.cancel.set()
+                cf.wait(list(running))
+        summarize = getattr(handler, "summarize", None)
+        if callable(summarize):
+            summarize(self.ctx, group, [outcomes[s.id] for s in group])
+
+    def _announce(self, step: Step) -> None:
+        if self.change_count <= 1 or not step.change or step.action == "import-image":
+            return
+        if step.change != self._current_change:
+            self._current_change = step.change
+            self.ctx.say("", f"--- Updating {step.change} ...")
+
+
+def _append(journal: Any, event: str, **fields: Any) -> None:
+    if journal is not None:
+        journal.append(event, **fields)
+
+
+def first_error(outcomes: Iterable[StepOutcome]) -> list[StepOutcome]:
+    return [o for o in outcomes if o.outcome == "failed"]
+
+
+def elapsed_since(start: float) -> int:
+    return int(time.monotonic() - start)

@@ -1,0 +1,79 @@
+"""`install-agent`: CNAPI install-agent task on one server, long-polled to completion.
+
+The planner puts one step per server in a parallel group (`agents:<name>`, concurrency =
+--concurrency, on_failure "continue"), so one server's failure never stops the others;
+`summarize` prints the original-style tally once the group is over.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping, Sequence
+
+from sdcadm.errors import StepFailedError
+from sdcadm.executor.context import ExecContext
+from sdcadm.executor.handlers.jobs import wait_task
+from sdcadm.plan import Step
+
+TASK_TIMEOUT = 1800.0  # 30 min, as the original
+
+
+class InstallAgent:
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def check(self, ctx: ExecContext, step: Step) -> bool:
+        p = step.params
+        task = ctx.notes(step).get("task_id")
+        if task:
+            try:
+                wait_task(ctx, task, timeout=ctx.scaled(TASK_TIMEOUT), what="agent install")
+            except StepFailedError:
+                return False
+        return agent_image(ctx.clients.cnapi.get_server(p["server_uuid"]), p["agent"]) == p["image_uuid"]
+
+    def begin(self, ctx: ExecContext, steps: Sequence[Step]) -> None:
+        key = steps[0].parallel or steps[0].params.get("agent", "agent")
+        with self._lock:
+            self._bars[key] = ctx.progress.counter(
+                f"Updating {steps[0].params.get('agent')}", len(steps))
+
+    def run(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        bar = self._bar(step)
+        try:
+            task_id = ctx.clients.cnapi.install_agent(p["server_uuid"], p["image_uuid"])
+            ctx.note(step, task_id=task_id)
+            wait_task(ctx, task_id, timeout=ctx.scaled(TASK_TIMEOUT),
+                      what=f"{p['agent']} install on server {p['server_uuid']}")
+        finally:
+            bar.advance(1)
+
+    def summarize(self, ctx: ExecContext, steps: Sequence[Step], outcomes: Sequence[Any]) -> None:
+        agent = steps[0].params.get("agent", "agent")
+        with self._lock:
+            bar = self._bars.pop(steps[0].parallel or agent, None)
+        if bar is not None:
+            bar.close()
+        ok = sum(1 for o in outcomes if o.ok)
+        failed = [o for o in outcomes if o.outcome == "failed"]
+        ctx.say(f"Updated {agent} on {ok}/{len(steps)} servers ({len(failed)} failures)")
+        for o in failed:
+            p = o.step.params
+            msg = o.error.message.splitlines()[0] if o.error else "failed"
+            ctx.say(f"    server {p.get('server_uuid')} ({p.get('hostname', '?')}): {msg}")
+
+    def _bar(self, step: Step) -> Any:
+        from sdcadm.render.progress import Bar
+
+        key = step.parallel or step.params.get("agent", "agent")
+        with self._lock:
+            return self._bars.get(key) or Bar()
+
+
+def agent_image(server: Mapping[str, Any], name: str) -> str | None:
+    agents = server.get("agents") or (server.get("sysinfo") or {}).get("SDC Agents") or []
+    for a in agents:
+        if a.get("name") == name:
+            return a.get("image_uuid")
+    return None

@@ -1,0 +1,94 @@
+"""Waiting for Workflow jobs and CNAPI tasks, interruptibly and with bounded poll errors."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Mapping
+
+from sdcadm.errors import SdcAdmError, StepFailedError
+from sdcadm.executor.context import ExecContext
+
+FINISHED_JOB = ("succeeded", "failed", "canceled")
+MAX_POLL_ERRORS = 5  # as the original's clients: five poll errors in a row abort the wait
+
+
+def wait_job(
+    ctx: ExecContext,
+    get_job: Callable[[str], Mapping[str, Any]],
+    job_uuid: str,
+    *,
+    timeout: float,
+    what: str,
+) -> Mapping[str, Any]:
+    """Poll a Workflow job until it finishes; raise with the last chain result's error."""
+    deadline = time.monotonic() + timeout
+    errors = 0
+    while True:
+        try:
+            job = get_job(job_uuid)
+            errors = 0
+        except SdcAdmError:
+            errors += 1
+            if errors >= MAX_POLL_ERRORS:
+                raise
+            job = None
+        if job is not None and job.get("execution") in FINISHED_JOB:
+            err = job_error(job)
+            if job.get("execution") != "succeeded" or err:
+                raise StepFailedError(
+                    f"{what} failed (job {job_uuid} {job.get('execution')}): "
+                    f"{err or 'no error detail'}")
+            return job
+        if time.monotonic() >= deadline:
+            raise StepFailedError(f"timeout waiting for {what} (job {job_uuid})")
+        ctx.sleep()
+
+
+def job_error(job: Mapping[str, Any]) -> str | None:
+    """The error of the last chain result, as the node clients read it."""
+    results = job.get("chain_results") or []
+    if not results:
+        return None
+    err = results[-1].get("error")
+    if not err:
+        return None
+    if isinstance(err, Mapping):
+        return str(err.get("message") or json.dumps(err))
+    return str(err)
+
+
+def task_error(task: Mapping[str, Any]) -> str:
+    for h in task.get("history") or []:
+        err = ((h or {}).get("event") or {}).get("error")
+        if err:
+            return str(err.get("message") if isinstance(err, Mapping) else err)
+    return f"task {task.get('id')} ended with status {task.get('status')}"
+
+
+def wait_task(ctx: ExecContext, task_id: str, *, timeout: float, what: str) -> Mapping[str, Any]:
+    """Long-poll a CNAPI task (`/tasks/:id/wait`) in short slices so Ctrl-C is honoured."""
+    cnapi = ctx.clients.cnapi
+    deadline = time.monotonic() + timeout
+    errors = 0
+    while True:
+        ctx.check_cancel()
+        remaining = deadline - time.monotonic()
+        asked = time.monotonic()
+        try:
+            task = cnapi.wait_task(task_id, max(1, min(int(remaining) + 1, 10)))
+            errors = 0
+        except SdcAdmError:
+            errors += 1
+            if errors >= MAX_POLL_ERRORS:
+                raise
+            ctx.sleep()
+            continue
+        status = task.get("status")
+        if status == "complete":
+            return task
+        if status == "failure":
+            raise StepFailedError(f"{what} failed: {task_error(task)}")
+        if time.monotonic() >= deadline:
+            raise StepFailedError(f"timeout waiting for {what} (task {task_id})")
+        if time.monotonic() - asked < 0.5:
+            ctx.sleep()  # the server answered without long-polling: do not spin

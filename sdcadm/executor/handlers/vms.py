@@ -1,0 +1,101 @@
+"""Core VM updates: record the service image in SAPI, reprovision, wait for the instance."""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from sdcadm.errors import InstanceIsDownError, SdcAdmError, StepFailedError
+from sdcadm.executor.context import ExecContext, minutes
+from sdcadm.executor.handlers.jobs import wait_job
+from sdcadm.executor.health import HealthGate, default_gate
+from sdcadm.plan import Step
+
+REPROVISION_TIMEOUT = 3600.0
+WAIT_INSTANCE_TIMEOUT = 300.0  # 60 polls of 5 s, as the original
+
+
+class SapiUpdateService:
+    def check(self, ctx: ExecContext, step: Step) -> bool:
+        p = step.params
+        svc = ctx.clients.sapi.get_service(p["service_uuid"])
+        return (svc.get("params") or {}).get("image_uuid") == p["image_uuid"]
+
+    def run(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        ctx.say(f'Updating image for SAPI service "{p.get("service")}"',
+                f"    service uuid: {p['service_uuid']}")
+        ctx.clients.sapi.update_service(p["service_uuid"], {"params": {"image_uuid": p["image_uuid"]}})
+
+
+class Reprovision:
+    def check(self, ctx: ExecContext, step: Step) -> bool:
+        p = step.params
+        job = ctx.notes(step).get("job_uuid")
+        if job:
+            # The run died with a reprovision job in flight: its result decides, not a guess.
+            try:
+                wait_job(ctx, ctx.clients.vmapi.get_job, job,
+                         timeout=ctx.scaled(REPROVISION_TIMEOUT), what=f"reprovision of {p['instance']}")
+            except StepFailedError:
+                return False
+        vm = ctx.clients.vmapi.get_vm(p["instance"])
+        return vm.get("image_uuid") == p["image_uuid"]
+
+    def run(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        ctx.say(f"Reprovisioning VM {p['instance']} on server {p.get('server_uuid')}")
+        res = ctx.clients.vmapi.reprovision(p["instance"], p["image_uuid"])
+        job_uuid = (res or {}).get("job_uuid")
+        if not job_uuid:
+            raise StepFailedError(f"reprovision of VM {p['instance']} returned no job: {res!r}")
+        ctx.note(step, job_uuid=job_uuid)
+        wait_job(ctx, ctx.clients.vmapi.get_job, job_uuid, timeout=ctx.scaled(REPROVISION_TIMEOUT),
+                 what=f"reprovision of VM {p['instance']} ({p.get('alias') or p.get('service')})")
+
+
+class WaitInstance:
+    def __init__(self, gate: HealthGate | None = None) -> None:
+        self.gate = gate or default_gate()
+
+    def check(self, ctx: ExecContext, step: Step) -> bool:
+        p = step.params
+        vm = ctx.clients.vmapi.get_vm(p["instance"], sync=True)
+        return vm.get("image_uuid") == p["image_uuid"] and self.gate.check(
+            ctx, p.get("service") or "", vm).ok
+
+    def run(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        svc = p.get("service") or "?"
+        alias = f" ({p['alias']})" if p.get("alias") else ""
+        ctx.say(f"Waiting for {svc} instance {p['instance']}{alias} to come up")
+        nominal = float(p.get("timeout") or WAIT_INSTANCE_TIMEOUT)
+        deadline = time.monotonic() + ctx.scaled(nominal)
+        detail = ""
+        while True:
+            vm = _get_vm(ctx, p["instance"])
+            if vm is not None:
+                if vm.get("image_uuid") != p["image_uuid"]:
+                    detail = f"image is {vm.get('image_uuid')}"
+                else:
+                    health = self.gate.check(ctx, svc, vm)
+                    if health.ok:
+                        return
+                    detail = health.detail
+                    if health.fatal:
+                        raise InstanceIsDownError(
+                            f"{svc} instance {p['instance']} is not healthy: {detail}")
+            if time.monotonic() >= deadline:
+                raise InstanceIsDownError(
+                    f"Timeout ({minutes(nominal)}) waiting for {svc} instance {p['instance']} "
+                    f"to come up")
+            ctx.sleep()
+
+
+def _get_vm(ctx: ExecContext, uuid: str) -> Mapping[str, Any] | None:
+    """GetVm with sync=true; a transient API error is one failed poll, not a failed step."""
+    try:
+        return ctx.clients.vmapi.get_vm(uuid, sync=True)
+    except SdcAdmError as e:
+        if getattr(e, "status", None) and e.status < 500 and not getattr(e, "not_found", False):  # type: ignore[attr-defined]
+            raise
+        return None

@@ -1,0 +1,199 @@
+"""The run journal: a work directory with `plan.json` and an append-only `events.jsonl`.
+
+Every event is one JSON object per line, flushed and fsynced before the executor moves on,
+so a crash loses at most the event being written and another process (or `--resume`) can
+follow exactly how far a run got.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+PLAN_FILE = "plan.json"
+EVENTS_FILE = "events.jsonl"
+
+# Step outcomes that mean "this step's effect is in place"; resume never redoes them.
+DONE_OUTCOMES = frozenset({"done", "verified", "skipped"})
+
+
+def utc_stamp(now: float | None = None) -> str:
+    return datetime.fromtimestamp(now or time.time(), timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def iso_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Journal:
+    """One run's work directory; `append` is safe to call from several threads."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.dir = Path(work_dir)
+        self.events_path = self.dir / EVENTS_FILE
+        self.plan_path = self.dir / PLAN_FILE
+        self._lock = threading.Lock()
+        self._fh: Any = None
+
+    @classmethod
+    def create(cls, root: Path, now: float | None = None) -> "Journal":
+        """A new work dir `<root>/<UTC stamp>`; a second run in the same second gets `.N`."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = utc_stamp(now)
+        for n in range(0, 1000):
+            path = root / (stamp if n == 0 else f"{stamp}.{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise RuntimeError(f"cannot create a work directory under {root}")
+
+    def write_plan(self, doc: Mapping[str, Any]) -> None:
+        tmp = self.plan_path.with_suffix(".json.tmp")
+        with open(tmp, "w") as fh:
+            json.dump(doc, fh, indent=4)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.plan_path)
+
+    def read_plan(self) -> dict[str, Any]:
+        return json.loads(self.plan_path.read_text())
+
+    def append(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = {"time": iso_now(), "event": event, **fields}
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            if self._fh is None:
+                self._fh = open(self.events_path, "a")
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        return record
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_events(self.events_path)
+
+    def state(self) -> "RunState":
+        return RunState.from_events(self.events())
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Events of a journal; a torn last line (the process died mid-write) is ignored."""
+    out: list[dict[str, Any]] = []
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class StepRecord:
+    id: str
+    outcome: str | None = None  # last recorded outcome: done|verified|skipped|failed|interrupted
+    started: str | None = None
+    finished: str | None = None
+    error: Any = None
+    notes: dict[str, Any] = field(default_factory=dict)  # facts handlers recorded (job uuids...)
+
+    @property
+    def done(self) -> bool:
+        return self.outcome in DONE_OUTCOMES
+
+    @property
+    def in_doubt(self) -> bool:
+        """Started but never finished cleanly: the effect may or may not have happened."""
+        return self.started is not None and not self.done
+
+
+@dataclass
+class RunState:
+    run_uuid: str | None = None
+    command: str | None = None
+    status: str | None = None  # status of the last run-end: done|failed|interrupted; None = running or died
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "done"
+
+    @classmethod
+    def from_events(cls, events: Iterable[Mapping[str, Any]]) -> "RunState":
+        st = cls()
+        for ev in events:
+            kind = ev.get("event")
+            if kind in ("run-start", "run-resume"):
+                st.run_uuid = ev.get("run_uuid") or st.run_uuid
+                st.command = ev.get("command") or st.command
+                st.status = None
+            elif kind == "run-end":
+                st.status = ev.get("status")
+            step_id = ev.get("step")
+            if not step_id:
+                continue
+            rec = st.steps.setdefault(step_id, StepRecord(step_id))
+            if kind == "step-start":
+                rec.started = ev.get("time")
+                rec.outcome = None
+                rec.finished = None
+                rec.error = None
+            elif kind == "step-end":
+                rec.outcome = ev.get("outcome")
+                rec.finished = ev.get("time")
+                rec.error = ev.get("error")
+            elif kind == "step-note":
+                rec.notes.update(ev.get("facts") or {})
+        return st
+
+
+def latest_run_dir(var_dir: Path) -> Path | None:
+    """The newest work dir of any update or rollback run (by its UTC stamp)."""
+    found: list[tuple[str, Path]] = []
+    for kind in ("updates", "rollbacks"):
+        root = Path(var_dir) / kind
+        if not root.is_dir():
+            continue
+        for p in root.iterdir():
+            if p.is_dir() and (p / PLAN_FILE).exists():
+                found.append((p.name, p))
+    if not found:
+        return None
+    return max(found, key=_stamp_key)[1]
+
+
+def finished_update_dirs(var_dir: Path) -> list[Path]:
+    """Work dirs of updates that finished successfully, newest first."""
+    root = Path(var_dir) / "updates"
+    if not root.is_dir():
+        return []
+    runs = [(p.name, p) for p in root.iterdir() if p.is_dir() and (p / PLAN_FILE).exists()]
+    runs.sort(key=_stamp_key, reverse=True)
+    return [p for _, p in runs if RunState.from_events(read_events(p / EVENTS_FILE)).finished]
+
+
+def _stamp_key(item: tuple[str, Path]) -> tuple[str, int]:
+    name = item[0]
+    stamp, _, n = name.partition(".")
+    return (stamp, int(n) if n.isdigit() else 0)

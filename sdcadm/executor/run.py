@@ -1,0 +1,262 @@
+"""Entry points: run a plan's steps (`execute`) or finish the latest unfinished run (`resume`).
+
+Both take the headnode lock, journal every step in the run's work directory, record the run
+in history (two-phase) and end with the original's last line, or raise the typed error of
+the step that stopped the run (Ctrl-C: `Interrupted`, exit 130) after saying where it
+stopped and how to go on.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from sdcadm.errors import Interrupted, MultiError, SdcAdmError
+from sdcadm.executor import history as hist
+from sdcadm.executor.context import ExecContext
+from sdcadm.executor.engine import Engine, StepOutcome
+from sdcadm.executor.journal import Journal, RunState, iso_now, latest_run_dir, read_events
+from sdcadm.executor.lock import DEFAULT_WAIT, RunLock
+from sdcadm.plan import Plan, Step
+
+
+@dataclass
+class RunResult:
+    run_uuid: str
+    command: str
+    status: str  # done | failed | interrupted | nothing
+    work_dir: Path | None = None
+    outcomes: list[StepOutcome] = field(default_factory=list)
+    elapsed: int = 0
+    error: SdcAdmError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "nothing")
+
+
+def execute(
+    app: Any,
+    plan: Plan,
+    steps: Sequence[Step],
+    *,
+    command: str = "update",
+    options: Mapping[str, Any] | None = None,
+    handlers: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Execute `steps` (the expansion of `plan`); raises the stopping error on failure."""
+    options = dict(options or {})
+    steps = list(steps)
+    run_uuid = app.request_id
+    lock = _lock(app, command, run_uuid, options)
+    try:
+        kind = "rollbacks" if command == "rollback" else "updates"
+        journal = Journal.create(Path(app.config.var_dir) / kind)
+        app.info(f"Create work dir: {journal.dir}")
+        doc = plan.to_json()
+        doc.update({
+            "run_uuid": run_uuid,
+            "command": command,
+            "created": iso_now(),
+            "started_ms": hist.now_ms(),
+            "run_options": _jsonable(options),
+            "steps": [s.to_json() for s in steps],
+        })
+        journal.write_plan(doc)
+        journal.append("run-start", run_uuid=run_uuid, command=command, steps=len(steps))
+        return _drive(app, doc, steps, journal, command=command, options=options,
+                      handlers=handlers, previous={})
+    finally:
+        lock.release()
+
+
+def resume(
+    app: Any,
+    options: Mapping[str, Any] | None = None,
+    *,
+    handlers: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Continue the newest run if it did not finish: re-check in-doubt steps, run the rest."""
+    options = dict(options or {})
+    var_dir = Path(app.config.var_dir)
+    lock = _lock(app, "update --resume", app.request_id, options)
+    try:
+        run_dir = latest_run_dir(var_dir)
+        if run_dir is None:
+            app.info("Nothing to resume: no update has been run from this headnode.")
+            return RunResult(app.request_id, "update", "nothing")
+        journal = Journal(run_dir)
+        state = RunState.from_events(read_events(journal.events_path))
+        doc = journal.read_plan()
+        command = doc.get("command") or "update"
+        run_uuid = doc.get("run_uuid") or state.run_uuid or app.request_id
+        if state.finished:
+            app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
+            return RunResult(run_uuid, command, "nothing", work_dir=run_dir)
+        steps = [Step.from_json(s) for s in doc.get("steps") or []]
+        done = sum(1 for s in steps if s.id in state.steps and state.steps[s.id].done)
+        app.info(f"Resuming run {run_uuid} from work dir: {run_dir}")
+        app.info(f"{done} of {len(steps)} steps already done")
+        merged = {**(doc.get("run_options") or {}), **{k: v for k, v in options.items() if v is not None}}
+        journal.append("run-resume", run_uuid=run_uuid, command=command, resumed_by=app.request_id)
+        return _drive(app, doc, steps, journal, command=command, options=merged,
+                      handlers=handlers, previous=state.steps, resuming=True)
+    finally:
+        lock.release()
+
+
+# -- the common part -------------------------------------------------------------------------
+def _drive(
+    app: Any,
+    doc: Mapping[str, Any],
+    steps: list[Step],
+    journal: Journal,
+    *,
+    command: str,
+    options: Mapping[str, Any],
+    handlers: Mapping[str, Any] | None,
+    previous: Mapping[str, Any],
+    resuming: bool = False,
+) -> RunResult:
+    from sdcadm.executor.handlers import default_handlers
+    from sdcadm.render.progress import Progress
+
+    start = time.monotonic()
+    run_uuid = doc["run_uuid"]
+    store = hist.store_for(app)
+    entry = None
+    if not doc.get("justImages"):  # as the original: -I runs are not history
+        entry = _history_start(app, store, doc, steps, resuming)
+    progress = Progress()
+    ctx = ExecContext(
+        clients=app.clients, config=app.config, progress=progress, options=options,
+        journal=journal, previous=previous, warn=getattr(app, "warn", None),
+    )
+    engine = Engine(ctx, handlers or default_handlers(), resume=resuming,
+                    change_count=len(doc.get("changes") or ()))
+    restore = _trap_sigint(ctx)
+    try:
+        outcomes = engine.run(steps)
+    finally:
+        restore()
+        progress.close()
+    elapsed = int(time.monotonic() - start)
+    failed = [o for o in outcomes if o.outcome == "failed"]
+    interrupted = [o for o in outcomes if o.outcome == "interrupted"]
+    if failed:
+        status = "failed"
+        error: SdcAdmError | None = failed[0].error if len(failed) == 1 else MultiError(
+            [o.error for o in failed if o.error])
+    elif interrupted or ctx.cancel.is_set():
+        status = "interrupted"
+        where = interrupted[0].step.id if interrupted else _next_step(outcomes)
+        error = Interrupted(
+            f"interrupted at step {where}; run \"sdcadm update --resume\" to continue")
+    else:
+        status, error = "done", None
+    journal.append("run-end", run_uuid=run_uuid, status=status, elapsed=elapsed,
+                   error=error.to_json() if error else None)
+    journal.close()
+    if entry is not None:
+        try:
+            hist.record_finish(app, entry, error=error, steps=[o.to_json() for o in outcomes],
+                               store=store)
+        except Exception as e:  # history never fails a command
+            _warn(app, f"Warning: could not record history: {e}")
+    result = RunResult(run_uuid, command, status, journal.dir, outcomes, elapsed, error)
+    if error is None:
+        word = "Rolledback" if command == "rollback" else "Updated"
+        app.out(f"{word} successfully (elapsed {elapsed}s).")
+        return result
+    _report_stop(app, command, outcomes, journal.dir, status)
+    raise error
+
+
+def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
+                   steps: list[Step], resuming: bool) -> dict[str, Any] | None:
+    entry: dict[str, Any] = {
+        "uuid": doc["run_uuid"],
+        "started": doc.get("started_ms") or hist.now_ms(),
+        "changes": list(doc.get("changes") or []),
+        "command": doc.get("command") or "update",
+        "steps": [{"id": s.id, "action": s.action, "target": s.target, "status": "pending"}
+                  for s in steps],
+    }
+    user = hist.current_username()
+    if user:
+        entry["username"] = user
+    try:
+        if resuming:
+            entry["resumed"] = hist.now_ms()
+            store.update(entry)
+        else:
+            store.create(entry)
+    except Exception as e:  # history never fails a command
+        _warn(app, f"Warning: could not record history: {e}")
+    return entry
+
+
+def _report_stop(app: Any, command: str, outcomes: list[StepOutcome], work_dir: Path,
+                 status: str) -> None:
+    total = len(outcomes)
+    stopped = next((o for o in outcomes if o.outcome in ("failed", "interrupted")), None)
+    if stopped is not None:
+        index = outcomes.index(stopped) + 1
+        what = stopped.step.summary or f"{stopped.step.action} {stopped.step.target}"
+        verb = "interrupted" if stopped.outcome == "interrupted" else "failed"
+        app.info(f"{command.capitalize()} error: step {index} of {total} ({stopped.step.id}) "
+                 f"{verb}: {what}")
+    done = sum(1 for o in outcomes if o.ok)
+    app.info(f"{done} of {total} steps done; journal: {work_dir}")
+    app.info('Run "sdcadm update --resume" to retry the failed step and continue.'
+             if status == "failed" else 'Run "sdcadm update --resume" to continue.')
+
+
+def _next_step(outcomes: list[StepOutcome]) -> str:
+    nxt = next((o for o in outcomes if not o.ok), None)
+    return nxt.step.id if nxt else "end"
+
+
+def _trap_sigint(ctx: ExecContext) -> Any:
+    """First Ctrl-C: stop at the next safe point. Second: abandon immediately."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if ctx.cancel.is_set():
+            raise KeyboardInterrupt
+        ctx.cancel.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:
+        return lambda: None
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _lock(app: Any, command: str, run_uuid: str, options: Mapping[str, Any]) -> RunLock:
+    wait = options.get("lock_wait")
+    if wait is None:
+        wait = getattr(app.config, "lock_wait", None)
+    if wait is None:
+        wait = float(os.environ.get("SDCADM_LOCK_WAIT", DEFAULT_WAIT))
+    return RunLock(app.config.lock_path, command=command, run_uuid=run_uuid, wait=float(wait),
+                   info=app.info).acquire()
+
+
+def _warn(app: Any, text: str) -> None:
+    (getattr(app, "warn", None) or app.info)(text)
+
+
+def _jsonable(options: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in options.items():
+        if isinstance(v, (str, int, float, bool, type(None), list, dict)):
+            out[k] = v
+        elif isinstance(v, tuple):
+            out[k] = list(v)
+    return out
