@@ -1,0 +1,366 @@
+"""`plan()`: the pure function from (state, requests, options) to a Plan.
+
+Order of the rules follows the original genUpdatePlan/coordinatePlan (behaviour spec
+2.4 and 3) so the first error an operator sees is the one the original would show:
+resolve -> conflicts -> no-ops -> locks -> minimum platform -> minimum image ->
+SAPI mode -> procedure routing and refusals -> downloads -> order.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from sdcadm.errors import MultiError, SdcAdmError, UpdateError, UsageError
+from sdcadm.model import DatacenterState, Image, Instance
+from sdcadm.plan import ChangeRequest, Plan, PlannedChange
+from sdcadm.planner import rules
+from sdcadm.planner.downloads import plan_downloads
+from sdcadm.planner.gates import check_locks, check_min_images, check_min_platform
+from sdcadm.planner.options import PlanOptions
+from sdcadm.planner.resolve import Resolved, StateIndex, resolve
+
+Topology = Mapping[str, Mapping[str, str]]
+
+
+def all_services(state: DatacenterState, options: PlanOptions) -> list[str]:
+    """The services `--all` covers, in SAPI order (agents included: decisions 1)."""
+    idx = StateIndex(state)
+    excluded = {p for x in options.exclude for p in x.split(",") if p}
+    out = []
+    for name, svc in idx.services.items():
+        if name in rules.UNSUPPORTED_IN_ALL or name in excluded:
+            continue
+        if name == "rabbitmq" and not options.force_rabbitmq:
+            continue
+        if name == "portolan" and not options.force_data_path:
+            continue
+        if rules.procedure_for(name, svc.type) is None:
+            continue  # dockerlogger, cabase, ...: not updated by `update`
+        out.append(name)
+    return out
+
+
+def _raise(errors: list[SdcAdmError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultiError(errors)
+
+
+def plan(
+    state: DatacenterState,
+    requests: Sequence[ChangeRequest],
+    options: PlanOptions,
+    config: Any,
+    topology: Topology | None = None,
+) -> Plan:
+    idx = StateIndex(state)
+    topology = topology or {}
+    warnings: list[str] = []
+
+    agent_servers = _resolve_option_servers(options, idx)
+    known = set(idx.services)
+    for x in {p for x in options.exclude for p in x.split(",") if p}:
+        if not options.all:
+            raise UsageError("-x/--exclude is only valid with --all")
+        if x not in known:
+            warnings.append(f'warning: excluded service "{x}" is not a known service')
+
+    # 1. Resolve. Explicit requests win over what --all implies for the same service.
+    resolved: list[Resolved] = []
+    errors: list[SdcAdmError] = []
+    for req in requests:
+        try:
+            resolved.append(resolve(req, idx, config))
+        except SdcAdmError as e:
+            errors.append(e)
+    _raise(errors)
+    if options.all:
+        named = {r.service.name for r in resolved if r.service is not None}
+        for name in all_services(state, options):
+            if name in named:
+                continue
+            req = ChangeRequest(type="update-service", service=name,
+                                source={"service": name, "type": "update-service"})
+            r = resolve(req, idx, config, implicit=True)
+            if r.image is None and r.kind != "unsupported":
+                if not r.explicit_image and r.service is not None and \
+                        not _names_known(r.service.name, config):
+                    warnings.append(
+                        f'warning: do not know valid image names for service "{name}"')
+                continue
+            resolved.append(r)
+
+    # 2. Conflicts.
+    _check_conflicts(resolved)
+
+    # 3. Changes, dropping no-ops.
+    changes: list[tuple[Resolved, PlannedChange]] = []
+    downgrades: list[str] = []
+    for r in resolved:
+        if r.kind == "unsupported":
+            changes.append((r, PlannedChange(type=r.request.type, procedure="unsupported",
+                                             service=r.service, request=dict(r.request.source))))
+            continue
+        pc = _planned_change(r, idx, options, agent_servers, downgrades, warnings)
+        if pc is not None:
+            changes.append((r, pc))
+
+    # 4-6. Locks, minimum platform, minimum image.
+    live = [(r, pc) for r, pc in changes if pc.procedure != "unsupported"]
+    check_locks(live, options)
+    check_min_platform(live, state, config)
+    if not options.force_bypass_min_image:
+        check_min_images(live, state, config)
+
+    # 7. Routing and refusals (after the SAPI mode check, as coordinatePlan does).
+    if state.sapi_mode != "full":
+        raise UpdateError(rules.SAPI_NOT_FULL)
+    refusals: list[SdcAdmError] = []
+    unsupported: list[PlannedChange] = []
+    final: list[PlannedChange] = []
+    for r, pc in changes:
+        if pc.procedure == "unsupported":
+            unsupported.append(pc)
+            continue
+        problem = _refusal(r, pc, state, topology)
+        if problem:
+            refusals.append(UpdateError(problem))
+            continue
+        final.append(pc)
+    if unsupported:
+        lines = [json.dumps({"type": pc.type,
+                             "service": pc.service.name if pc.service else pc.request.get("service"),
+                             "image": pc.request.get("image")}, separators=(",", ":"))
+                 for pc in unsupported]
+        refusals.append(UpdateError("do not support the following changes:\n" + "\n".join(lines)))
+    _raise(refusals)
+
+    order = {p: i for i, p in enumerate(rules.PROCEDURE_ORDER)}
+    final.sort(key=lambda pc: order.get(pc.procedure, len(order)))  # stable: request order
+    downloads = plan_downloads([pc.image for pc in final if pc.image is not None], state)
+
+    labels: dict[str, str] = {}
+    for pc in final:
+        for inst in (*pc.instances, *pc.already):
+            if inst.image and inst.image not in labels:
+                img = state.image(inst.image)
+                if img is not None:
+                    labels[inst.image] = img.label
+    used = {pc.service.name for pc in final if pc.service is not None}
+    hn = state.headnode
+    extra = {
+        **options.to_json(),
+        "concurrency": options.concurrency or getattr(config, "agent_concurrency", 5) or 5,
+        "updates_url": getattr(config, "updates_url", None),
+        "headnode": hn.uuid if hn else None,
+        "topology": {k: dict(v) for k, v in topology.items() if k in used},
+        "downgrades": downgrades,
+        "image_labels": labels,
+        "warnings": warnings,
+    }
+    return Plan(
+        changes=() if options.just_images else tuple(final),
+        downloads=tuple(downloads),
+        channel=options.channel or state.channel,
+        just_images=options.just_images,
+        fingerprint=state.fingerprint(),
+        fingerprint_facts=state.fingerprint_facts(),
+        options=extra,
+    )
+
+
+def _names_known(service: str, config: Any) -> bool:
+    from sdcadm.planner.resolve import allowed_names
+
+    return bool(allowed_names(service, config))
+
+
+def _resolve_option_servers(options: PlanOptions, idx: StateIndex) -> set[str] | None:
+    if not options.servers:
+        return None
+    wanted = [p for s in options.servers for p in s.split(",") if p]
+    unknown = [s for s in wanted if idx.server(s) is None]
+    if unknown:
+        raise UpdateError("unknown servers " + ", ".join(f'"{s}"' for s in unknown))
+    return {idx.server(s).uuid for s in wanted}  # type: ignore[union-attr]
+
+
+def _conflict_key(r: Resolved) -> str:
+    d: dict[str, Any] = {"type": r.request.type,
+                         "service": r.service.name if r.service else r.request.service}
+    if r.kind in ("instance", "agent-instance") and r.instances:
+        d["instance"] = r.instances[0].instance if len(r.instances) == 1 else None
+    if d.get("instance") is None:
+        d.pop("instance", None)
+    return json.dumps(d, separators=(",", ":"))
+
+
+def _check_conflicts(resolved: Iterable[Resolved]) -> None:
+    by_service: dict[str, Resolved] = {}
+    by_instance: dict[str, Resolved] = {}
+    instance_services: dict[str, Resolved] = {}
+    by_server: dict[str, Resolved] = {}
+    for r in resolved:
+        if r.kind == "platform":
+            for s in r.servers:
+                if s.uuid in by_server:
+                    a, b = by_server[s.uuid].request.describe(), r.request.describe()
+                    raise UpdateError(
+                        f"conflict: cannot make multiple changes to the same server: {a} and {b}")
+                by_server[s.uuid] = r
+            continue
+        if r.service is None:
+            continue
+        name = r.service.name
+        if r.kind in ("instance", "agent-instance"):
+            for inst in r.instances:
+                if inst.instance in by_instance:
+                    raise UpdateError(
+                        "conflict: cannot make multiple changes to the same instance: "
+                        f"{_conflict_key(by_instance[inst.instance])} and {_conflict_key(r)}")
+                by_instance[inst.instance] = r
+            if name in by_service:
+                raise UpdateError(
+                    "conflict: cannot make changes to a service and an instance of that "
+                    f"service: {_conflict_key(by_service[name])} and {_conflict_key(r)}")
+            instance_services.setdefault(name, r)
+        else:
+            if name in by_service:
+                raise UpdateError(
+                    "conflict: cannot make multiple changes to the same service: "
+                    f"{_conflict_key(by_service[name])} and {_conflict_key(r)}")
+            if name in instance_services:
+                raise UpdateError(
+                    "conflict: cannot make changes to a service and an instance of that "
+                    f"service: {_conflict_key(r)} and {_conflict_key(instance_services[name])}")
+            by_service[name] = r
+
+
+def _newer(a: Image | None, b: Image) -> bool:
+    """Is `a` (an image in use) published after `b` (the target)?"""
+    return bool(a and a.published_at and b.published_at and a.published_at > b.published_at)
+
+
+def _planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
+                    agent_servers: set[str] | None, downgrades: list[str],
+                    warnings: list[str]) -> PlannedChange | None:
+    if r.kind == "platform":
+        return _platform_change(r)
+    state = idx.state
+    svc = r.service
+    assert svc is not None
+    img = r.image
+    text = r.request.describe()
+    if img is None:
+        if svc.type != "agent" or r.instances:
+            warnings.append(f'warning: no candidate image found for service "{svc.name}"'
+                            f' in channel "{state.channel}"')
+        return None
+    insts = list(r.instances)
+    is_agent = r.kind in ("agent", "agent-instance")
+    if is_agent and agent_servers is not None:
+        insts = [i for i in insts if i.server in agent_servers]
+        if not insts and not r.implicit:
+            raise UpdateError(f'service "{svc.name}" has no instances on the selected servers '
+                              f"(change: {text})")
+    if not is_agent and agent_servers is not None and r.kind == "instance":
+        inst = insts[0]
+        if inst.server not in agent_servers:
+            names = ", ".join(options.servers)
+            raise UpdateError(f'Instance "{inst.instance}" is not on server(s) "{names}"')
+    if options.force_same_image:
+        todo, already = insts, []
+    else:
+        todo = [i for i in insts if i.image != img.uuid]
+        already = [i for i in insts if i.image == img.uuid]
+    if not insts:
+        if is_agent or (svc.image_uuid == img.uuid and not options.force_same_image):
+            return None  # nothing installed anywhere / service already on it
+    elif not todo:
+        return None
+
+    older = [i for i in todo if _newer(state.image(i.image), img)]
+    if not insts and _newer(state.image(svc.image_uuid), img):
+        older_cur = state.image(svc.image_uuid)
+    else:
+        older_cur = state.image(older[0].image) if older else None
+    if older_cur is not None and not options.allow_downgrade:
+        who = (f'instance "{older[0].instance}"' + (f" ({older[0].alias})" if older[0].alias else "")
+               if older else "the service")
+        raise UpdateError(
+            f"image {img.uuid} ({img.label}) is older than image {older_cur.uuid} "
+            f'({older_cur.label}) in use by {who} of service "{svc.name}": '
+            f"use --allow-downgrade to downgrade (change: {text})")
+    downgrades.extend(i.instance for i in older)
+
+    notes: list[str] = []
+    if not insts:
+        notes.append(f'there are no "{svc.name}" instances: only the service configuration '
+                     "will be updated")
+    elif (r.procedure == "stateless" and r.kind == "service" and len(insts) > 1):
+        notes.append(f'"{svc.name}" is not HA-ready: its instances are updated one at a time '
+                     "and the service may be briefly unavailable")
+    if is_agent:
+        ctype = "update-agent"
+    elif r.kind == "instance":
+        ctype = "update-instance"
+    else:
+        ctype = "update-service"
+    return PlannedChange(
+        type=ctype,
+        procedure=r.procedure or "stateless",
+        service=svc,
+        image=img,
+        instances=tuple(todo),
+        already=tuple(already),
+        downgrade=bool(older or (older_cur is not None)),
+        servers=tuple(dict.fromkeys(i.server for i in todo if i.server)) if is_agent else (),
+        notes=tuple(notes),
+        request=dict(r.request.source),
+    )
+
+
+def _server_record(s: Any) -> Instance:
+    # Servers of a platform change ride in Instance records (type "server") so the
+    # breakdown can group them by current platform like instances by image.
+    return Instance(instance=s.uuid, service="platform", type="server", hostname=s.hostname,
+                    server=s.uuid, version=s.current_platform, image=s.boot_platform,
+                    state="headnode" if s.headnode else None)
+
+
+def _platform_change(r: Resolved) -> PlannedChange | None:
+    plat = r.request.platform
+    todo = [s for s in r.servers if s.current_platform != plat or s.boot_platform != plat]
+    done = [s for s in r.servers if s not in todo]
+    if not todo:
+        return None
+    todo.sort(key=lambda s: (s.headnode, s.hostname, s.uuid))  # headnode last
+    return PlannedChange(
+        type="update-platform", procedure="platform", platform=plat,
+        servers=tuple(s.uuid for s in todo),
+        instances=tuple(_server_record(s) for s in todo),
+        already=tuple(_server_record(s) for s in done),
+        max_unavailable=r.request.max_unavailable or 1,
+        request=dict(r.request.source),
+    )
+
+
+def _refusal(r: Resolved, pc: PlannedChange, state: DatacenterState,
+             topology: Topology) -> str | None:
+    name = pc.service.name if pc.service else ""
+    if pc.procedure == "manatee":
+        if r.kind == "instance":
+            return "Individual update of manatee instances is not allowed"
+        deposed = [u for u, role in (topology.get("manatee") or {}).items() if role == "deposed"]
+        if deposed:
+            return (f"manatee shard has a deposed peer ({', '.join(deposed)}): rebuild it with "
+                    '"manatee-adm rebuild" before updating manatee')
+    if pc.procedure == "imgapi" and r.kind == "service":
+        insts = r.instances
+        hn = state.headnode
+        if len(insts) != 1 or (hn is not None and insts[0].server != hn.uuid):
+            where = ", ".join(f"{i.alias or i.instance} on {i.hostname or i.server}" for i in insts)
+            return (f'the "{name}" service can only be updated when it has a single instance on '
+                    f"the headnode (it has {len(insts)}: {where or 'none'})")
+    return None

@@ -1,0 +1,26 @@
+"""moray: followers first, the instance on the headnode (the one sdcadm relies on) last."""
+from __future__ import annotations
+
+from sdcadm.plan import PlannedChange, Step
+from sdcadm.procedures.breakout import breakout_lines
+from sdcadm.procedures.context import Context
+from sdcadm.procedures.rolling import header, headnode_last, instance_steps, order_line, service_step
+
+SUMMARY = "update moray: reprovision one instance at a time, the headnode's instance last"
+
+
+def ordered(change: PlannedChange, ctx: Context) -> list:
+    return headnode_last(change.instances, ctx)
+
+
+def summary(change: PlannedChange, ctx: Context, order=ordered) -> list[str]:
+    body = breakout_lines(change, ctx)
+    insts = order(change, ctx)
+    if len(insts) > 1:
+        body.append(order_line(insts, ctx, change.service.name if change.service else ""))
+    body += [f"note: {n}" for n in change.notes]
+    return [header(change, ctx) + (":" if body else "")] + ["    " + b for b in body]
+
+
+def steps(change: PlannedChange, ctx: Context) -> list[Step]:
+    return service_step(change) + instance_steps(change, ordered(change, ctx))

@@ -1,0 +1,28 @@
+"""The confirmation breakdown (format of seeds/sdcadm-TODO.md, decisions 9).
+
+    <blank>
+    This update will make the following changes:
+        download 1 image (69 MiB):
+            image <uuid> (<name@version>)
+        update "ca" service (2 instances) to image <uuid> (ca@<version>):
+            1 instance will be updated from image <old> (ca@<old version>)
+            1 instance already at image <uuid>
+    <blank>
+"""
+from __future__ import annotations
+
+from sdcadm.plan import Plan
+
+
+def render_breakdown(plan: Plan, verb: str = "update") -> str:
+    from sdcadm.procedures import summaries
+
+    lines = ["", f"This {verb} will make the following changes:"]
+    for block in summaries(plan):
+        lines.extend("    " + ln for ln in block)
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def render_warnings(plan: Plan) -> list[str]:
+    return list((plan.options or {}).get("warnings") or [])
