@@ -113,8 +113,8 @@ class ImportImage:
         resp = updates.get_file(uuid)
         bar = ctx.progress.download(f"Downloading {_label(p)}", size)
         try:
-            body = verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
-                                   advance=bar.advance, cancel=ctx.cancel.is_set)
+            body = Sized(verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
+                                         advance=bar.advance, cancel=ctx.cancel.is_set), size)
             imgapi.add_file(uuid, body, size=size, sha1=sha1, compression=compression)
         except BaseException:
             _delete(ctx, uuid)  # never leave a half-uploaded, unactivated image behind
@@ -123,6 +123,21 @@ class ImportImage:
             bar.close()
             resp.close()
         imgapi.activate(uuid)
+
+
+class Sized:
+    """An iterable body with a known length, so requests sends it with Content-Length
+    (not chunked) and streams our chunks as they come."""
+
+    def __init__(self, chunks: Iterable[bytes], size: int) -> None:
+        self._chunks = chunks
+        self._size = size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def __len__(self) -> int:
+        return self._size
 
 
 def verified_chunks(
