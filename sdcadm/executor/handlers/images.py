@@ -83,7 +83,7 @@ class ImportImage:
     def _import_remote(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
         uuid = p["image_uuid"]
-        source = p.get("source") or _source(ctx, p.get("channel"))
+        source = _source(ctx, p.get("source"), p.get("channel"))
         res = ctx.clients.imgapi.import_remote(uuid, source, skip_owner_check=True)
         job_uuid = (res or {}).get("job_uuid")
         if not job_uuid:
@@ -178,9 +178,12 @@ def importable(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in drop}
 
 
-def _source(ctx: ExecContext, channel: str | None) -> str:
-    url = ctx.config.updates_url
-    return f"{url}?channel={channel}" if channel else url
+def _source(ctx: ExecContext, source: str | None, channel: str | None) -> str:
+    """The updates server URL with `?channel=<ch>`, as the original passes it to IMGAPI."""
+    url = source or ctx.config.updates_url
+    if channel and "channel=" not in url:
+        url += ("&" if "?" in url else "?") + f"channel={channel}"
+    return url
 
 
 def _label(p: Mapping[str, Any]) -> str:

@@ -1,0 +1,145 @@
+"""`sdcadm history [UUID]`: what mutating sdcadm commands did, from SAPI or local files."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import click
+
+DEFAULT_COLUMNS = ("uuid", "user", "started", "finished", "changes", "error")
+DEFAULT_SORT = ("-started", "finished")
+VALID_FIELDS = DEFAULT_COLUMNS
+TRUNCATE = 40
+
+
+@click.command("history", short_help="History of sdcadm commands.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("-H", "no_header", is_flag=True, help="Omit table header row.")
+@click.option("-o", "columns", multiple=True, metavar="field1,...",
+              help=f'Specify fields (columns) to output. Default is "{",".join(DEFAULT_COLUMNS)}".')
+@click.option("-s", "sort", multiple=True, metavar="field1,...",
+              help=f'Sort on the given fields. Default is "{",".join(DEFAULT_SORT)}".')
+@click.option("--since", metavar="ISO-DATE", help="Only entries started at or after this time.")
+@click.option("--until", metavar="ISO-DATE", help="Only entries started at or before this time.")
+@click.argument("args", nargs=-1, metavar="[HISTORY-ITEM-UUID]")
+@click.pass_obj
+def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
+            sort: tuple[str, ...], since: str | None, until: str | None,
+            args: tuple[str, ...]) -> None:
+    """History of sdcadm commands.
+
+    Lists the updates, rollbacks and other changes sdcadm made (newest first), or shows
+    one entry in full when given its UUID. Entries come from SAPI; when SAPI cannot be
+    read, from the local copies kept while it was down.
+    """
+    import json
+
+    from sdcadm.errors import UsageError
+    from sdcadm.executor.history import store_for
+    from sdcadm.model import is_uuid
+    from sdcadm.render.tables import table_output
+
+    if len(args) > 1:
+        raise UsageError(f"too many args: {' '.join(args)}")
+    store = store_for(app)
+    if args:
+        uuid = args[0]
+        if not is_uuid(uuid):
+            raise UsageError(f"Invalid UUID: {uuid}")
+        entry = store.get(uuid)
+        if entry is None:
+            from sdcadm.errors import SDCClientError
+
+            raise SDCClientError("sapi", "ResourceNotFound", f"history item {uuid} not found",
+                                 status=404)
+        app.out(json.dumps(entry, indent=4))
+        return
+    since_iso = normalize_date(since) if since else None
+    until_iso = normalize_date(until) if until else None
+    entries = store.list(since=since_iso, until=until_iso)
+    rows = [history_row(e) for e in entries]
+    if as_json:
+        from sdcadm.render.tables import check_fields, sort_rows, split_fields
+
+        keys = split_fields(sort) or list(DEFAULT_SORT)
+        check_fields(keys, VALID_FIELDS, "sort")
+        by_id = {id(r): e for r, e in zip(rows, entries)}
+        app.out(json.dumps([by_id[id(r)] for r in sort_rows(rows, keys)], indent=4))
+        return
+    if not rows:
+        return  # as the original: an empty history prints nothing at all
+    app.out(table_output(rows, columns=columns, default_columns=DEFAULT_COLUMNS, sort=sort,
+                         default_sort=DEFAULT_SORT, valid_fields=VALID_FIELDS,
+                         header=not no_header))
+
+
+def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    changes = entry.get("changes") or []
+    if isinstance(changes, Mapping):
+        changes = [changes]
+    labels = []
+    for c in changes:
+        svc = c.get("service") if isinstance(c, Mapping) else None
+        name = svc.get("name") if isinstance(svc, Mapping) else None
+        ctype = c.get("type") if isinstance(c, Mapping) else None
+        labels.append(f"{ctype}({name})" if ctype and name else "")
+    err = entry.get("error")
+    if isinstance(err, Mapping):
+        err_text = str(err.get("message") or json_compact(err)).splitlines()[0] if err else None
+    else:
+        err_text = str(err).splitlines()[0] if err else None
+    return {
+        "uuid": entry.get("uuid"),
+        "user": entry.get("username"),
+        "started": iso_time(entry.get("started")),
+        "finished": iso_time(entry.get("finished")),
+        "changes": truncate(",".join(labels)),
+        "error": truncate(err_text) if err_text else None,
+    }
+
+
+def truncate(text: str | None, width: int = TRUNCATE) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def iso_time(value: Any) -> str | None:
+    """ms since the epoch (or a date string) -> `2014-12-03T18:01:19.385Z`."""
+    from datetime import datetime, timezone
+
+    from sdcadm.executor.history import to_ms
+
+    ms = to_ms(value)
+    if ms is None:
+        return None if value is None else str(value)
+    dt = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def normalize_date(text: str) -> str:
+    """Parse a date the way an operator writes one; UsageError `Invalid Date: X` otherwise."""
+    from datetime import datetime, timezone
+
+    from sdcadm.errors import UsageError
+
+    value = text.strip()
+    dt = None
+    if value.isdigit():
+        dt = datetime.fromtimestamp(int(value) / 1000, timezone.utc)
+    else:
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
+        except ValueError:
+            dt = None
+    if dt is None:
+        raise UsageError(f"Invalid Date: {text}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    ms = int(dt.timestamp() * 1000)
+    return iso_time(ms) or ""
+
+
+def json_compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,121 @@
+"""`sdcadm rollback -f PLAN.json --force` (or `--latest`): back to the pre-update images."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+FORCE_MESSAGE = ('Migrations and version dependencies not implemented. Use "--force" to '
+                 'rollback (warning: you know what you are doing w.r.t. migrations).')
+
+
+@click.command("rollback", short_help="Rollback SDC services and instances.")
+@click.option("-f", "--file", "plan_file", metavar="FILE",
+              help="A plan.json of an earlier update (in its work dir under updates/).")
+@click.option("--latest", is_flag=True,
+              help="Roll back the most recent update that finished successfully.")
+@click.option("--force", is_flag=True,
+              help="Required: rollback does not undo data migrations.")
+@click.option("-n", "--dry-run", "dry_run", is_flag=True,
+              help="Show what would be done, change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Answer yes to the confirmation.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="Agents updated at a time (agents rolled back across servers).")
+@click.option("--download-via", "download_via", type=click.Choice(["imgapi", "sdcadm"]),
+              default=None, help="Who downloads missing images (default: imgapi).")
+@click.pass_obj
+def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run: bool,
+             yes: bool, concurrency: int | None, download_via: str | None) -> None:
+    """Rollback SDC services and instances.
+
+    Puts every service changed by an earlier update back on the image it had before
+    (as recorded in that update's plan.json).
+    """
+    from pathlib import Path
+
+    from sdcadm.errors import UsageError
+    from sdcadm.executor.journal import finished_update_dirs
+    from sdcadm.executor.rollback import load_plan_file, rollback_blocks, rollback_requests
+
+    if plan_file and latest:
+        raise UsageError("-f and --latest are mutually exclusive")
+    if not plan_file and not latest:
+        raise UsageError("File including update plan to rollback must be specified")
+    if not force:
+        raise UsageError(FORCE_MESSAGE)
+    if latest:
+        runs = finished_update_dirs(Path(app.config.var_dir))
+        if not runs:
+            raise UsageError(f"no finished update to roll back under "
+                             f"{Path(app.config.var_dir) / 'updates'}")
+        plan_file = str(runs[0] / "plan.json")
+        app.info(f"Rolling back the update in {runs[0]}")
+    assert plan_file is not None
+    doc = load_plan_file(plan_file)
+    requests, refused = rollback_requests(doc)
+    for line in refused:
+        app.warn(f"Warning: {line}")
+    if not requests:
+        app.out("Nothing to rollback")
+        return
+
+    plan, steps = _plan(app, doc, requests, concurrency)
+    if not plan.changes and not plan.downloads:
+        app.out("Nothing to rollback")
+        return
+    from sdcadm.procedures import summaries
+
+    lines = ["", "This rollback will make the following changes:"]
+    for block in rollback_blocks(summaries(plan)):
+        lines.extend("    " + ln for ln in block)
+    click.echo("\n".join(lines) + "\n", err=True)
+    if dry_run:
+        app.out("Dry run: nothing was changed.")
+        return
+    if not app.confirm(yes=yes):
+        app.out("Aborting rollback")
+        return
+    from sdcadm.executor.run import execute
+
+    execute(app, plan, steps, command="rollback",
+            options={"yes": yes, "download_via": download_via or "imgapi",
+                     "concurrency": concurrency, "rollback_of": str(plan_file)})
+
+
+def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int | None) -> Any:
+    """Plan the rollback with the update planner: same procedures, older target images."""
+    import dataclasses
+
+    from sdcadm.gather import gather
+    from sdcadm.planner import PlanOptions, plan as make_plan
+    from sdcadm.procedures import expand
+
+    channel = doc.get("channel")
+    state = gather(app, app.config, channel=channel)
+    if state.channel:
+        app.info(f"Using channel {state.channel}")
+    options = PlanOptions(allow_downgrade=True, force_bypass_min_image=True,
+                          force_rabbitmq=True, force_data_path=True, force_same_image=False,
+                          concurrency=concurrency, channel=channel)
+    topology = _topology(app, state, requests)
+    plan = make_plan(state, requests, options, app.config, topology=topology)
+    changes = tuple(dataclasses.replace(c, type="rollback-service")
+                    if c.type == "update-service" else c for c in plan.changes)
+    plan = dataclasses.replace(plan, changes=changes)
+    return plan, expand(plan)
+
+
+def _topology(app: Any, state: Any, requests: list[Any]) -> Any:
+    """HA roles (manatee/binder) when the planner's reader is available."""
+    try:
+        from sdcadm.planner import topology as topo  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    reader = getattr(topo, "read_topology", None)
+    if reader is None:
+        return None
+    services = {r.service for r in requests if r.service}
+    try:
+        return reader(app.clients, state, services)
+    except TypeError:
+        return reader(app, state)

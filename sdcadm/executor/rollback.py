@@ -1,0 +1,88 @@
+"""Rollback: turn a saved update plan back into change requests for the pre-update images.
+
+As the original (behaviour spec 8.1), a service goes back to `service.params.image_uuid` as
+recorded in the saved plan, i.e. the image it had before the update. Where the service
+record carries no image (agents, `assets`), the one image its changed instances had is used.
+Changes that cannot be rolled back are reported with the reason, never dropped silently.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from sdcadm.errors import UsageError
+from sdcadm.plan import ChangeRequest
+
+
+def load_plan_file(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UsageError(f"cannot read update plan {path}: {e.strerror or e}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise UsageError(f"update plan {path} is not valid JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
+        raise UsageError(f"update plan {path} has no \"changes\" list")
+    return doc
+
+
+def rollback_requests(doc: Mapping[str, Any]) -> tuple[list[ChangeRequest], list[str]]:
+    """(requests back to the old images, one line per change that cannot be rolled back)."""
+    requests: list[ChangeRequest] = []
+    refused: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for change in doc.get("changes") or []:
+        ctype = change.get("type")
+        svc = change.get("service") or {}
+        name = svc.get("name") or "?"
+        insts = change.get("insts") or ([change["inst"]] if change.get("inst") else [])
+        if ctype not in ("update-service", "update-instance", "update-agent"):
+            refused.append(f'cannot roll back "{ctype}" change of "{name}": only service, '
+                           f"instance and agent image updates can be rolled back")
+            continue
+        if ctype == "update-instance" and len(insts) == 1:
+            old = insts[0].get("image")
+            if not old:
+                refused.append(f'cannot roll back instance {insts[0].get("instance")} of '
+                               f'"{name}": the saved plan does not say which image it had')
+                continue
+            key = (insts[0]["instance"], old)
+            if key not in seen:
+                seen.add(key)
+                requests.append(ChangeRequest(
+                    type="update-instance", instance=insts[0]["instance"], image=old,
+                    source={"type": "rollback-instance", "instance": insts[0]["instance"],
+                            "image": old}))
+            continue
+        old = (svc.get("params") or {}).get("image_uuid")
+        if not old:
+            images = {i.get("image") for i in insts if i.get("image")}
+            old = images.pop() if len(images) == 1 else None
+        if not old:
+            refused.append(f'cannot roll back "{name}": the saved plan does not say which '
+                           f"single image it had before the update")
+            continue
+        target = (change.get("image") or {}).get("uuid")
+        if target == old:
+            continue
+        key = (name, old)
+        if key in seen:
+            continue
+        seen.add(key)
+        requests.append(ChangeRequest(
+            type="update-service", service=name, image=old,
+            source={"type": "rollback-service", "service": name, "image": old}))
+    return requests, refused
+
+
+def rollback_blocks(blocks: list[list[str]]) -> list[list[str]]:
+    """The update breakdown's blocks in rollback words (`rollback "papi" service ...`)."""
+    out = []
+    for block in blocks:
+        if block and block[0].startswith("update "):
+            block = ["rollback " + block[0][len("update "):], *block[1:]]
+        out.append(block)
+    return out
