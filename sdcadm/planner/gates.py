@@ -71,12 +71,17 @@ def check_min_images(changes: Sequence[tuple[Resolved, PlannedChange]],
             img = state.image(inst.image)
             stamp = (img.buildstamp if img else None) or buildstamp_of(inst.version)
             if stamp is None:
-                chan = f"?channel={state.channel}" if state.channel else ""
-                errors.append(UpdateError(
-                    f'cannot determine the build date of the image of service "{name}" '
-                    f'instance "{inst.instance}" (image {inst.image}): import it into the '
-                    f"local IMGAPI with `sdc-imgadm import {inst.image} -S "
-                    f"{updates_url}{chan}` or use --force-bypass-min-image"))
+                who = f'service "{name}" instance "{inst.instance}"'
+                if inst.image:
+                    chan = f"?channel={state.channel}" if state.channel else ""
+                    errors.append(UpdateError(
+                        f"cannot determine the build date of image {inst.image} of {who}: "
+                        f"import it into the local IMGAPI with `sdc-imgadm import {inst.image} "
+                        f"-S {updates_url}{chan}` or use --force-bypass-min-image"))
+                else:
+                    errors.append(UpdateError(
+                        f"cannot determine the image of {who}: use --force-bypass-min-image "
+                        "to update it anyway"))
                 break
             if stamp < minimum:
                 errors.append(UpdateError(

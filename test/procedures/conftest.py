@@ -1,0 +1,5 @@
+"""Procedure tests build their datacenters with the planner tests' builder."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "planner"))

@@ -1,0 +1,217 @@
+"""Procedures: plan -> ordered steps, with exact actions, targets, params and grouping."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dcbuilder import DC, config
+from sdcadm.plan import Plan, Step
+from sdcadm.planner import PlanOptions, parse_spec, plan, requests_from_args
+from sdcadm.procedures import expand
+
+
+def steps_for(dc: DC, *args: str, topology=None, **opts) -> tuple[Plan, list[Step]]:
+    state = dc.state()
+    names = list(state.services) + [i.service for i in state.instances if i.type == "agent"]
+    p = plan(state, requests_from_args(args, names), PlanOptions(**opts), config(),
+             topology=topology)
+    return p, expand(p)
+
+
+def brief(steps: list[Step], dc: DC) -> list[tuple[str, str]]:
+    """(action, alias/hostname/name) per step, for order assertions."""
+    names = {i.instance: i.alias or i.hostname for i in dc.instances}
+    names.update({s.uuid: s.hostname for s in dc.servers.values()})
+    return [(s.action, names.get(s.target, s.target)) for s in steps]
+
+
+def test_stateless_service_steps_and_params() -> None:
+    dc = DC()
+    old = dc.image("vmapi", "20240101")
+    new = dc.image("vmapi", "20240601")
+    svc = dc.vm_service("vmapi", old, 2)
+    _, steps = steps_for(dc, "vmapi")
+    assert brief(steps, dc) == [("sapi-update-service", "vmapi"),
+                                ("reprovision", "vmapi0"), ("wait-instance", "vmapi0"),
+                                ("reprovision", "vmapi1"), ("wait-instance", "vmapi1")]
+    i0 = dc.instances[0]
+    assert steps[0].params == {"service_uuid": svc.uuid, "service": "vmapi",
+                               "image_uuid": new.uuid}
+    assert steps[1].params == {"instance": i0.instance, "alias": "vmapi0", "service": "vmapi",
+                               "server_uuid": dc.hn.uuid, "image_uuid": new.uuid}
+    assert steps[2].params == {"instance": i0.instance, "alias": "vmapi0", "service": "vmapi",
+                               "image_uuid": new.uuid, "timeout": 300}
+    # One at a time: no parallel groups, and ids are unique and ordered.
+    assert all(s.parallel is None for s in steps)
+    assert [s.id for s in steps] == [f"{n}:{s.action}:{s.target}"
+                                     for n, s in enumerate(steps, start=1)]
+
+
+def test_single_instance_change_does_not_touch_the_service_image() -> None:
+    dc = DC()
+    old = dc.image("papi", "20240101")
+    dc.image("papi", "20240601")
+    dc.vm_service("papi", old, 2)
+    _, steps = steps_for(dc, "papi1")
+    assert brief(steps, dc) == [("reprovision", "papi1"), ("wait-instance", "papi1")]
+
+
+def test_config_only_change_is_just_the_sapi_step() -> None:
+    dc = DC()
+    dc.service("amon", dc.image("amon", "20240101"))
+    dc.image("amon", "20240601")
+    _, steps = steps_for(dc, "amon")
+    assert brief(steps, dc) == [("sapi-update-service", "amon")]
+
+
+@pytest.mark.parametrize("service, image_name", [
+    ("papi", "papi"), ("moray", "mantav2-moray"), ("sapi", "sapi")])
+def test_rolling_services_put_the_headnode_instance_last(service, image_name) -> None:
+    dc = DC()
+    cn1, cn2 = dc.server("cn1"), dc.server("cn2")
+    old = dc.image(image_name, "20240101")
+    dc.image(image_name, "20240601")
+    dc.vm_service(service, old, 3, servers=[dc.hn, cn1, cn2])
+    _, steps = steps_for(dc, service)
+    reprov = [n for a, n in brief(steps, dc) if a == "reprovision"]
+    assert reprov == [f"{service}1", f"{service}2", f"{service}0"]
+
+
+def binder_dc() -> DC:
+    dc = DC()
+    cn1, cn2 = dc.server("cn1"), dc.server("cn2")
+    old = dc.image("mantav2-nameservice", "20240101")
+    dc.image("mantav2-nameservice", "20240601")
+    dc.vm_service("binder", old, 3, servers=[dc.hn, cn1, cn2])
+    return dc
+
+
+def test_binder_leader_last() -> None:
+    dc = binder_dc()
+    b0, b1, b2 = dc.instances
+    topo = {"binder": {b0.instance: "follower", b1.instance: "leader",
+                       b2.instance: "follower"}}
+    _, steps = steps_for(dc, "binder", topology=topo)
+    assert [n for a, n in brief(steps, dc) if a == "reprovision"] == ["binder2", "binder0",
+                                                                       "binder1"]
+    assert steps[-1].params["timeout"] == 600
+
+
+def test_binder_without_topology_puts_the_headnode_last() -> None:
+    dc = binder_dc()
+    _, steps = steps_for(dc, "binder")
+    assert [n for a, n in brief(steps, dc) if a == "reprovision"] == ["binder1", "binder2",
+                                                                       "binder0"]
+
+
+def test_manatee_check_shard_then_async_sync_primary() -> None:
+    dc = DC()
+    cn1, cn2 = dc.server("cn1"), dc.server("cn2")
+    old = dc.image("sdc-postgres", "20240101")
+    dc.image("sdc-postgres", "20240601")
+    dc.vm_service("manatee", old, 3, servers=[dc.hn, cn1, cn2])
+    m0, m1, m2 = dc.instances
+    topo = {"manatee": {m0.instance: "primary", m1.instance: "async", m2.instance: "sync"}}
+    _, steps = steps_for(dc, "manatee", topology=topo)
+    assert brief(steps, dc) == [
+        ("check-shard", "manatee"), ("sapi-update-service", "manatee"),
+        ("reprovision", "manatee1"), ("wait-instance", "manatee1"),
+        ("reprovision", "manatee2"), ("wait-instance", "manatee2"),
+        ("reprovision", "manatee0"), ("wait-instance", "manatee0")]
+    assert steps[0].params == {"service": "manatee",
+                               "instances": [m0.instance, m1.instance, m2.instance]}
+
+
+def agent_dc() -> DC:
+    dc = DC()
+    old = dc.image("vm-agent", "20240101")
+    dc.image("vm-agent", "20240601")
+    dc.service("vm-agent", type="agent")
+    for s in [dc.hn] + [dc.server(f"cn{i}") for i in range(1, 4)]:
+        dc.inst("vm-agent", old, server=s, type="agent")
+    return dc
+
+
+def test_agents_one_install_per_server_in_parallel() -> None:
+    dc = agent_dc()
+    p, steps = steps_for(dc, "vm-agent", concurrency=3)
+    new = p.changes[0].image
+    assert brief(steps, dc) == [("sapi-update-service", "vm-agent")] + [
+        ("install-agent", h) for h in ("headnode", "cn1", "cn2", "cn3")]
+    inst = steps[1]
+    assert inst.params == {"server_uuid": dc.hn.uuid, "hostname": "headnode",
+                           "agent": "vm-agent", "image_uuid": new.uuid}
+    assert {(s.parallel, s.concurrency, s.on_failure) for s in steps[1:]} == {
+        ("agents:vm-agent", 3, "continue")}
+
+
+def test_agents_restricted_by_servers_keep_the_service_image() -> None:
+    dc = agent_dc()
+    _, steps = steps_for(dc, "vm-agent", servers=("cn2",))
+    assert brief(steps, dc) == [("install-agent", "cn2")]
+
+
+def test_platform_batches_headnode_last() -> None:
+    dc = DC()
+    for n in range(1, 6):
+        dc.server(f"cn{n}")
+    req = {"type": "update-platform", "platform": "20250101T000000Z", "selector": "all",
+           "max_unavailable": 2}
+    doc = parse_spec(json.dumps({"changes": [req]}), origin="p.json")
+    steps = expand(plan(dc.state(), doc.changes, PlanOptions(), config()))
+    got = [(s.action[:3], dc.servers[s.target].hostname, s.parallel) for s in steps]
+    assert got == [
+        ("set", "cn1", "platform:20250101T000000Z:set:1"),
+        ("set", "cn2", "platform:20250101T000000Z:set:1"),
+        ("reb", "cn1", "platform:20250101T000000Z:reboot:1"),
+        ("reb", "cn2", "platform:20250101T000000Z:reboot:1"),
+        ("set", "cn3", "platform:20250101T000000Z:set:2"),
+        ("set", "cn4", "platform:20250101T000000Z:set:2"),
+        ("reb", "cn3", "platform:20250101T000000Z:reboot:2"),
+        ("reb", "cn4", "platform:20250101T000000Z:reboot:2"),
+        ("set", "cn5", "platform:20250101T000000Z:set:3"),
+        ("reb", "cn5", "platform:20250101T000000Z:reboot:3"),
+        ("set", "headnode", "platform:20250101T000000Z:set:4"),
+        ("reb", "headnode", "platform:20250101T000000Z:reboot:4"),
+    ]
+    # Never more than max_unavailable reboots in one parallel group.
+    groups: dict[str, int] = {}
+    for s in steps:
+        if s.action == "reboot-server":
+            groups[s.parallel] = groups.get(s.parallel, 0) + 1
+            assert s.concurrency == 2
+            assert s.params == {"server_uuid": s.target, "hostname": dc.servers[s.target].hostname,
+                                "platform": "20250101T000000Z"}
+    assert max(groups.values()) <= 2
+
+
+def test_downloads_first_by_generation() -> None:
+    dc = DC()
+    base = dc.image("origin-base", "20230101", local=False)
+    old = dc.image("vmapi", "20240101")
+    new = dc.image("vmapi", "20240601", local=False, origin=base)
+    old_p = dc.image("papi", "20240101")
+    new_p = dc.image("papi", "20240601", state="unactivated")
+    dc.vm_service("vmapi", old)
+    dc.vm_service("papi", old_p)
+    _, steps = steps_for(dc, "vmapi", "papi", channel="release")
+    imports = [s for s in steps if s.action == "import-image"]
+    assert steps[:3] == imports
+    assert [(s.target, s.parallel, s.concurrency, s.on_failure) for s in imports] == [
+        (base.uuid, "download:gen0", 4, "stop"),
+        (new_p.uuid, "download:gen0", 4, "stop"),
+        (new.uuid, "download:gen1", 4, "stop")]
+    assert imports[1].params == {
+        "image_uuid": new_p.uuid, "name": "papi", "version": new_p.version,
+        "size": new_p.size, "sha1": new_p.sha1, "origin": None,
+        "source": "https://updates.example.com", "channel": "release", "reimport": True}
+    assert imports[2].params["reimport"] is False and imports[2].params["origin"] == base.uuid
+
+
+def test_steps_round_trip_through_json() -> None:
+    dc = agent_dc()
+    p, steps = steps_for(dc, "vm-agent")
+    again = Plan.from_json(json.loads(json.dumps(p.to_json())))
+    assert expand(again) == steps
+    assert [Step.from_json(s.to_json()) for s in steps] == steps
