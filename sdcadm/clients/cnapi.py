@@ -5,20 +5,20 @@ from typing import Any, Iterable, Mapping
 
 from sdcadm.clients.http import RestClient
 
-PAGE = 1000
 
 
 class CnapiClient(RestClient):
     name = "cnapi"
+    page_size = 1000  # the APIs' maximum `limit`
 
     def list_servers(self, **filters: Any) -> list[dict[str, Any]]:
         """All matching servers: limit+offset pages until a short page."""
         servers: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = self.get("/servers", **filters, limit=PAGE, offset=offset) or []
+            page = self.get("/servers", **filters, limit=self.page_size, offset=offset) or []
             servers.extend(page)
-            if len(page) < PAGE:
+            if len(page) < self.page_size:
                 return servers
             offset += len(page)
 

@@ -7,11 +7,11 @@ import requests
 
 from sdcadm.clients.http import RestClient
 
-PAGE = 1000
 
 
 class ImgapiClient(RestClient):
     name = "imgapi"
+    page_size = 1000  # the APIs' maximum `limit`
     # The node client's default: without it images come without their `channels`.
     accept_version = "*"
 
@@ -38,9 +38,9 @@ class ImgapiClient(RestClient):
         page = self.get("/images", **params) or []
         images: list[dict[str, Any]] = list(page)
         seen = {i.get("uuid") for i in images}
-        while len(page) >= PAGE and images:
+        while len(page) >= self.page_size and images:
             marker = images[-1]["uuid"]
-            page = self.get("/images", **{**params, "marker": marker, "limit": PAGE}) or []
+            page = self.get("/images", **{**params, "marker": marker, "limit": self.page_size}) or []
             fresh = [i for i in page if i.get("uuid") not in seen]
             if not fresh:
                 break

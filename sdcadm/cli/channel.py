@@ -1,0 +1,123 @@
+"""`sdcadm channel list|get|set|unset`: the update channel of this datacenter."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+COLUMNS = ("name", "default", "description")
+RETRIEVE_ERROR = "Error trying to retrieve update channels"
+
+
+def sdc_app(app: Any) -> dict[str, Any]:
+    from sdcadm.errors import InternalError
+
+    apps = app.clients.sapi.list_applications(name="sdc")
+    if not apps:
+        raise InternalError('no "sdc" application in SAPI: is this a Triton headnode?')
+    return apps[0]
+
+
+def annotated_channels(app: Any) -> list[dict[str, Any]]:
+    """The server's channels, `default` moved to SAPI's `update_channel` when it is set,
+    else kept on the server's default and marked `remote`."""
+    from sdcadm.errors import SdcAdmError
+
+    try:
+        channels = [dict(c) for c in app.clients.updates.list_channels()]
+    except SdcAdmError:
+        app.info(RETRIEVE_ERROR)
+        raise
+    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
+    for c in channels:
+        if chosen:
+            if c.get("name") == chosen:
+                c["default"] = True
+            else:
+                c.pop("default", None)
+        elif c.get("default"):
+            c["remote"] = True
+    return channels
+
+
+@click.group("channel", short_help="Show and modify the update channel.")
+def channel() -> None:
+    """Show and modify the update channel used for image updates."""
+
+
+@channel.command("list", short_help="List all update channels.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("-H", "no_header", is_flag=True, help="Omit table header row.")
+@click.pass_obj
+def list_(app: Any, as_json: bool, no_header: bool) -> None:
+    """List all update channels available on the updates server."""
+    from sdcadm.render import tables
+
+    channels = annotated_channels(app)
+    if as_json:
+        app.out(tables.format_json(channels))
+        return
+    rows = []
+    for c in channels:
+        default = None
+        if c.get("default"):
+            default = "true (remote)" if c.get("remote") else "true"
+        rows.append({"name": c.get("name"), "default": default,
+                     "description": c.get("description")})
+    text = tables.format_table(rows, COLUMNS, header=not no_header)
+    if text:
+        app.out(text)
+
+
+@channel.command("get", short_help="Get the update channel in use.")
+@click.pass_obj
+def get(app: Any) -> None:
+    """Print the update channel in use: the datacenter's, else the server's default."""
+    from sdcadm.errors import SDCClientError
+
+    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
+    if chosen:
+        app.out(chosen)
+        return
+    try:
+        channels = app.clients.updates.list_channels()
+    except SDCClientError:
+        # As the original: nothing to print, and not a failure of this command.
+        app.info(RETRIEVE_ERROR)
+        return
+    name = next((c.get("name") for c in channels if c.get("default")), None)
+    if name:
+        app.out(name)
+
+
+@channel.command("set", short_help="Set the update channel.")
+@click.argument("name", required=False)
+@click.pass_obj
+def set_(app: Any, name: str | None) -> None:
+    """Set the update channel used by this datacenter."""
+    from sdcadm.errors import SdcAdmError, UsageError
+
+    if not name:
+        raise UsageError("must specify a channel name")
+    try:
+        names = [c.get("name") for c in app.clients.updates.list_channels()]
+    except SdcAdmError:
+        app.info(RETRIEVE_ERROR)
+        raise
+    if name not in names:
+        app.info(f"Must specify a valid channel: {json.dumps(names)}")
+        raise UsageError("Invalid channel name")
+    sdc = sdc_app(app)
+    app.clients.sapi.update_application(sdc["uuid"], {"metadata": {"update_channel": name}})
+    app.out(f"Update channel has been successfully set to: '{name}'")
+
+
+@channel.command("unset", hidden=True)
+@click.pass_obj
+def unset(app: Any) -> None:
+    """Unset the update channel: the updates server's default applies again."""
+    sdc = sdc_app(app)
+    app.clients.sapi.update_application(
+        sdc["uuid"], {"action": "delete", "metadata": {"update_channel": None}})
+    app.out("Update channel has been successfully unset")
