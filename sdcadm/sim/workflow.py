@@ -1,0 +1,67 @@
+"""Workflow API 1.4.2: the jobs behind import-remote, reprovision, provision and reboots."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sdcadm.sim import ops
+from sdcadm.sim.web import RestError, not_found, public, send
+
+if TYPE_CHECKING:
+    from sdcadm.sim.world import World
+
+
+def routes(world: "World") -> list[Route]:
+    store = world.store
+
+    async def ping(request: Request) -> Response:
+        return send({"pong": True, "backend": "moray", "status": "online"})
+
+    async def list_jobs(request: Request) -> Response:
+        q = request.query_params
+        jobs = [j for j in reversed(store.all("job"))
+                if (not q.get("execution") or j.get("execution") == q["execution"])
+                and (not q.get("name") or j.get("name") == q["name"])
+                and (not q.get("vm_uuid") or (j.get("params") or {}).get("vm_uuid") == q["vm_uuid"])]
+        try:
+            offset = int(q.get("offset", 0))
+            limit = int(q.get("limit", 1000))
+        except ValueError:
+            raise RestError(409, "InvalidArgument", "limit and offset must be numbers")
+        return send([public(j) for j in jobs[offset:offset + limit]])
+
+    def job_or_404(u: str) -> dict:
+        job = store.get("job", u)
+        if job is None:
+            raise not_found(f"Job {u} not found")
+        return job
+
+    async def get_job(request: Request) -> Response:
+        return send(public(job_or_404(request.path_params["uuid"])))
+
+    async def job_info(request: Request) -> Response:
+        job_or_404(request.path_params["uuid"])
+        return send([])
+
+    async def cancel_job(request: Request) -> Response:
+        u = request.path_params["uuid"]
+        job = job_or_404(u)
+        if ops.job_done(world, u):
+            raise RestError(409, "InvalidArgument", f"Job {u} is finished and cannot be canceled")
+        task = world.runners.pop(u, None)
+        if task:
+            task.cancel()
+        job = store.edit("job", u, lambda j: (j.update(execution="canceled"), j["_sim"].update(phase="done")))
+        world.finished(u)
+        return send(public(job))
+
+    return [
+        Route("/ping", ping),
+        Route("/jobs", list_jobs, methods=["GET"]),
+        Route("/jobs/{uuid}", get_job, methods=["GET"]),
+        Route("/jobs/{uuid}/info", job_info, methods=["GET"]),
+        Route("/jobs/{uuid}/cancel", cancel_job, methods=["POST"]),
+    ]
