@@ -92,3 +92,21 @@ def wait_task(ctx: ExecContext, task_id: str, *, timeout: float, what: str) -> M
             raise StepFailedError(f"timeout waiting for {what} (task {task_id})")
         if time.monotonic() - asked < 0.5:
             ctx.sleep()  # the server answered without long-polling: do not spin
+
+
+def unfinished_jobs(ctx: ExecContext, param: str, value: str) -> list[str]:
+    """Uuids of queued/running Workflow jobs whose `params[param] == value`.
+
+    Resume uses it when a run died between submitting a job and journalling its uuid: the
+    job may still be running, and submitting a second one would repeat the change.
+    """
+    found: list[str] = []
+    for execution in ("running", "queued"):
+        try:
+            jobs = ctx.clients.wfapi.list_jobs(execution=execution)
+        except SdcAdmError:
+            return found
+        for job in jobs or []:
+            if (job.get("params") or {}).get(param) == value and job.get("uuid"):
+                found.append(job["uuid"])
+    return found

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from sdcadm.errors import SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext, minutes
+from sdcadm.executor.handlers.jobs import job_error
 from sdcadm.plan import Step
 
 REBOOT_TIMEOUT = 1800.0
@@ -40,12 +41,17 @@ class RebootServer:
         while True:
             ctx.sleep()
             srv = _get_server(ctx, server)
+            execution, error = _job_state(ctx, job)
             if srv is not None:
                 if srv.get("status") != "running":
                     went_down = True
-                elif _back(srv, p["platform"]) and (went_down or _job_done(ctx, job)):
+                elif _back(srv, p["platform"]) and (went_down or execution == "succeeded"):
                     ctx.say(f"Server {server} ({host}) is back on platform {p['platform']}")
                     return
+            if execution in ("failed", "canceled"):
+                raise StepFailedError(
+                    f"server {server} ({host}) did not come back running platform "
+                    f"{p['platform']}: {error or 'reboot job ' + execution}")
             if time.monotonic() >= deadline:
                 raise StepFailedError(
                     f"Timeout ({minutes(nominal)}) waiting for server {server} ({host}) to come "
@@ -63,10 +69,12 @@ def _get_server(ctx: ExecContext, uuid: str) -> Mapping[str, Any] | None:
         return None  # CNAPI may blip while a server reboots; the deadline bounds the wait
 
 
-def _job_done(ctx: ExecContext, job: str | None) -> bool:
+def _job_state(ctx: ExecContext, job: str | None) -> tuple[str | None, str | None]:
+    """(execution, error) of the reboot job; (None, None) when it cannot be read."""
     if not job:
-        return False
+        return None, None
     try:
-        return (ctx.clients.wfapi.get_job(job) or {}).get("execution") in ("succeeded", "failed")
+        data = ctx.clients.wfapi.get_job(job) or {}
     except SdcAdmError:
-        return False
+        return None, None
+    return data.get("execution"), job_error(data)

@@ -1,0 +1,100 @@
+"""Helpers for end-to-end runs against the simulated datacenter."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+DRIVER = Path(__file__).with_name("e2e_driver.py")
+ADMIN = "930896af-bf8c-48d4-885c-6573a94b1853"
+
+
+def var_dir(sim: Any) -> Path:
+    return Path(json.loads(Path(sim.config_path).read_text())["varDir"])
+
+
+def run_dirs(sim: Any, kind: str = "updates") -> list[Path]:
+    root = var_dir(sim) / kind
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def events(run_dir: Path) -> list[dict[str, Any]]:
+    from sdcadm.executor.journal import read_events
+
+    return read_events(run_dir / "events.jsonl")
+
+
+def end_state(sim: Any) -> dict[str, Any]:
+    """What an update changes: SAPI service images, VM images, agent images per server."""
+    s = requests.Session()
+    h = {"Accept-Version": "~2"}
+    services = {x["name"]: (x.get("params") or {}).get("image_uuid")
+                for x in s.get(sim.urls["sapi"] + "/services", headers=h, timeout=10).json()}
+    vms = {v["uuid"]: v.get("image_uuid") for v in s.get(
+        sim.urls["vmapi"] + "/vms", params={"owner_uuid": ADMIN, "state": "active"}, timeout=10).json()}
+    agents = {}
+    for srv in s.get(sim.urls["cnapi"] + "/servers", params={"extras": "agents"}, timeout=10).json():
+        for a in srv.get("agents") or []:
+            agents[(srv["uuid"], a["name"])] = a.get("image_uuid")
+    return {"services": services, "vms": vms, "agents": agents}
+
+
+def driver(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
+    env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, str(DRIVER), *args], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def cli(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
+    env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1")
+    proc = subprocess.Popen([sys.executable, "-m", "sdcadm", *args], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def wait_for_event(sim: Any, predicate: Any, timeout: float = 60, proc: Any = None) -> dict[str, Any]:
+    """Poll the newest run's journal until an event matches (another process writes it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dirs = run_dirs(sim)
+        if dirs:
+            for ev in events(dirs[-1]):
+                if predicate(ev):
+                    return ev
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process ended ({proc.returncode}) before the event: "
+                                 f"{proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.002)
+    raise AssertionError("timed out waiting for a journal event")
+
+
+def kill(proc: Any, sig: int = signal.SIGKILL) -> None:
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+
+
+@pytest.fixture
+def slow_sim(sim_factory):
+    """The small datacenter at a slower clock, so a run can be caught mid-step."""
+    handle = sim_factory("small", 0.02)
+    handle.reset()
+    return handle
