@@ -34,6 +34,7 @@ CHANNELS = [
     {"name": "release", "description": "release bits"},
 ]
 BUILD_CHANNELS = [["dev", "staging", "release"], ["dev", "staging", "release"], ["dev", "staging"], ["dev"]]
+NEW_ORIGIN = {"cloudapi", "docker", "cns", "portolan", "cmon"}
 PLATFORMS = ["20240411T001730Z", "20241010T000000Z", "20250115T120000Z"]
 CHANGE_LINES = [
     "fix a leak of connection handles under load", "log the request id of failed calls",
@@ -78,14 +79,16 @@ def image_uuid(name: str, build: int) -> str:
 def catalog() -> list[dict[str, Any]]:
     """The updates-server catalog: origins, core services, agents, platforms, tools."""
     images: list[dict[str, Any]] = []
-    for rel, when in (("21.4.0", dt.datetime(2021, 11, 2, 10, tzinfo=dt.timezone.utc)),
-                      ("24.4.1", dt.datetime(2025, 1, 20, 9, tzinfo=dt.timezone.utc))):
-        minimal = uid("image", "minimal-64-lts", rel)
+    for rel, base, when in (("21.4.0", "21.4.0", dt.datetime(2021, 11, 2, 10, tzinfo=dt.timezone.utc)),
+                            ("24.4.1", "24.4.1", dt.datetime(2024, 6, 10, 9, tzinfo=dt.timezone.utc)),
+                            ("24.4.2", "24.4.1", dt.datetime(2024, 8, 20, 9, tzinfo=dt.timezone.utc))):
+        minimal = uid("image", "minimal-64-lts", base)
         origin = uid("image", "triton-origin-x86_64", rel)
-        images.append({"uuid": minimal, "name": "minimal-64-lts", "version": rel,
-                       "published_at": _iso(when), "type": "zone-dataset", "os": "smartos",
-                       "size": _size("minimal", 0), "description": f"A 64-bit SmartOS image, {rel}",
-                       "channels": ["dev", "staging", "release"]})
+        if rel == base:
+            images.append({"uuid": minimal, "name": "minimal-64-lts", "version": rel,
+                           "published_at": _iso(when), "type": "zone-dataset", "os": "smartos",
+                           "size": _size("minimal", 0), "description": f"A 64-bit SmartOS image, {rel}",
+                           "channels": ["dev", "staging", "release"]})
         images.append({"uuid": origin, "name": f"triton-origin-x86_64-{rel}",
                        "version": f"master-{when.strftime('%Y%m%dT%H%M%SZ')}-g{rel.replace('.', '')}0ab",
                        "published_at": _iso(when + dt.timedelta(hours=3)), "type": "zone-dataset",
@@ -96,7 +99,9 @@ def catalog() -> list[dict[str, Any]]:
         name = IMAGE_NAME.get(svc, svc)
         for b in range(4):
             version = _version(name, b)
-            rel = "24.4.1" if b == 3 else "21.4.0"
+            # A few newest builds sit on an origin no scenario has imported yet, so an
+            # update must import the origin chain first.
+            rel = ("24.4.2" if name in NEW_ORIGIN else "24.4.1") if b == 3 else "21.4.0"
             images.append({
                 "uuid": image_uuid(name, b), "name": name, "version": version,
                 "published_at": _iso(_stamp(name, b) + dt.timedelta(hours=2)),
