@@ -41,9 +41,13 @@ def annotated_channels(app: Any) -> list[dict[str, Any]]:
     return channels
 
 
-@click.group("channel", short_help="Show and modify the update channel.")
-def channel() -> None:
+@click.group("channel", short_help="Show and modify the update channel.",
+             invoke_without_command=True)
+@click.pass_context
+def channel(ctx: click.Context) -> None:
     """Show and modify the update channel used for image updates."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @channel.command("list", short_help="List all update channels.")

@@ -473,3 +473,26 @@ def test_readonly_commands_change_nothing(sdcadm: Any, sim: Any) -> None:
                  ["channel", "list"], ["channel", "get"], ["info"]):
         assert sdcadm(*args).exit_code == 0, args
     assert sim.mutations() == []
+
+
+def test_avail_explicit_image_and_version(sdcadm: Any, api: Api) -> None:
+    vmapi = sorted((i for i in api.catalog().values() if i["name"] == "vmapi"),
+                   key=lambda i: i["published_at"])
+    old = vmapi[0]
+    r = sdcadm("avail", "-H", f"vmapi@{old['uuid']}")
+    assert r.out == table(None, [["vmapi", old["uuid"], f"vmapi@{old['version']}"]])
+    r = sdcadm("avail", "-H", "-o", "image", f"vmapi@{old['version']}")
+    assert r.out == f"{old['uuid']}\n"
+
+
+def test_request_count_does_not_depend_on_fleet(sdcadm: Any, tmp_path: Path) -> None:
+    log = tmp_path / "requests.log"
+    assert sdcadm("avail", env={"SDCADM_REQUEST_LOG": str(log)}).exit_code == 0
+    calls = sorted((x.split()[0], x.split()[2].split("?")[0].split("/", 3)[-1])
+                   for x in log.read_text().splitlines())
+    # one listing per kind of object, however many servers, VMs and images there are
+    assert calls == sorted([
+        ("sapi", "applications"), ("sapi", "mode"), ("sapi", "services"),
+        ("imgapi", "images"), ("cnapi", "servers"), ("cnapi", "platforms"),
+        ("vmapi", "vms"), ("updates", "channels"), ("updates", "images"),
+    ])
