@@ -7,6 +7,7 @@ SAPI mode -> procedure routing and refusals -> downloads -> order.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -64,6 +65,7 @@ def plan(
     topology: Topology | None = None,
 ) -> Plan:
     idx = StateIndex(state)
+    topology_unread = topology is None
     topology = topology or {}
     warnings: list[str] = []
 
@@ -151,6 +153,13 @@ def plan(
         refusals.append(UpdateError("do not support the following changes:\n" + "\n".join(lines)))
     _raise(refusals)
 
+    if topology_unread:
+        # A dry run does not ask the shard (that is a CommandExecute POST): say that the
+        # order shown is the fallback one.
+        final = [dataclasses.replace(pc, notes=pc.notes + (
+            "roles were not read (dry run): the update orders instances by role when it runs",))
+            if pc.procedure in ("manatee", "binder") and len(pc.instances) > 1 else pc
+            for pc in final]
     order = {p: i for i, p in enumerate(rules.PROCEDURE_ORDER)}
     final.sort(key=lambda pc: order.get(pc.procedure, len(order)))  # stable: request order
     downloads = plan_downloads([pc.image for pc in final if pc.image is not None], state)

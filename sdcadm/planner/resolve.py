@@ -69,34 +69,23 @@ def quote_names(names: Sequence[str]) -> str:
 
 
 def allowed_names(service: str, config: Any) -> list[str]:
-    try:
-        from sdcadm.planner import candidates
-    except ImportError:  # pragma: no cover - until the candidates module lands
-        return list((getattr(config, "image_names", None) or {}).get(service) or [])
+    from sdcadm.planner import candidates
+
     return list(candidates.allowed_image_names(service, config) or [])
 
 
-def candidate_list(state: DatacenterState, service: Service, config: Any) -> list[Image]:
-    try:
-        from sdcadm.planner import candidates
-    except ImportError:  # pragma: no cover - until the candidates module lands
-        return _same_or_newer(state, service, config)
-    return list(candidates.candidate_images(state, service.name, config) or [])
+def candidate_list(idx: "StateIndex", service: Service, instances: Sequence[Instance],
+                   config: Any) -> list[Image]:
+    """Same-or-newer candidates relative to the images of `instances` (all of the service's
+    for a service change, just one for an instance change), else the service's image."""
+    from sdcadm.planner import candidates
 
-
-def _same_or_newer(state: DatacenterState, service: Service, config: Any) -> list[Image]:
-    names = allowed_names(service.name, config)
-    current = {i.image for i in state.instances if i.service == service.name and i.image}
-    if not current and service.image_uuid:
-        current = {service.image_uuid}
-    imgs = sorted((im for im in map(state.image, current) if im is not None),
-                  key=lambda i: (i.published_at or "", i.uuid))
-    if not imgs:
-        return []
-    marker = imgs[0].published_at or ""
-    found = {i.uuid: i for i in state.images_named(names) if (i.published_at or "") >= marker}
-    found.setdefault(imgs[0].uuid, imgs[0])
-    return sorted(found.values(), key=lambda i: (i.published_at or "", i.uuid))
+    uuids = list(dict.fromkeys(i.image for i in instances if i.image))
+    if not uuids and service.image_uuid:
+        uuids = [service.image_uuid]
+    current = [img for img in map(idx.state.image, uuids) if img is not None]
+    return list(candidates.candidate_images(idx.state, service.name, config,
+                                            current=current) or [])
 
 
 def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *, implicit: bool = False) -> Resolved:
@@ -174,7 +163,7 @@ def _target_image(req: ChangeRequest, res: Resolved, idx: StateIndex,
         if res.implicit:
             return None, False
         raise UpdateError(f'do not know valid image names for service "{svc.name}" from {text}')
-    cands = candidate_list(state, svc, config)
+    cands = candidate_list(idx, svc, res.instances, config)
     return (cands[-1] if cands else None), False
 
 

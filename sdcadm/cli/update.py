@@ -1,0 +1,314 @@
+"""`sdcadm update` (up): plan, show the breakdown, confirm, hand the steps to the executor.
+
+parse -> gather -> plan (pure) -> expand (pure) -> render -> confirm -> execute.
+`-n`, `-j` and `--plan-out` return before anything could mutate the datacenter (they do
+not even read HA roles, since CommandExecute is a POST), and never take the lock.
+"""
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from sdcadm.model import DatacenterState
+    from sdcadm.plan import ChangeRequest, Plan, Step
+    from sdcadm.planner import PlanOptions
+
+ALL_REQUIRED = "If updating all instances, --all is a required option."
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for v in values for p in v.split(",") if p)
+
+
+@click.command("update", short_help="Update SDC services and instances.")
+@click.argument("targets", nargs=-1, metavar="[SVC|INST[@IMAGE|@VERSION] ...]")
+@click.option("-n", "--dry-run", "dry_run", is_flag=True,
+              help="Show the changes that would be made, change nothing.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Update all services.")
+@click.option("-x", "--exclude", multiple=True, metavar="SVC",
+              help="Services to leave out with --all (repeatable, or comma-separated).")
+@click.option("-y", "--yes", is_flag=True, help="Answer yes to the confirmation.")
+@click.option("-I", "--just-images", "just_images", is_flag=True,
+              help="Just import the images the update would need.")
+@click.option("-C", "--channel", metavar="CHANNEL", help="Use this update channel.")
+@click.option("-f", "--file", "spec_file", metavar="FILE",
+              help="A spec (JSON or YAML): a list of changes, or a document with "
+                   "channel, options and changes.")
+@click.option("--force-same-image", is_flag=True,
+              help="Reprovision instances even when already on the target image.")
+@click.option("--force-rabbitmq", is_flag=True, help="Allow updating rabbitmq.")
+@click.option("--force-data-path", is_flag=True, help="Allow updating portolan.")
+@click.option("--force-bypass-min-image", is_flag=True,
+              help="Skip the minimum current image checks.")
+@click.option("--allow-downgrade", is_flag=True,
+              help="Allow an explicitly named image older than the one in use.")
+@click.option("-s", "--servers", multiple=True, metavar="SERVERS",
+              help="Restrict agent updates to these servers (uuids or hostnames).")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="Agents updated at a time (default from configuration, 5).")
+@click.option("--ufds-backup-timeout", type=int, default=600, hidden=True,
+              help="Accepted for compatibility; unused.")
+@click.option("-j", "--json", "json_out", is_flag=True,
+              help="Print the plan and its steps as JSON; execute nothing.")
+@click.option("--plan-out", "plan_out", metavar="FILE",
+              help="Save the plan and its steps to FILE; execute nothing.")
+@click.option("--plan", "plan_in", metavar="FILE",
+              help="Execute a plan saved with --plan-out, if the datacenter has not changed.")
+@click.option("--resume", is_flag=True, help="Resume the latest unfinished update.")
+@click.pass_obj
+def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
+           exclude: tuple[str, ...], yes: bool, just_images: bool, channel: str | None,
+           spec_file: str | None, force_same_image: bool, force_rabbitmq: bool,
+           force_data_path: bool, force_bypass_min_image: bool, allow_downgrade: bool,
+           servers: tuple[str, ...], concurrency: int | None, ufds_backup_timeout: int,
+           json_out: bool, plan_out: str | None, plan_in: str | None, resume: bool) -> None:
+    """Update SDC services and instances.
+
+    \b
+    sdcadm update SVC[@IMAGE|@VERSION] ...    a service (latest candidate image)
+    sdcadm update INST[@IMAGE|@VERSION] ...   one instance (uuid or alias)
+    sdcadm update SERVER/AGENT                one agent on one server
+    sdcadm update --all [-x SVC ...]          every service, agents included
+    sdcadm update -f SPEC.yaml                a spec file (JSON or YAML)
+    echo '[{"service": "papi"}]' | sdcadm update
+    """
+    from sdcadm.errors import UsageError
+    from sdcadm.planner import PlanOptions
+
+    run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images}
+    if resume:
+        if targets or all_ or spec_file or plan_in:
+            raise UsageError("--resume takes no changes: it continues the latest run")
+        from sdcadm.executor.run import resume as resume_run
+
+        resume_run(app, run_options)
+        return
+    if plan_in:
+        if targets or all_ or spec_file or plan_out:
+            raise UsageError("--plan FILE cannot be combined with changes, --all, -f or --plan-out")
+        _run_saved(app, plan_in, dry_run=dry_run, yes=yes, json_out=json_out,
+                   run_options=run_options)
+        return
+    if spec_file and targets:
+        raise UsageError("-f FILE cannot be combined with SVC/INSTANCE arguments")
+
+    spec = None
+    if spec_file:
+        spec = _read_spec_file(spec_file)
+    elif not targets and not all_:
+        if sys.stdin.isatty():
+            raise UsageError(ALL_REQUIRED)
+        text = sys.stdin.read()
+        if not text.strip():
+            raise UsageError(ALL_REQUIRED)
+        from sdcadm.planner import parse_spec
+
+        spec = parse_spec(text)
+
+    options = PlanOptions(
+        all=all_, exclude=_split(exclude), just_images=just_images,
+        force_same_image=force_same_image, force_rabbitmq=force_rabbitmq,
+        force_data_path=force_data_path, force_bypass_min_image=force_bypass_min_image,
+        allow_downgrade=allow_downgrade, servers=_split(servers), concurrency=concurrency,
+        channel=channel,
+    )
+    if spec is not None:
+        options = options.merged({**spec.options, "channel": spec.channel})
+
+    from sdcadm.gather import gather
+
+    state = gather(app, app.config, channel=options.channel)
+    requests = _requests(state, targets, spec)
+    _announce(app, state, requests, options)
+    # Reading HA roles is a CommandExecute POST: only when this run may execute.
+    may_execute = not (dry_run or json_out or plan_out)
+    plan, steps = _plan(app, state, requests, options, read_roles=may_execute)
+    if state.channel:
+        app.info(f"Using channel {state.channel}")
+
+    if json_out:
+        app.out(_plan_json(plan, steps))
+        return
+    if plan_out:
+        _save(app, plan, steps, plan_out)
+        return
+    _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)
+
+
+# -- pieces -------------------------------------------------------------------------------
+
+def _read_spec_file(path: str) -> Any:
+    from sdcadm.errors import UsageError
+    from sdcadm.planner import parse_spec
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError(f'cannot read spec file "{path}": {e.strerror or e}') from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not valid JSON or YAML (not UTF-8 text)") from e
+    return parse_spec(text, origin=path)
+
+
+def _requests(state: "DatacenterState", targets: tuple[str, ...],
+              spec: Any) -> list["ChangeRequest"]:
+    from sdcadm.planner import requests_from_args
+
+    names = list(state.services) + [i.service for i in state.instances if i.type == "agent"]
+    reqs = requests_from_args(targets, dict.fromkeys(names))
+    if spec is not None:
+        reqs.extend(spec.changes)
+    return reqs
+
+
+def _wrap(text: str, width: int = 80) -> list[str]:
+    """Break at the first space after each `width` characters (the original's wrapping)."""
+    lines = []
+    while len(text) > width:
+        cut = text.find(" ", width)
+        if cut < 0:
+            break
+        lines.append(text[:cut])
+        text = text[cut + 1:]
+    return lines + [text]
+
+
+def _announce(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
+              options: "PlanOptions") -> None:
+    from sdcadm.planner import all_services
+
+    if options.all:
+        named = {r.service for r in requests if r.service}
+        names = [n for n in all_services(state, options) if n not in named]
+        for line in _wrap(f"Finding candidate update images for {len(names)} services "
+                          f"({', '.join(names)})."):
+            app.info(line)
+    for r in requests:
+        if r.service and r.type == "update-service" and not r.image and not r.version:
+            app.info(f'Finding candidate update images for the "{r.service}" service.')
+
+
+def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
+          options: "PlanOptions", *, read_roles: bool) -> tuple["Plan", list["Step"]]:
+    from sdcadm.planner import plan as make_plan
+    from sdcadm.procedures import expand
+
+    plan = make_plan(state, requests, options, app.config, topology=None)
+    ha = [c.service.name for c in plan.changes if c.service is not None
+          and c.procedure in ("manatee", "binder") and len(c.instances) > 1]
+    if not (read_roles and ha):
+        return _warned(app, plan), expand(plan)
+    # Only now that HA instances will roll: ask them who leads, and plan again with the
+    # roles (reading them is a POST, so never before it is needed).
+    from sdcadm.planner.topology import read_topology
+
+    topology = read_topology(app.clients, state, ha, warn=app.warn)
+    plan = make_plan(state, requests, options, app.config, topology=topology)
+    return _warned(app, plan), expand(plan)
+
+
+def _warned(app: Any, plan: "Plan") -> "Plan":
+    for w in (plan.options or {}).get("warnings") or []:
+        app.warn(w)
+    return plan
+
+
+def _plan_json(plan: "Plan", steps: list["Step"]) -> str:
+    import json
+
+    return json.dumps({**plan.to_json(), "steps": [s.to_json() for s in steps]}, indent=4)
+
+
+def _save(app: Any, plan: "Plan", steps: list["Step"], path: str) -> None:
+    from sdcadm.errors import UsageError
+    from sdcadm.render.breakdown import render_breakdown
+
+    if not plan.empty:
+        click.echo(render_breakdown(plan), nl=False)
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_plan_json(plan, steps) + "\n")
+    except OSError as e:
+        raise UsageError(f'cannot write plan file "{path}": {e.strerror or e}') from e
+    if plan.empty:
+        app.info(f"Plan saved to {path} (nothing to do: up-to-date)")
+    else:
+        app.info(f"Plan saved to {path}; run it with: sdcadm update --plan {path}")
+
+
+def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run: bool,
+                         yes: bool, run_options: dict[str, Any]) -> None:
+    from sdcadm.render.breakdown import render_breakdown
+
+    if plan.empty:
+        app.out("Up-to-date (all images are imported)." if plan.just_images else "Up-to-date.")
+        return
+    click.echo(render_breakdown(plan), nl=False)
+    if dry_run:
+        app.out("Dry run: nothing was changed.")
+        return
+    if not app.confirm(yes=yes):
+        app.out("Aborting update")
+        return
+    from sdcadm.executor.run import execute
+
+    execute(app, plan, steps, command="update", options=run_options)
+
+
+def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
+               run_options: dict[str, Any]) -> None:
+    import dataclasses
+    import json
+
+    from sdcadm.errors import PlanDriftError, UsageError
+    from sdcadm.gather import gather
+    from sdcadm.plan import Plan, Step
+    from sdcadm.planner.drift import drift_lines
+    from sdcadm.procedures import expand
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        plan = Plan.from_json(doc)
+        steps = [Step.from_json(s) for s in doc.get("steps") or []]
+    except OSError as e:
+        raise UsageError(f'cannot read plan file "{path}": {e.strerror or e}') from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UsageError(f"{path} is not a plan saved with --plan-out") from e
+    if not plan.fingerprint:
+        raise UsageError(f"{path} has no fingerprint: it was not saved with --plan-out")
+
+    state = gather(app, app.config, channel=plan.channel)
+    if state.fingerprint() != plan.fingerprint:
+        aliases = {i.instance: i.alias for i in state.instances if i.alias}
+        hostnames = {s.uuid: s.hostname for s in state.servers.values()}
+        lines = drift_lines(plan.fingerprint_facts, state.fingerprint_facts(), aliases, hostnames)
+        app.info(f"The datacenter changed since {path} was planned:")
+        for line in lines[:50]:
+            app.info(f"    {line}")
+        if len(lines) > 50:
+            app.info(f"    ... and {len(lines) - 50} more")
+        raise PlanDriftError(f"the plan in {path} no longer matches the datacenter "
+                             f"({len(lines)} changed fact{'s' if len(lines) != 1 else ''}): "
+                             "make a new plan")
+    if plan.channel:
+        app.info(f"Using channel {plan.channel}")
+    may_execute = not (dry_run or json_out)
+    ha = [c.service.name for c in plan.changes
+          if c.service is not None and c.procedure in ("manatee", "binder")]
+    if may_execute and ha:
+        # Roles are not part of the fingerprint: read them now so the primary/leader
+        # still goes last, and expand the saved changes again with them.
+        from sdcadm.planner.topology import read_topology
+
+        topology = read_topology(app.clients, state, ha, warn=app.warn)
+        plan = dataclasses.replace(plan, options={**plan.options, "topology": topology})
+        steps = expand(plan)
+    if json_out:
+        app.out(_plan_json(plan, steps))
+        return
+    _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)
