@@ -122,7 +122,6 @@ def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ..
         sys.stdout.flush()
 
     async def main() -> None:
-        (state_dir / "sim.json").unlink(missing_ok=True) if _urls(state_dir).get("pid") != os.getpid() else None
         t = asyncio.create_task(announce())
         await sim.serve()
         t.cancel()
@@ -141,7 +140,6 @@ def _detach(scenario: str, state_dir: Path, time_scale: float, latency: tuple[st
         cmd += ["--fault", v]
     if port_base:
         cmd += ["--port-base", str(port_base)]
-    (state_dir / "sim.json").unlink(missing_ok=True)
     with open(state_dir / "sim.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120

@@ -30,8 +30,8 @@ class SimHandle:
     scenario: str
     state_dir: Path
     time_scale: float
-    latencies: dict[str, float] | None = None
-    faults: list[dict[str, Any]] | None = None
+    start_latencies: dict[str, float] | None = None
+    start_faults: list[dict[str, Any]] | None = None
     port_base: int | None = None
     urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
@@ -51,14 +51,13 @@ class SimHandle:
         cmd = [sys.executable, "-m", "sdcadm.sim.cli", "up", "--scenario", str(self.scenario),
                "--state-dir", str(self.state_dir), "--time-scale", repr(self.time_scale),
                "--parent-pid", str(os.getpid())]
-        for name, secs in (self.latencies or {}).items():
+        for name, secs in (self.start_latencies or {}).items():
             cmd += ["--latency", f"{name}={secs}"]
-        for f in self.faults or []:
+        for f in self.start_faults or []:
             cmd += ["--fault", json.dumps(f)]
         if self.port_base:
             cmd += ["--port-base", str(self.port_base)]
         sim_json = self.state_dir / "sim.json"
-        sim_json.unlink(missing_ok=True)
         log = open(self.state_dir / "sim.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
@@ -150,5 +149,5 @@ def start_sim(scenario: str | Path = "small", state_dir: str | Path | None = Non
 
         state_dir = tempfile.mkdtemp(prefix="sdcadm-sim-")
     handle = SimHandle(scenario=str(scenario), state_dir=Path(state_dir).resolve(), time_scale=time_scale,
-                       latencies=latencies, faults=faults, port_base=port_base)
+                       start_latencies=latencies, start_faults=faults, port_base=port_base)
     return handle.start(timeout)
