@@ -418,6 +418,10 @@ async def _task_step(world: "World", task: dict[str, Any]) -> None:
     if fault:
         _finish_task(world, task["id"], fault.get("message") or f"agent install of {image_uuid} failed")
         return
+    srv = world.store.get("server", server) or {}
+    if srv.get("status") != "running":
+        _finish_task(world, task["id"], f"server {server} is not running (cn-agent did not answer)")
+        return
     img = world.store.get("image", image_uuid)
     if img is None or img.get("state") != "active":
         _finish_task(world, task["id"], f"image {image_uuid} not found in the datacenter IMGAPI")
