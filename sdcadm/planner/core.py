@@ -298,14 +298,26 @@ def _planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
     else:
         todo = [i for i in insts if i.image != img.uuid]
         already = [i for i in insts if i.image == img.uuid]
+    if not r.explicit_image:
+        # The candidate rule picked the target: it never takes an instance backwards (its
+        # newer image is not in this channel, say). Such instances stay where they are,
+        # and the breakdown says so; downgrades are only ever explicit.
+        keep = [i for i in todo if _newer(state.image(i.image), img)]
+        todo = [i for i in todo if i not in keep]
+        already = already + keep
     if not insts:
-        if is_agent or (svc.image_uuid == img.uuid and not options.force_same_image):
-            return None  # nothing installed anywhere / service already on it
+        if is_agent:
+            if not r.implicit:
+                warnings.append(f'warning: agent "{svc.name}" is not installed on any server: '
+                                "nothing to update")
+            return None
+        if svc.image_uuid == img.uuid and not options.force_same_image:
+            return None  # the service is already on it
     elif not todo:
         return None
 
     older = [i for i in todo if _newer(state.image(i.image), img)]
-    if not insts and _newer(state.image(svc.image_uuid), img):
+    if not insts and r.explicit_image and _newer(state.image(svc.image_uuid), img):
         older_cur = state.image(svc.image_uuid)
     else:
         older_cur = state.image(older[0].image) if older else None

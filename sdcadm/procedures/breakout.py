@@ -34,6 +34,13 @@ def breakout_lines(change: PlannedChange, ctx: Context, noun: str = "instance") 
                          " (--force-same-image)")
         else:
             lines.append(f"{plural(n, noun)} will be updated from {src}")
-    if change.already:
-        lines.append(f"{plural(len(change.already), noun)} already at image {target}")
+    at_target = [i for i in change.already if i.image == target]
+    if at_target:
+        lines.append(f"{plural(len(at_target), noun)} already at image {target}")
+    newer: dict[str | None, int] = {}
+    for inst in change.already:
+        if inst.image != target:
+            newer[inst.image] = newer.get(inst.image, 0) + 1
+    for image, n in newer.items():
+        lines.append(f"{plural(n, noun)} left at newer {ctx.image_text(image)}")
     return lines

@@ -277,3 +277,41 @@ def test_downgrade_with_allow_downgrade_is_planned(sim, sdcadm) -> None:
     assert r.exit_code == 0, r.err
     assert "forced downgrade from image" in r.out
     assert sim.mutations() == []
+
+
+def test_channel_option(sim, sdcadm) -> None:
+    # The small datacenter already runs the newest release builds; dev has newer ones.
+    r = sdcadm("update", "-n", "-C", "release", "--all")
+    assert (r.exit_code, r.out) == (0, "Up-to-date.\n"), r.err
+    assert "Using channel release" in r.err.splitlines()
+    r = sdcadm("update", "-j", "-C", "dev", "--all")
+    assert r.exit_code == 0, r.err
+    doc = json.loads(r.out)
+    dev = {i["uuid"] for i in get(sim, "updates", "/images", channel="dev", limit=1000)}
+    targets = {c["image"]["uuid"] for c in doc["changes"]}
+    assert doc["channel"] == "dev" and targets and targets <= dev
+    assert sim.mutations() == []
+
+
+def test_platform_spec_dry_run(sim, sdcadm, tmp_path) -> None:
+    spec = tmp_path / "platform.yaml"
+    spec.write_text("changes:\n  - type: update-platform\n    platform: 20241010T000000Z\n"
+                    "    selector: all\n    max_unavailable: 2\n")
+    r = sdcadm("update", "-n", "-f", str(spec))
+    assert r.exit_code == 0, r.err
+    assert "    update platform to 20241010T000000Z on " in r.out
+    assert "(at most 2 unavailable at once):" in r.out
+    assert " servers will reboot from platform " in r.out
+    assert sim.mutations() == []
+
+
+def test_one_agent_on_one_server(sim, sdcadm) -> None:
+    servers = get(sim, "cnapi", "/servers", extras="agents")
+    cn = next(s for s in servers if not s.get("headnode"))
+    r = sdcadm("update", "-j", f"{cn['hostname']}/cn-agent", "--force-same-image")
+    assert r.exit_code == 0, r.err
+    doc = json.loads(r.out)
+    installs = [s for s in doc["steps"] if s["action"] == "install-agent"]
+    assert [s["params"]["server_uuid"] for s in installs] == [cn["uuid"]]
+    assert not [s for s in doc["steps"] if s["action"] == "sapi-update-service"]
+    assert sim.mutations() == []

@@ -189,3 +189,22 @@ def test_unknown_service_in_a_spec(dc: DC) -> None:
     with pytest.raises(UpdateError) as e:
         plan(dc.state(), doc.changes, PlanOptions(), config())
     assert e.value.message == 'unknown service "nosuch" from {"service":"nosuch","type":"update-service"}'
+
+
+def test_candidate_rule_never_moves_an_instance_backwards(dc: DC) -> None:
+    # moray1 runs a build that is not in this channel and newer than its latest image.
+    a = dc.image("mantav2-moray", "20240101")
+    b = dc.image("mantav2-moray", "20240301", local=False)
+    c = dc.image("mantav2-moray", "20240601", updates=False)
+    dc.service("moray", a)
+    dc.inst("moray", a)
+    dc.inst("moray", c)
+    p = run(dc, "moray")
+    (change,) = p.changes
+    assert change.image == b and not change.downgrade
+    assert [i.alias for i in change.instances] == ["moray0"]
+    assert [i.alias for i in change.already] == ["moray1"]
+    from sdcadm.render.breakdown import render_breakdown
+
+    assert f"        1 instance left at newer image {c.uuid} (mantav2-moray@{c.version})" \
+        in render_breakdown(p).splitlines()

@@ -373,3 +373,13 @@ def test_plan_records_the_state_fingerprint() -> None:
     p = plan(state, requests_from_args(["vmapi"], state.services), PlanOptions(), config())
     assert p.fingerprint == state.fingerprint()
     assert p.fingerprint_facts == state.fingerprint_facts()
+
+
+def test_agent_installed_nowhere_says_so() -> None:
+    dc = DC()
+    dc.service("net-agent", type="agent")
+    dc.image("net-agent", "20240601")
+    p = run(dc, "net-agent")
+    assert p.empty
+    assert p.options["warnings"] == ['warning: agent "net-agent" is not installed on any '
+                                     "server: nothing to update"]
