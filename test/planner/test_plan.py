@@ -208,3 +208,14 @@ def test_candidate_rule_never_moves_an_instance_backwards(dc: DC) -> None:
 
     assert f"        1 instance left at newer image {c.uuid} (mantav2-moray@{c.version})" \
         in render_breakdown(p).splitlines()
+
+
+def test_version_shared_by_two_images_picks_the_latest_published(dc: DC) -> None:
+    from dataclasses import replace
+
+    a = dc.image("vmapi", "20240101")
+    b = dc.image("vmapi", "20240201", local=False)
+    c = replace(dc.image("vmapi", "20240301", local=False), version=b.version)
+    dc.updates[c.uuid] = c
+    dc.vm_service("vmapi", a)
+    assert run(dc, f"vmapi@{b.version}").changes[0].image == c

@@ -1,0 +1,158 @@
+"""One request -> one PlannedChange: which instances move, which stay, what is refused.
+
+Split from `core` so each rule reads on its own: the no-op and downgrade rules for
+services and agents, platform changes, and the per-procedure refusals (manatee instance,
+imgapi layout, deposed manatee peer).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sdcadm.errors import UpdateError
+from sdcadm.model import DatacenterState, Image, Instance
+from sdcadm.plan import PlannedChange
+from sdcadm.planner.options import PlanOptions
+from sdcadm.planner.resolve import Resolved, StateIndex
+
+Topology = Mapping[str, Mapping[str, str]]
+
+
+def _newer(a: Image | None, b: Image) -> bool:
+    """Is `a` (an image in use) published after `b` (the target)?"""
+    return bool(a and a.published_at and b.published_at and a.published_at > b.published_at)
+
+
+def planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
+                    agent_servers: set[str] | None, downgrades: list[str],
+                    warnings: list[str]) -> PlannedChange | None:
+    if r.kind == "platform":
+        return platform_change(r)
+    state = idx.state
+    svc = r.service
+    assert svc is not None
+    img = r.image
+    text = r.request.describe()
+    if img is None:
+        if svc.type != "agent" or r.instances:
+            warnings.append(f'warning: no candidate image found for service "{svc.name}"'
+                            f' in channel "{state.channel}"')
+        return None
+    insts = list(r.instances)
+    is_agent = r.kind in ("agent", "agent-instance")
+    if is_agent and agent_servers is not None:
+        insts = [i for i in insts if i.server in agent_servers]
+        if not insts and not r.implicit:
+            raise UpdateError(f'service "{svc.name}" has no instances on the selected servers '
+                              f"(change: {text})")
+    if not is_agent and agent_servers is not None and r.kind == "instance":
+        inst = insts[0]
+        if inst.server not in agent_servers:
+            names = ", ".join(options.servers)
+            raise UpdateError(f'Instance "{inst.instance}" is not on server(s) "{names}"')
+    if options.force_same_image:
+        todo, already = insts, []
+    else:
+        todo = [i for i in insts if i.image != img.uuid]
+        already = [i for i in insts if i.image == img.uuid]
+    if not r.explicit_image:
+        # The candidate rule picked the target: it never takes an instance backwards (its
+        # newer image is not in this channel, say). Such instances stay where they are,
+        # and the breakdown says so; downgrades are only ever explicit.
+        keep = [i for i in todo if _newer(state.image(i.image), img)]
+        todo = [i for i in todo if i not in keep]
+        already = already + keep
+    if not insts:
+        if is_agent:
+            if not r.implicit:
+                warnings.append(f'warning: agent "{svc.name}" is not installed on any server: '
+                                "nothing to update")
+            return None
+        if svc.image_uuid == img.uuid and not options.force_same_image:
+            return None  # the service is already on it
+    elif not todo:
+        return None
+
+    older = [i for i in todo if _newer(state.image(i.image), img)]
+    if not insts and r.explicit_image and _newer(state.image(svc.image_uuid), img):
+        older_cur = state.image(svc.image_uuid)
+    else:
+        older_cur = state.image(older[0].image) if older else None
+    if older_cur is not None and not options.allow_downgrade:
+        who = (f'instance "{older[0].instance}"' + (f" ({older[0].alias})" if older[0].alias else "")
+               if older else "the service")
+        raise UpdateError(
+            f"image {img.uuid} ({img.label}) is older than image {older_cur.uuid} "
+            f'({older_cur.label}) in use by {who} of service "{svc.name}": '
+            f"use --allow-downgrade to downgrade (change: {text})")
+    downgrades.extend(i.instance for i in older)
+
+    notes: list[str] = []
+    if not insts:
+        notes.append(f'there are no "{svc.name}" instances: only the service configuration '
+                     "will be updated")
+    elif (r.procedure == "stateless" and r.kind == "service" and len(insts) > 1):
+        notes.append(f'"{svc.name}" is not HA-ready: its instances are updated one at a time '
+                     "and the service may be briefly unavailable")
+    if is_agent:
+        ctype = "update-agent"
+    elif r.kind == "instance":
+        ctype = "update-instance"
+    else:
+        ctype = "update-service"
+    return PlannedChange(
+        type=ctype,
+        procedure=r.procedure or "stateless",
+        service=svc,
+        image=img,
+        instances=tuple(todo),
+        already=tuple(already),
+        downgrade=bool(older or (older_cur is not None)),
+        servers=tuple(dict.fromkeys(i.server for i in todo if i.server)) if is_agent else (),
+        notes=tuple(notes),
+        request=dict(r.request.source),
+    )
+
+
+def _server_record(s: Any) -> Instance:
+    # Servers of a platform change ride in Instance records (type "server") so the
+    # breakdown can group them by current platform like instances by image.
+    return Instance(instance=s.uuid, service="platform", type="server", hostname=s.hostname,
+                    server=s.uuid, version=s.current_platform, image=s.boot_platform,
+                    state="headnode" if s.headnode else None)
+
+
+def platform_change(r: Resolved) -> PlannedChange | None:
+    plat = r.request.platform
+    todo = [s for s in r.servers if s.current_platform != plat or s.boot_platform != plat]
+    done = [s for s in r.servers if s not in todo]
+    if not todo:
+        return None
+    todo.sort(key=lambda s: (s.headnode, s.hostname, s.uuid))  # headnode last
+    return PlannedChange(
+        type="update-platform", procedure="platform", platform=plat,
+        servers=tuple(s.uuid for s in todo),
+        instances=tuple(_server_record(s) for s in todo),
+        already=tuple(_server_record(s) for s in done),
+        max_unavailable=r.request.max_unavailable or 1,
+        request=dict(r.request.source),
+    )
+
+
+def refusal(r: Resolved, pc: PlannedChange, state: DatacenterState,
+             topology: Topology) -> str | None:
+    name = pc.service.name if pc.service else ""
+    if pc.procedure == "manatee":
+        if r.kind == "instance":
+            return "Individual update of manatee instances is not allowed"
+        deposed = [u for u, role in (topology.get("manatee") or {}).items() if role == "deposed"]
+        if deposed:
+            return (f"manatee shard has a deposed peer ({', '.join(deposed)}): rebuild it with "
+                    '"manatee-adm rebuild" before updating manatee')
+    if pc.procedure == "imgapi" and r.kind == "service":
+        insts = r.instances
+        hn = state.headnode
+        if len(insts) != 1 or (hn is not None and insts[0].server != hn.uuid):
+            where = ", ".join(f"{i.alias or i.instance} on {i.hostname or i.server}" for i in insts)
+            return (f'the "{name}" service can only be updated when it has a single instance on '
+                    f"the headnode (it has {len(insts)}: {where or 'none'})")
+    return None
