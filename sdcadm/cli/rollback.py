@@ -68,7 +68,7 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     lines = ["", "This rollback will make the following changes:"]
     for block in rollback_blocks(summaries(plan)):
         lines.extend("    " + ln for ln in block)
-    click.echo("\n".join(lines) + "\n", err=True)
+    click.echo("\n".join(lines) + "\n", nl=False)
     if dry_run:
         app.out("Dry run: nothing was changed.")
         return
@@ -106,16 +106,8 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
 
 
 def _topology(app: Any, state: Any, requests: list[Any]) -> Any:
-    """HA roles (manatee/binder) when the planner's reader is available."""
-    try:
-        from sdcadm.planner import topology as topo  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    reader = getattr(topo, "read_topology", None)
-    if reader is None:
-        return None
+    """HA roles (manatee/binder), so a rollback rolls them in the same safe order."""
+    from sdcadm.planner.topology import read_topology
+
     services = {r.service for r in requests if r.service}
-    try:
-        return reader(app.clients, state, services)
-    except TypeError:
-        return reader(app, state)
+    return read_topology(app.clients, state, services, warn=app.warn)

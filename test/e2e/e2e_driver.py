@@ -64,7 +64,7 @@ def make_plan(app, services, options):
     try:
         from sdcadm.planner.topology import read_topology  # type: ignore[import-not-found]
 
-        topology = read_topology(app.clients, state)
+        topology = read_topology(app.clients, state, ["manatee", "binder"])
     except Exception:
         topology = None
     p = plan(state, requests, opts, app.config, topology=topology)

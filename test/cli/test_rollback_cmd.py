@@ -1,0 +1,79 @@
+"""`sdcadm rollback` against the simulator."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def clean_var(sim):
+    var = Path(json.loads(Path(sim.config_path).read_text())["varDir"])
+    shutil.rmtree(var, ignore_errors=True)
+    return var
+
+
+def _service_image(sim, name):
+    svc = requests.get(sim.urls["sapi"] + "/services", params={"name": name},
+                       headers={"Accept-Version": "~2"}, timeout=10).json()[0]
+    return svc["params"].get("image_uuid")
+
+
+def _vm_images(sim, role):
+    vms = requests.get(sim.urls["vmapi"] + "/vms", params={"tag.smartdc_role": role,
+                                                          "state": "active"}, timeout=10).json()
+    return sorted((v["uuid"], v["image_uuid"]) for v in vms)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--force",), "File including update plan to rollback must be specified"),
+    (("-f", "plan.json"), 'Migrations and version dependencies not implemented. Use "--force" '
+                          'to rollback (warning: you know what you are doing w.r.t. migrations).'),
+])
+def test_required_options(sdcadm, sim, args, message):
+    r = sdcadm("rollback", *args)
+    assert (r.exit_code, r.err.strip()) == (2, f"sdcadm rollback: error (Usage): {message}")
+    assert sim.mutations() == []
+
+
+def test_latest_with_no_finished_update(sdcadm, sim, clean_var):
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert r.exit_code == 2 and "no finished update to roll back" in r.err
+
+
+def test_rollback_latest_puts_the_old_images_back(sdcadm, sim, clean_var):
+    before_svc, before_vms = _service_image(sim, "cns"), _vm_images(sim, "cns")
+    r = sdcadm("update", "cns", "-y")
+    assert r.exit_code == 0, r.err
+    assert _service_image(sim, "cns") != before_svc
+    sim.clear_mutations()
+    dry = sdcadm("rollback", "--latest", "--force", "-n")
+    assert dry.exit_code == 0, dry.err
+    assert "This rollback will make the following changes:" in dry.out
+    assert '    rollback "cns" service' in dry.out
+    assert dry.out.strip().endswith("Dry run: nothing was changed.")
+    assert [m for m in sim.mutations() if m["method"] != "GET"] == []
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert r.exit_code == 0, r.err
+    assert r.out.strip().splitlines()[-1].startswith("Rolledback successfully (elapsed ")
+    assert f"Create work dir: {clean_var / 'rollbacks'}" in r.err
+    assert _service_image(sim, "cns") == before_svc
+    assert _vm_images(sim, "cns") == before_vms
+
+
+def test_rollback_from_a_plan_file_with_nothing_to_do(sdcadm, sim, clean_var, tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"v": 2, "changes": []}))
+    r = sdcadm("rollback", "-f", str(plan), "--force", "-y")
+    assert (r.exit_code, r.out.strip()) == (0, "Nothing to rollback")
+
+
+def test_rollback_without_a_terminal_needs_yes(sdcadm, sim, clean_var):
+    assert sdcadm("update", "cns", "-y").exit_code == 0
+    sim.clear_mutations()
+    r = sdcadm("rollback", "--latest", "--force")
+    assert r.exit_code == 2 and "-y" in r.err
+    assert [m for m in sim.mutations() if m["method"] != "GET"] == []

@@ -1,0 +1,59 @@
+"""`sdcadm update` executing against the simulator (in-process CLI)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def clean_var(sim):
+    var = Path(json.loads(Path(sim.config_path).read_text())["varDir"])
+    shutil.rmtree(var, ignore_errors=True)
+    return var
+
+
+def test_update_all_then_up_to_date(sdcadm, sim, clean_var):
+    r = sdcadm("update", "--all", "-y")
+    assert r.exit_code == 0, r.err
+    assert r.out.endswith(r.out.splitlines()[-1] + "\n")
+    assert r.out.splitlines()[-1].startswith("Updated successfully (elapsed ")
+    assert "Create work dir: " + str(clean_var / "updates") in r.err
+    assert "--- Updating " in r.err
+    again = sdcadm("update", "--all", "-y")
+    assert again.exit_code == 0, again.err
+    assert again.out.strip().splitlines()[-1] == "Up-to-date."
+    # The run is history.
+    h = sdcadm("history", "-H", "-o", "uuid,changes,error")
+    assert h.exit_code == 0, h.err
+    assert len(h.out.splitlines()) == 1
+    uuid, rest = h.out.split(None, 1)
+    assert "update-service(" in rest and rest.rstrip().endswith("-")
+
+
+def test_failed_step_then_update_resume(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "--all", "-j").out)
+    step = next(s for s in plan["steps"] if s["action"] == "reprovision")
+    sim.add_fault({"type": "fail-job", "target": step["params"]["instance"],
+                   "action": "reprovision", "count": 1})
+    r = sdcadm("update", "--all", "-y")
+    assert r.exit_code == 1
+    assert "sdcadm update: error (StepFailed): " in r.err
+    assert 'Run "sdcadm update --resume" to retry the failed step and continue.' in r.err
+    r = sdcadm("update", "--resume")
+    assert r.exit_code == 0, r.err
+    assert "Resuming run " in r.err
+    assert r.out.strip().endswith("s).") and "Updated successfully" in r.out
+    assert sdcadm("update", "--all", "-y").out.strip() == "Up-to-date."
+    r = sdcadm("update", "--resume")
+    assert r.exit_code == 0 and "Nothing to resume" in r.err
+
+
+def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var):
+    r = sdcadm("update", "--all", "-n")
+    assert r.exit_code == 0, r.err
+    assert not (clean_var / "updates").exists()
+    assert not (clean_var / "sdcadm.lock").exists()
+    assert sim.mutations() == []
