@@ -273,6 +273,7 @@ def expand(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     out["servers"] = servers
     for extra in gen.get("extra_images") or []:
         out["images"] = list(out["images"]) + [extra]
+    out["local_images"] = _local_images(out, extra=list(base.get("local_images") or []))
     return out
 
 
