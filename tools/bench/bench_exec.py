@@ -45,7 +45,8 @@ def child_agents(agent: str, concurrency: int) -> dict:
     app = App()
     state = gather(app, app.config)
     req = ChangeRequest(type="update-service", service=agent, source={"service": agent})
-    p = plan(state, [req], PlanOptions(concurrency=concurrency), app.config)
+    # --force-same-image: every server gets the task, not only the ones behind.
+    p = plan(state, [req], PlanOptions(concurrency=concurrency, force_same_image=True), app.config)
     steps = expand(p)
     installs = [s for s in steps if s.action == "install-agent"]
     result = execute(app, p, steps, options={"yes": True, "concurrency": concurrency})

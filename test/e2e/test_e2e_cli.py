@@ -1,0 +1,30 @@
+"""The real command in a subprocess: `python -m sdcadm update`, Ctrl-C, `update --resume`."""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+
+from conftest import cli, end_state, events, run_dirs, var_dir, wait_for_event
+
+
+def test_cli_ctrl_c_then_resume(sim_factory):
+    sim = sim_factory("small", 0.002)
+    sim.reset()
+    shutil.rmtree(var_dir(sim), ignore_errors=True)
+    proc = cli(sim, "update", "--all", "-y", wait=False)
+    wait_for_event(sim, lambda e: e.get("event") == "step-start"
+                   and e.get("step", "").split(":")[1] == "reprovision", proc=proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "sdcadm update: error (Interrupted): interrupted at step " in err
+    run_dir = run_dirs(sim)[-1]
+    assert events(run_dir)[-1]["status"] == "interrupted"
+    r = cli(sim, "update", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert f"Resuming run {json.loads((run_dir / 'plan.json').read_text())['run_uuid']}" in r.stderr
+    assert r.stdout.strip().startswith("Updated successfully (elapsed ")
+    r = cli(sim, "update", "--all", "-y")
+    assert (r.returncode, r.stdout.strip()) == (0, "Up-to-date."), r.stderr
+    assert end_state(sim)  # still answering
