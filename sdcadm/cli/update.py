@@ -218,12 +218,26 @@ def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
     if not (read_roles and ha):
         return _warned(app, plan), expand(plan)
     # Only now that HA instances will roll: ask them who leads, and plan again with the
-    # roles (reading them is a POST, so never before it is needed).
-    from sdcadm.planner.topology import read_topology
-
-    topology = read_topology(app.clients, state, ha, warn=app.warn)
+    # roles (reading them is a POST, so never before it is needed, and never while
+    # another sdcadm holds the run lock: that one may be moving the very roles we read).
+    topology = _read_roles(app, state, ha)
     plan = make_plan(state, requests, options, app.config, topology=topology)
     return _warned(app, plan), expand(plan)
+
+
+def _read_roles(app: Any, state: "DatacenterState", services: list[str]) -> Any:
+    """HA roles, read under the run lock (released again before the executor takes it)."""
+    import os
+
+    from sdcadm.executor.lock import DEFAULT_WAIT, RunLock
+    from sdcadm.planner.topology import read_topology
+
+    wait = getattr(app.config, "lock_wait", None)
+    if wait is None:
+        wait = float(os.environ.get("SDCADM_LOCK_WAIT", DEFAULT_WAIT))
+    with RunLock(app.config.lock_path, command="update", run_uuid=app.request_id,
+                 wait=float(wait), info=app.info):
+        return read_topology(app.clients, state, services, warn=app.warn)
 
 
 def _warned(app: Any, plan: "Plan") -> "Plan":
@@ -318,9 +332,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     if may_execute and ha:
         # Roles are not part of the fingerprint: read them now so the primary/leader
         # still goes last, and expand the saved changes again with them.
-        from sdcadm.planner.topology import read_topology
-
-        topology = read_topology(app.clients, state, ha, warn=app.warn)
+        topology = _read_roles(app, state, ha)
         plan = dataclasses.replace(plan, options={**plan.options, "topology": topology})
         steps = expand(plan)
     if json_out:

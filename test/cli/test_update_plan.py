@@ -315,3 +315,16 @@ def test_one_agent_on_one_server(sim, sdcadm) -> None:
     assert [s["params"]["server_uuid"] for s in installs] == [cn["uuid"]]
     assert not [s for s in doc["steps"] if s["action"] == "sapi-update-service"]
     assert sim.mutations() == []
+
+
+def test_roles_are_not_read_while_another_run_holds_the_lock(sim, sdcadm) -> None:
+    from sdcadm.config import load_config
+    from sdcadm.executor.lock import RunLock
+
+    cfg = load_config(str(sim.config_path))
+    with RunLock(cfg.lock_path, command="rollback", run_uuid="other"):
+        r = sdcadm("update", "-y", "manatee", env={"SDCADM_LOCK_WAIT": "0.2"})
+    assert r.exit_code == 1
+    assert "Waiting for sdcadm lock" in r.err
+    assert error_line(r).startswith("sdcadm update: error (Lock): another sdcadm is running")
+    assert sim.mutations() == []
