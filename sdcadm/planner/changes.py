@@ -78,8 +78,11 @@ def planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
     else:
         older_cur = state.image(older[0].image) if older else None
     if older_cur is not None and not options.allow_downgrade:
-        who = (f'instance "{older[0].instance}"' + (f" ({older[0].alias})" if older[0].alias else "")
-               if older else "the service")
+        if older:
+            alias = f" ({older[0].alias})" if older[0].alias else ""
+            who = f'instance "{older[0].instance}"{alias}'
+        else:
+            who = "the service"
         raise UpdateError(
             f"image {img.uuid} ({img.label}) is older than image {older_cur.uuid} "
             f'({older_cur.label}) in use by {who} of service "{svc.name}": '

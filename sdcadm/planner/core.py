@@ -148,7 +148,8 @@ def plan(
         final.append(pc)
     if unsupported:
         lines = [json.dumps({"type": pc.type,
-                             "service": pc.service.name if pc.service else pc.request.get("service"),
+                             "service": (pc.service.name if pc.service
+                                         else pc.request.get("service")),
                              "image": pc.request.get("image")}, separators=(",", ":"))
                  for pc in unsupported]
         refusals.append(UpdateError("do not support the following changes:\n" + "\n".join(lines)))

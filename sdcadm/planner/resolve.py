@@ -88,7 +88,8 @@ def candidate_list(idx: "StateIndex", service: Service, instances: Sequence[Inst
                                             current=current) or [])
 
 
-def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *, implicit: bool = False) -> Resolved:
+def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *,
+            implicit: bool = False) -> Resolved:
     text = req.describe()
     if req.type == "update-platform":
         return _resolve_platform(req, idx)

@@ -217,8 +217,8 @@ def parse_spec(text: str, origin: str | None = None) -> SpecDocument:
         return SpecDocument(changes=tuple(validate_changes(data)))
     if not isinstance(data, dict):
         raise UsageError(f"{origin or 'input'} is not a change, a list of changes or a spec")
-    if not ({"changes", "channel"} | set(DOC_OPTIONS) | {k.replace("-", "_") for k in DOC_OPTIONS}) \
-            & set(data) or {"service", "instance", "type"} & set(data):
+    doc_keys = {"changes", "channel"} | set(DOC_OPTIONS) | {k.replace("-", "_") for k in DOC_OPTIONS}
+    if not doc_keys & set(data) or {"service", "instance", "type"} & set(data):
         return SpecDocument(changes=tuple(validate_changes([data])))
     return _document(data)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 from sdcadm.plan import PlannedChange, Step
 from sdcadm.procedures.breakout import breakout_lines
 from sdcadm.procedures.context import Context
-from sdcadm.procedures.rolling import header, headnode_last, instance_steps, order_line, service_step
+from sdcadm.procedures.rolling import (
+    header, headnode_last, instance_steps, order_line, service_step,
+)
 
 SUMMARY = "update moray: reprovision one instance at a time, the headnode's instance last"
 

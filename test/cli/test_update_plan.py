@@ -237,7 +237,8 @@ def _bad_cases(sim: Any, tmp_path: Path) -> list[tuple[list[str], str | None, st
         (["-f", f("bad.yaml", "changes: [service: {")], None,
          "(Usage): " + str(tmp_path / "bad.yaml") + " is not valid JSON or YAML (line "),
         (["-f", str(tmp_path / "missing.yaml")], None,
-         f'(Usage): cannot read spec file "{tmp_path / "missing.yaml"}": No such file or directory'),
+         f'(Usage): cannot read spec file "{tmp_path / "missing.yaml"}": '
+         "No such file or directory"),
         (["-f", f("keys.json", '[{"service": "workflow", "colour": "red"}]')], None,
          '(Validation): invalid extra fields "colour" in {"service":"workflow","colour":"red"}'),
         (["-f", f("doc.yaml", "all: true\nforce-all-the-things: true\n")], None,

@@ -188,7 +188,8 @@ def test_unknown_service_in_a_spec(dc: DC) -> None:
     doc = parse_spec('{"service": "nosuch"}')
     with pytest.raises(UpdateError) as e:
         plan(dc.state(), doc.changes, PlanOptions(), config())
-    assert e.value.message == 'unknown service "nosuch" from {"service":"nosuch","type":"update-service"}'
+    assert e.value.message == ('unknown service "nosuch" from '
+                               '{"service":"nosuch","type":"update-service"}')
 
 
 def test_candidate_rule_never_moves_an_instance_backwards(dc: DC) -> None:

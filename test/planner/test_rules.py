@@ -194,7 +194,8 @@ def test_conflicts(args, message) -> None:
 def test_manatee_instances_cannot_be_updated_one_by_one() -> None:
     dc = DC()
     stale(dc, "manatee", 3, image_name="sdc-postgres")
-    with pytest.raises(UpdateError, match="^Individual update of manatee instances is not allowed$"):
+    with pytest.raises(UpdateError,
+                       match="^Individual update of manatee instances is not allowed$"):
         run(dc, "manatee0")
 
 
@@ -325,7 +326,8 @@ def test_two_platform_changes_on_one_server_conflict() -> None:
     dc.server("cn1")
     reqs = [ChangeRequest(type="update-platform", platform="20250101T000000Z", servers=("cn1",),
                           max_unavailable=1, source={"n": i}) for i in range(2)]
-    with pytest.raises(UpdateError, match="^conflict: cannot make multiple changes to the same server"):
+    with pytest.raises(UpdateError,
+                       match="^conflict: cannot make multiple changes to the same server"):
         plan(dc.state(), reqs, PlanOptions(), config())
 
 
