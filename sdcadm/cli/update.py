@@ -130,11 +130,11 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if state.channel:
         app.info(f"Using channel {state.channel}")
 
+    if plan_out:
+        _save(app, plan, steps, plan_out, show=not json_out)
     if json_out:
         app.out(_plan_json(plan, steps))
-        return
-    if plan_out:
-        _save(app, plan, steps, plan_out)
+    if plan_out or json_out:
         return
     _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)
 
@@ -252,11 +252,11 @@ def _plan_json(plan: "Plan", steps: list["Step"]) -> str:
     return json.dumps({**plan.to_json(), "steps": [s.to_json() for s in steps]}, indent=4)
 
 
-def _save(app: Any, plan: "Plan", steps: list["Step"], path: str) -> None:
+def _save(app: Any, plan: "Plan", steps: list["Step"], path: str, *, show: bool = True) -> None:
     from sdcadm.errors import UsageError
     from sdcadm.render.breakdown import render_breakdown
 
-    if not plan.empty:
+    if show and not plan.empty:
         click.echo(render_breakdown(plan), nl=False)
     try:
         with open(path, "w", encoding="utf-8") as f:

@@ -385,3 +385,13 @@ def test_agent_installed_nowhere_says_so() -> None:
     assert p.empty
     assert p.options["warnings"] == ['warning: agent "net-agent" is not installed on any '
                                      "server: nothing to update"]
+
+
+def test_servers_option_with_a_vm_instance_elsewhere() -> None:
+    dc = DC()
+    cn1 = dc.server("cn1")
+    stale(dc, "papi", 2, servers=[dc.hn, cn1])
+    with pytest.raises(UpdateError) as e:
+        run(dc, "papi0", servers=("cn1",))
+    assert e.value.message == f'Instance "{dc.instances[0].instance}" is not on server(s) "cn1"'
+    assert run(dc, "papi1", servers=("cn1",)).changes
