@@ -96,6 +96,10 @@ def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *,
     if req.type not in ("update-service", "update-instance"):
         return Resolved(req, implicit, "unsupported",
                         service=idx.services.get(req.service or ""))
+    if "sdcadm" in (req.instance, req.service) and "sdcadm" not in idx.services:
+        # `avail` lists sdcadm itself; `update` does not update it (self-update does).
+        return Resolved(req, implicit, "unsupported",
+                        service=Service(uuid="", name="sdcadm", type="other"))
     if req.instance:
         inst = idx.instance(req.instance)
         if inst is None:

@@ -58,7 +58,7 @@ def _compact(obj: Any) -> str:
 
 def requests_from_args(args: Sequence[str], service_names: Iterable[str]) -> list[ChangeRequest]:
     """`SVC`, `SVC@IMAGE`, `SVC@VERSION`, `INSTANCE[@...]`, `SERVER/AGENT[@...]`."""
-    known = set(service_names)
+    known = set(service_names) | {"sdcadm"}  # the pseudo-service `avail` shows
     out: list[ChangeRequest] = []
     for arg in args:
         left, _, right = arg.partition("@")

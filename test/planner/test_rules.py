@@ -395,3 +395,11 @@ def test_servers_option_with_a_vm_instance_elsewhere() -> None:
         run(dc, "papi0", servers=("cn1",))
     assert e.value.message == f'Instance "{dc.instances[0].instance}" is not on server(s) "cn1"'
     assert run(dc, "papi1", servers=("cn1",)).changes
+
+
+def test_sdcadm_itself_is_refused_with_the_reason() -> None:
+    dc = DC()
+    with pytest.raises(UpdateError) as e:
+        run(dc, "sdcadm")
+    assert e.value.message == ("do not support the following changes:\n"
+                               '{"type":"update-service","service":"sdcadm","image":null}')
