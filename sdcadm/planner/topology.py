@@ -7,8 +7,8 @@ independently of what sdcadm manages); the planner takes them as `topology`:
 
 Requests: manatee is one `manatee-adm zk-state` (it describes the whole shard). ZooKeeper's
 `stat` only tells the mode of the server asked, so binder instances are asked one by one
-until the leader answers (or one says `standalone`): at most one call per instance, and
-usually fewer; never one per server of the fleet.
+until the leader answers (or one says `standalone`, or all but one follow): at most N-1
+calls for N instances (1 or 2 for the usual 3); never one per server of the fleet.
 
 CommandExecute is a POST: a dry run must not call this (it would be a mutating request
 in the API's eyes), so the CLI skips it with `-n`, `-j` and `--plan-out`.
@@ -113,4 +113,9 @@ def _binder(cnapi: Any, insts: list[Instance]) -> dict[str, str]:
             return {i.instance: ("leader" if i is inst else "follower") for i in insts}
         if mode:
             roles[inst.instance] = mode
+        unasked = [i for i in insts if i.instance not in roles]
+        if len(unasked) == 1 and all(r == "follower" for r in roles.values()):
+            # Everyone else follows: the one left is the leader, no need to ask it.
+            roles[unasked[0].instance] = "leader"
+            return roles
     return roles

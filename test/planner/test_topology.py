@@ -59,6 +59,17 @@ def test_binder_asks_until_the_leader_answers() -> None:
     assert len(cnapi.calls) == 2  # stopped at the leader
 
 
+def test_binder_leader_inferred_when_all_others_follow() -> None:
+    dc = DC()
+    b0, b1, b2 = three(dc, "binder", "mantav2-nameservice")
+    cnapi = FakeCnapi({b0.instance: STAT.format("follower"), b1.instance: STAT.format("follower"),
+                       b2.instance: RuntimeError("must not be asked")})
+    roles = read_topology(cnapi, dc.state(), ["binder"])
+    assert roles == {"binder": {b0.instance: "follower", b1.instance: "follower",
+                                b2.instance: "leader"}}
+    assert len(cnapi.calls) == 2
+
+
 def test_standalone_binder() -> None:
     dc = DC()
     dc.vm_service("binder", dc.image("mantav2-nameservice", "20240101"))
