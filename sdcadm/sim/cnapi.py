@@ -144,10 +144,13 @@ def routes(world: "World") -> list[Route]:
         return send({"id": task["id"]})
 
     async def execute_(request: Request) -> Response:
-        s = server_or_404(request.path_params["uuid"])
         p = await params_of(request)
-        strict(p, {"script", "args", "env", "json", "timeout"})
         script = p.get("script")
+        if not (isinstance(script, str) and execute.is_read_only(script)):
+            qs = request.url.query
+            world.log_mutation("cnapi", "POST", request.url.path + (f"?{qs}" if qs else ""))
+        s = server_or_404(request.path_params["uuid"])
+        strict(p, {"script", "args", "env", "json", "timeout"})
         if not isinstance(script, str) or not script.startswith("#!"):
             raise invalid_params("script", "script must begin with a shebang (#!)", status=409)
         stdout, stderr, code = execute.run(world, s["uuid"], script, p.get("args") or [])

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 STAT_RE = re.compile(r"""^zlogin\s+(\S+)\s+bash\s+-c\s+(['"])\s*echo\s+stat\s*\|\s*nc\s+(127\.0\.0\.1|localhost)\s+2181\s*\2$""")
 
 
+def is_read_only(script: str) -> bool:
+    """True for the scripts above: they only read, so they are not mutations."""
+    command = " ".join(ln.strip() for ln in script.splitlines()[1:] if ln.strip() and not ln.strip().startswith("#"))
+    return bool(re.match(r"^zlogin\s+\S+\s+manatee-adm\s+zk-state$", command) or STAT_RE.match(command)
+                or re.match(r"^svcs\s+-vxz?(\s+\S+)?$", command))
+
+
 def run(world: "World", server_uuid: str, script: str, args: list[str] | None = None) -> tuple[str, str, int]:
     lines = [ln.strip() for ln in script.splitlines()]
     body = [ln for ln in lines[1:] if ln and not ln.startswith("#")]

@@ -147,7 +147,9 @@ class ServiceLayer:
         full = f"{path}?{qs}" if qs else path
         headers = dict(scope.get("headers") or [])
         req_id = headers.get(b"x-request-id", b"").decode() or str(uuidlib.uuid4())
-        if method in ("POST", "PUT", "DELETE", "PATCH"):
+        if method in ("POST", "PUT", "DELETE", "PATCH") and not (
+                self.service == "cnapi" and path.endswith("/execute")):
+            # CommandExecute is logged by its handler, which knows whether the script only reads.
             self.world.log_mutation(self.service, method, full)
 
         for fault in self.world.request_faults(self.service, method, full):

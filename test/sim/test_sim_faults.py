@@ -202,3 +202,14 @@ def test_start_time_faults_latencies_and_scenario_faults(tmp_path):
         assert len(requests.get(handle.urls["sapi"] + "/services", timeout=5).json()) == 26
     finally:
         handle.stop()
+
+
+def test_read_only_execute_scripts_are_not_mutations(api, sim):
+    sim.clear_mutations()
+    vm = api.vm("manatee0")
+    for script in (f"#!/bin/bash\nzlogin {vm['uuid']} manatee-adm zk-state\n", f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n"):
+        api.ok("POST", "cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": script, "json": True})
+    assert sim.mutations() == []
+    api.ok("POST", "cnapi", f"/servers/{vm['server_uuid']}/execute",
+           json={"script": "#!/bin/bash\n/usbkey/scripts/switch-platform.sh 20241010T000000Z\n", "json": True})
+    assert [(m["service"], m["path"]) for m in sim.mutations()] == [("cnapi", f"/servers/{vm['server_uuid']}/execute")]
