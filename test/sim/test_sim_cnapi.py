@@ -219,3 +219,10 @@ def test_execute_svcs_healthy_and_unknown_commands(api):
     assert r.status_code == 200 and r.json() == ""
     r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": "#!/bin/bash\nfrobnicate\n"})
     assert r.status_code == 500 and r.json() == {"code": "InternalError", "message": "Error executing on remote system"}
+
+
+def test_vm_load_on_its_server(api):
+    vm = api.vm("vmapi0")
+    assert api.ok("GET", "cnapi", f"/servers/{vm['server_uuid']}/vms/{vm['uuid']}")["uuid"] == vm["uuid"]
+    other = api.server("cn01")["uuid"]
+    assert api.get("cnapi", f"/servers/{other}/vms/{vm['uuid']}").status_code == 404

@@ -177,3 +177,19 @@ def test_wait_job_long_poll_returns_when_done(api, sim):
     elapsed = time.monotonic() - t0
     assert done["execution"] == "succeeded"
     assert 0.25 < elapsed < 2.0
+
+
+def test_job_goes_queued_running_succeeded(api, sim, until):
+    sim.set_latencies({"job-queue": 300, "reprovision": 300})
+    vm = api.vm("moray1")
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    seen = []
+
+    def finished():
+        execution = api.ok("GET", "workflow", f"/jobs/{job}")["execution"]
+        if not seen or seen[-1] != execution:
+            seen.append(execution)
+        return execution == "succeeded"
+    until(finished, timeout=10)
+    assert seen == ["queued", "running", "succeeded"]
+    assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")["state"] == "running"
