@@ -496,3 +496,18 @@ def test_request_count_does_not_depend_on_fleet(sdcadm: Any, tmp_path: Path) -> 
         ("imgapi", "images"), ("cnapi", "servers"), ("cnapi", "platforms"),
         ("vmapi", "vms"), ("updates", "channels"), ("updates", "images"),
     ])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["avail", "--help"], ["instances", "--help"],
+                                  ["channel", "--help"], ["help", "changes"]])
+def test_help_needs_no_http_stack(argv: list[str]) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom sdcadm.cli.main import run\n"
+            f"rc = run({argv!r})\n"
+            "heavy = [m for m in ('requests', 'urllib3', 'tabulate', 'rich', 'sdcadm.clients',"
+            " 'sdcadm.config') if m in sys.modules]\n"
+            "print(rc, heavy)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.splitlines()[-1] == "0 []", p.stdout + p.stderr
