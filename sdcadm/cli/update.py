@@ -117,6 +117,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     )
     if spec is not None:
         options = options.merged({**spec.options, "channel": spec.channel})
+        run_options.update(concurrency=options.concurrency, just_images=options.just_images)
 
     from sdcadm.gather import gather
 
