@@ -140,3 +140,37 @@ def test_cli_port_base_and_bad_arguments(tmp_path):
     assert r.returncode == 2 and "NAME=SECONDS" in r.stderr
     r = _cli("up", "--state-dir", str(tmp_path / "x"), "--scenario", "no-such-scenario")
     assert r.returncode != 0 and "no such scenario" in r.stderr
+
+
+def _free_base() -> int:
+    import socket
+
+    for base in range(41000, 60000, 97):
+        socks = []
+        try:
+            for port in range(base, base + 7):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def test_port_base_status_and_shutdown(tmp_path):
+    base = _free_base()
+    handle = start_sim("lab", state_dir=tmp_path / "pb", time_scale=0.001, port_base=base)
+    try:
+        assert [handle.urls[n] for n in SERVICES] == [f"http://127.0.0.1:{base + i}" for i in range(7)]
+        status = handle.status()
+        assert status["scenario"] == "lab" and status["urls"] == handle.urls and status["pid"] == handle.proc.pid
+        assert status["counts"]["server"] == 1
+        requests.post(handle.urls["admin"] + "/_sim/shutdown", timeout=5)
+        handle.proc.wait(10)
+        assert not (tmp_path / "pb" / "sim.pid").exists()
+    finally:
+        handle.stop()
