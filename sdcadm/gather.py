@@ -7,7 +7,7 @@ request per image or per server. Independent reads run in parallel.
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sdcadm import __version__
@@ -72,9 +72,6 @@ def gather(
     imgapi = clients.imgapi
     cnapi = clients.cnapi if servers else None
     vmapi = clients.vmapi if vms else None
-    upd = clients.updates_for(channel) if updates and channel else (
-        clients.updates if updates else None
-    )
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather") as pool:
         f_app = pool.submit(_sdc_app, sapi)
@@ -82,22 +79,24 @@ def gather(
         f_images = pool.submit(imgapi.list_images, state="all")
         f_servers = pool.submit(cnapi.list_servers, extras="sysinfo,agents") if cnapi else None
         f_platforms = pool.submit(cnapi.list_platforms) if cnapi else None
-        f_channels = pool.submit(upd.list_channels) if upd else None
-        # With -C the channel is known now, so the catalog need not wait for SAPI.
-        f_catalog: Future[Any] | None = (
-            pool.submit(upd.list_images) if upd and channel else None
-        )
+        f_vms = None
+        if vmapi and config.admin_uuid:
+            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=config.admin_uuid)
 
         app = f_app.result()
-        admin = config.admin_uuid or app.owner_uuid
-        f_vms = (
-            pool.submit(vmapi.list_vms, state="active", owner_uuid=admin) if vmapi else None
-        )
+        if vmapi and f_vms is None:
+            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=app.owner_uuid)
         f_services = pool.submit(sapi.list_services, application_uuid=app.uuid)
 
         chans: list[Channel] = []
         resolved = channel
-        if f_channels is not None:
+        catalog_rows: list[Any] = []
+        if updates:
+            # The updates server is outside the DC: reach it through the sdc app's proxy.
+            clients.updates_proxy = app.metadata.get("http_proxy") or None
+            known = channel or app.metadata.get("update_channel")
+            f_channels = pool.submit(clients.updates.list_channels)
+            f_catalog = pool.submit(clients.updates_for(known).list_images) if known else None
             chans = [
                 Channel(name=c.get("name", ""), description=c.get("description") or "",
                         default=bool(c.get("default")))
@@ -111,9 +110,10 @@ def gather(
             resolved = resolve_channel(channel, app.metadata, chans)
             if f_catalog is None:
                 f_catalog = pool.submit(clients.updates_for(resolved).list_images)
+            catalog_rows = f_catalog.result()
 
         local = _images(f_images.result())
-        catalog = _images(f_catalog.result()) if f_catalog is not None else {}
+        catalog = _images(catalog_rows)
         server_rows = f_servers.result() if f_servers else []
         vm_rows = f_vms.result() if f_vms else []
         services = _services(f_services.result())

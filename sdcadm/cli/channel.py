@@ -11,11 +11,13 @@ RETRIEVE_ERROR = "Error trying to retrieve update channels"
 
 
 def sdc_app(app: Any) -> dict[str, Any]:
+    """The sdc application; also points the updates client at its `http_proxy`."""
     from sdcadm.errors import InternalError
 
     apps = app.clients.sapi.list_applications(name="sdc")
     if not apps:
         raise InternalError('no "sdc" application in SAPI: is this a Triton headnode?')
+    app.clients.updates_proxy = (apps[0].get("metadata") or {}).get("http_proxy") or None
     return apps[0]
 
 
@@ -24,12 +26,12 @@ def annotated_channels(app: Any) -> list[dict[str, Any]]:
     else kept on the server's default and marked `remote`."""
     from sdcadm.errors import SdcAdmError
 
+    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
     try:
         channels = [dict(c) for c in app.clients.updates.list_channels()]
     except SdcAdmError:
         app.info(RETRIEVE_ERROR)
         raise
-    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
     for c in channels:
         if chosen:
             if c.get("name") == chosen:
@@ -104,6 +106,7 @@ def set_(app: Any, name: str | None) -> None:
 
     if not name:
         raise UsageError("must specify a channel name")
+    sdc = sdc_app(app)
     try:
         names = [c.get("name") for c in app.clients.updates.list_channels()]
     except SdcAdmError:
@@ -112,7 +115,6 @@ def set_(app: Any, name: str | None) -> None:
     if name not in names:
         app.info(f"Must specify a valid channel: {json.dumps(names)}")
         raise UsageError("Invalid channel name")
-    sdc = sdc_app(app)
     app.clients.sapi.update_application(sdc["uuid"], {"metadata": {"update_channel": name}})
     app.out(f"Update channel has been successfully set to: '{name}'")
 

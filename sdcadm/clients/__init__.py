@@ -30,6 +30,24 @@ class Clients:
         self.verbose = verbose
         self._updates: dict[str | None, "ImgapiClient"] = {}
         self._lock = threading.Lock()
+        self._updates_proxy: str | None = None
+
+    @property
+    def updates_proxy(self) -> str | None:
+        """HTTP proxy for the updates server (the original honours the sdc app's
+        `metadata.http_proxy`); applies to every updates client, made or to be made."""
+        return self._updates_proxy
+
+    @updates_proxy.setter
+    def updates_proxy(self, url: str | None) -> None:
+        with self._lock:
+            self._updates_proxy = url
+            for client in self._updates.values():
+                client.proxies = self._proxies()
+
+    def _proxies(self) -> dict[str, str] | None:
+        url = self._updates_proxy
+        return {"http": url, "https": url} if url else None
 
     @cached_property
     def session(self) -> "requests.Session":
@@ -73,9 +91,11 @@ class Clients:
 
         with self._lock:
             if channel not in self._updates:
-                self._updates[channel] = ImgapiClient(
+                client = ImgapiClient(
                     self.config.url("updates"), channel=channel, name="updates", **self._kw()
                 )
+                client.proxies = self._proxies()
+                self._updates[channel] = client
             return self._updates[channel]
 
     @cached_property

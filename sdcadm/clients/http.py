@@ -81,6 +81,8 @@ class RestClient:
         if name:
             self.name = name
         self.log_path = os.environ.get("SDCADM_REQUEST_LOG")
+        # e.g. {"https": "http://proxy:8080"} for the updates server (sdc app `http_proxy`)
+        self.proxies: dict[str, str] | None = None
 
     # -- low level ------------------------------------------------------------------------
     def headers(self) -> dict[str, str]:
@@ -127,7 +129,7 @@ class RestClient:
             try:
                 resp = self.session.request(
                     method, url, params=query, data=data, headers=hdrs, stream=stream,
-                    timeout=timeout, verify=self.verify,
+                    timeout=timeout, verify=self.verify, proxies=self.proxies,
                 )
             except requests.RequestException as e:
                 self._log(method, url, query, None, started)

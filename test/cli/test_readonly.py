@@ -511,3 +511,41 @@ def test_help_needs_no_http_stack(argv: list[str]) -> None:
             "print(rc, heavy)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.splitlines()[-1] == "0 []", p.stdout + p.stderr
+
+
+def test_updates_server_through_sdc_app_proxy(sdcadm: Any, api: Api, sim: Any) -> None:
+    """The sdc application's `http_proxy` carries every updates-server request."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # a forwarding proxy: the request line has the full URL
+            seen.append(self.path)
+            r = requests.get(self.path, headers={"Accept-Version": "*"}, timeout=10)
+            self.send_response(r.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+    expected = sdcadm("avail").out
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        requests.put(f"{sim.urls['sapi']}/applications/{api.sdc_app()['uuid']}", json={
+            "metadata": {"http_proxy": f"http://127.0.0.1:{server.server_address[1]}"}},
+            headers={"Accept-Version": "~2"}, timeout=10).raise_for_status()
+        assert sdcadm("avail").out == expected
+        assert sorted(p.split("?")[0].rsplit("/", 1)[-1] for p in seen) == ["channels", "images"]
+        assert all(p.startswith(sim.urls["updates"]) for p in seen)
+        seen.clear()
+        assert sdcadm("channel", "get").exit_code == 0
+        assert [p.rsplit("/", 1)[-1] for p in seen] == ["channels"]
+    finally:
+        server.shutdown()
+        server.server_close()
