@@ -236,3 +236,20 @@ def test_a_server_that_never_comes_back_fails_the_step(sim, app):
     sim.add_fault({"type": "reboot-hang", "target": server["uuid"]})
     with pytest.raises(SdcAdmError, match="did not come back running platform"):
         _run(app, _platform_steps(server, platform))
+
+
+def test_an_unactivated_local_copy_is_removed_and_reimported(sim, app, capfd):
+    from sdcadm.executor.handlers.images import importable
+
+    img = _missing_image(sim)
+    r = requests.post(f"{sim.urls['imgapi']}/images/{img['uuid']}", params={"action": "import"},
+                      json=importable(img), timeout=10)
+    assert r.status_code == 200, r.text
+    assert _get(sim, "imgapi", f"/images/{img['uuid']}")["state"] == "unactivated"
+    step = _import_step(img)
+    _run(app, [Step(**{**step.__dict__, "params": {**step.params, "reimport": True}})])
+    assert _get(sim, "imgapi", f"/images/{img['uuid']}")["state"] == "active"
+    err = capfd.readouterr().err
+    assert f"Removing unactivated image {img['uuid']}\n    ({img['name']}@{img['version']})\n" in err
+    assert any(m["method"] == "DELETE" and m["path"].startswith(f"/images/{img['uuid']}")
+               for m in sim.mutations())

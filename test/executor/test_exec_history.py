@@ -72,3 +72,19 @@ def test_get_falls_back_to_the_local_copy(tmp_path):
     e = _entry()
     store.create(e)
     assert store.get(e["uuid"])["uuid"] == e["uuid"]
+
+
+def test_record_api_for_other_commands(tmp_path):
+    from exec_fakes import FakeApp
+    from sdcadm.errors import UpdateError
+    from sdcadm.executor.history import record_finish, record_start
+
+    app = FakeApp(tmp_path)
+    change = {"type": "set-channel", "service": {"name": "sdc"}, "channel": "release"}
+    entry = record_start(app, [change])
+    saved = app.clients.sapi.entries[app.request_id]
+    assert saved["changes"] == [change] and "finished" not in saved
+    record_finish(app, entry, error=UpdateError("no such channel"))
+    saved = app.clients.sapi.entries[app.request_id]
+    assert saved["finished"] >= saved["started"]
+    assert saved["error"] == {"code": "Update", "message": "no such channel"}
