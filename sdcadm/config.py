@@ -258,7 +258,8 @@ def _read_file(path: str, explicit: bool) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: invalid JSON: {e.msg} (line {e.lineno} column {e.colno})") from e
+        where = f"(line {e.lineno} column {e.colno})"
+        raise ConfigError(f"{path}: invalid JSON: {e.msg} {where}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a JSON object")
     return data

@@ -124,7 +124,8 @@ def test_env_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     ({"imgNamesFromSvcName": {"x": "x"}},
      '"imgNamesFromSvcName" must be an object of service name -> list of image names'),
     ({"tlsVerify": "no"}, '"tlsVerify" must be true or false'),
-    ("{not json", "invalid JSON: Expecting property name enclosed in double quotes (line 1 column 2)"),
+    ("{not json",
+     "invalid JSON: Expecting property name enclosed in double quotes (line 1 column 2)"),
     ("[1, 2]", "must be a JSON object"),
 ])
 def test_bad_file_names_file_and_key(tmp_path: Path, data: object, message: str) -> None:

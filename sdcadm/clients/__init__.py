@@ -24,7 +24,9 @@ __all__ = ["Clients"]
 
 
 class Clients:
-    def __init__(self, config: "Config", request_id: str | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self, config: "Config", request_id: str | None = None, verbose: bool = False
+    ) -> None:
         self.config = config
         self.request_id = request_id or str(uuidlib.uuid4())
         self.verbose = verbose

@@ -173,8 +173,8 @@ class RestClient:
             code, what = "RequestTimeout", "timed out waiting for"
         else:
             code, what = "ConnectionError", "could not connect to"
-        return SDCClientError(self.name, code, f"{what} {self.url} ({method} {url[len(self.url):]})",
-                              cause=e)
+        path = url[len(self.url):]
+        return SDCClientError(self.name, code, f"{what} {self.url} ({method} {path})", cause=e)
 
     def _http_error(self, method: str, path: str, resp: requests.Response) -> SDCClientError:
         body: Any = None

@@ -40,7 +40,8 @@ class ImgapiClient(RestClient):
         seen = {i.get("uuid") for i in images}
         while len(page) >= self.page_size and images:
             marker = images[-1]["uuid"]
-            page = self.get("/images", **{**params, "marker": marker, "limit": self.page_size}) or []
+            more = {"marker": marker, "limit": self.page_size}
+            page = self.get("/images", **{**params, **more}) or []
             fresh = [i for i in page if i.get("uuid") not in seen]
             if not fresh:
                 break
@@ -54,7 +55,9 @@ class ImgapiClient(RestClient):
     def list_channels(self) -> list[dict[str, Any]]:
         return self.get("/channels") or []
 
-    def import_remote(self, uuid: str, source: str, skip_owner_check: bool = True) -> dict[str, Any]:
+    def import_remote(
+        self, uuid: str, source: str, skip_owner_check: bool = True
+    ) -> dict[str, Any]:
         """Start AdminImportRemoteImage; returns job_uuid, image_uuid and workflow_api."""
         resp = self.request(
             "POST", f"/images/{uuid}",

@@ -49,7 +49,9 @@ class SapiClient(RestClient):
     def get_history(self, uuid: str) -> dict[str, Any]:
         return self.get(f"/history/{uuid}")
 
-    def list_history(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+    def list_history(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
         return self.get("/history", since=since, until=until) or []
 
     def delete_history(self, uuid: str) -> None:
