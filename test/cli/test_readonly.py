@@ -549,3 +549,15 @@ def test_updates_server_through_sdc_app_proxy(sdcadm: Any, api: Api, sim: Any) -
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_avail_warns_about_services_without_image_names(sdcadm: Any, api: Api,
+                                                         sim: Any) -> None:
+    expected = sdcadm("avail").out
+    requests.post(f"{sim.urls['sapi']}/services", json={
+        "name": "frobnicator", "application_uuid": api.sdc_app()["uuid"], "type": "vm",
+        "params": {"image_uuid": "00000000-0000-4000-8000-00000000000f"}},
+        headers={"Accept-Version": "~2"}, timeout=10).raise_for_status()
+    r = sdcadm("avail")
+    assert (r.exit_code, r.out) == (0, expected)
+    assert r.err == 'warning: do not know valid image names for service "frobnicator"\n'
