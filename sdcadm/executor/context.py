@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
@@ -61,10 +60,6 @@ class Handler(Protocol):
     def run(self, ctx: ExecContext, step: Step) -> None: ...
 
     def check(self, ctx: ExecContext, step: Step) -> bool: ...
-
-
-def deadline_after(seconds: float) -> float:
-    return time.monotonic() + seconds
 
 
 def minutes(seconds: float) -> str:

@@ -9,9 +9,8 @@ nothing new starts, and each step's outcome is journalled.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sdcadm.errors import InternalError, Interrupted, SdcAdmError
 from sdcadm.executor.context import ExecContext, Handler
@@ -179,10 +178,3 @@ def _append(journal: Any, event: str, **fields: Any) -> None:
     if journal is not None:
         journal.append(event, **fields)
 
-
-def first_error(outcomes: Iterable[StepOutcome]) -> list[StepOutcome]:
-    return [o for o in outcomes if o.outcome == "failed"]
-
-
-def elapsed_since(start: float) -> int:
-    return int(time.monotonic() - start)

@@ -1,9 +1,6 @@
 """Each effect handler against the simulated datacenter over HTTP (in-process executor)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import requests
 
