@@ -216,9 +216,9 @@ def routes(world: "World", mode: str) -> list[Route]:
         if act == "import":
             return await admin_import(request, u)
         if act == "import-remote" and mode == "dc":
-            from sdcadm.sim import ops
+            from sdcadm.sim.imports import import_remote
 
-            body = await ops.import_remote(world, u, dict(q))
+            body = await import_remote(world, u, dict(q))
             return send(body, headers={"workflow-api": world.urls.get("workflow", "")})
         handlers = {"activate": activate, "update": update, "disable": disable, "enable": enable}
         if mode == "private":

@@ -8,15 +8,11 @@ persisted, a restarted simulator resumes every unfinished operation where it sto
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import time
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
 from sdcadm.sim.store import now_iso
-from sdcadm.sim.web import RestError
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -50,7 +46,7 @@ def task_done(world: "World", id_: str) -> bool:
 
 # -- creating operations ---------------------------------------------------------------------
 
-def _new_job(world: "World", kind: str, params: dict[str, Any], target: str) -> dict[str, Any]:
+def new_job(world: "World", kind: str, params: dict[str, Any], target: str) -> dict[str, Any]:
     name, chain, timeout = WORKFLOWS[kind]
     u = str(uuidlib.uuid4())
     created = now_iso()
@@ -68,19 +64,19 @@ def _new_job(world: "World", kind: str, params: dict[str, Any], target: str) -> 
 
 
 def reprovision(world: "World", vm: dict[str, Any], image_uuid: str) -> dict[str, Any]:
-    return _new_job(world, "reprovision",
+    return new_job(world, "reprovision",
                     {"vm_uuid": vm["uuid"], "image_uuid": image_uuid, "server_uuid": vm.get("server_uuid"),
                      "owner_uuid": vm.get("owner_uuid"), "task": "reprovision"},
                     f"/reprovision-{vm['uuid']}")
 
 
 def vm_action(world: "World", vm: dict[str, Any], action: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return _new_job(world, "vm-action", {"vm_uuid": vm["uuid"], "server_uuid": vm.get("server_uuid"),
+    return new_job(world, "vm-action", {"vm_uuid": vm["uuid"], "server_uuid": vm.get("server_uuid"),
                                          "task": action, "payload": payload}, f"/{action}-{vm['uuid']}")
 
 
 def server_reboot(world: "World", server: dict[str, Any]) -> dict[str, Any]:
-    return _new_job(world, "reboot", {"server_uuid": server["uuid"], "task": "server-reboot"},
+    return new_job(world, "reboot", {"server_uuid": server["uuid"], "task": "server-reboot"},
                     f"/server-reboot-{server['uuid']}")
 
 
@@ -97,77 +93,8 @@ def provision(world: "World", inst_uuid: str, svc: dict[str, Any], inst: dict[st
                 {"admin_uuid": world.admin_uuid, "name": world.dc_name, "dns_domain": world.dns_domain})
     vm.update(state="provisioning", zone_state="installed", create_timestamp=now_iso())
     world.store.put("vm", inst_uuid, vm)
-    return _new_job(world, "provision", {"vm_uuid": inst_uuid, "image_uuid": vm["image_uuid"],
+    return new_job(world, "provision", {"vm_uuid": inst_uuid, "image_uuid": vm["image_uuid"],
                                          "server_uuid": server, "task": "provision"}, f"/provision-{inst_uuid}")
-
-
-async def import_remote(world: "World", uuid: str, q: dict[str, str]) -> dict[str, Any]:
-    """Validate an AdminImportRemoteImage request and queue its job (in the DC IMGAPI)."""
-    store = world.store
-    source = q.get("source")
-    if not source:
-        raise RestError(422, "ValidationFailed", "missing source",
-                        errors=[{"field": "source", "code": "MissingParameter"}])
-    if q.get("account"):
-        raise RestError(403, "OperatorOnly", "operator-only endpoint")
-    if store.get("image", uuid) is not None:
-        raise RestError(409, "ImageUuidAlreadyExists", f"image uuid \"{uuid}\" already exists")
-    try:
-        manifest = await asyncio.to_thread(_fetch_manifest, source, uuid)
-    except _RemoteMissing as e:
-        raise RestError(404, "ResourceNotFound", str(e))
-    except Exception as e:  # noqa: BLE001 - any remote failure is a RemoteSourceError
-        raise RestError(503, "RemoteSourceError", f"error getting image {uuid} from {source}: {e}")
-    origin = manifest.get("origin")
-    if origin:
-        local = store.get("image", origin)
-        if local is None or local.get("state") != "active":
-            raise RestError(422, "OriginIsNotActive",
-                            f"origin image \"{origin}\" is not active (import it first)")
-    job = _new_job(world, "import", {"image_uuid": uuid, "source": source, "manifest": manifest,
-                                     "skip_owner_check": str(q.get("skip_owner_check", "")).lower() == "true",
-                                     "task": "import-remote-image"}, f"/import-remote-{uuid}")
-    return {"image_uuid": uuid, "job_uuid": job["uuid"]}
-
-
-class _RemoteMissing(Exception):
-    pass
-
-
-def _with_path(source: str, path: str) -> str:
-    parts = urlsplit(source)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + path, parts.query, ""))
-
-
-def _fetch_manifest(source: str, uuid: str) -> dict[str, Any]:
-    import requests
-
-    resp = requests.get(_with_path(source, f"/images/{uuid}"), headers={"Accept-Version": "*"}, timeout=30)
-    if resp.status_code == 404:
-        raise _RemoteMissing(f"image {uuid} not found on {source}")
-    resp.raise_for_status()
-    return resp.json()
-
-
-def _download(source: str, uuid: str, size: int, sha1: str) -> None:
-    """Fetch the image file over HTTP and check size, SHA-1 and Content-MD5."""
-    import requests
-
-    resp = requests.get(_with_path(source, f"/images/{uuid}/file"), stream=True, timeout=60)
-    if resp.status_code != 200:
-        raise RuntimeError(f"error downloading image {uuid} file: HTTP {resp.status_code}")
-    want_md5 = resp.headers.get("content-md5")
-    h_sha1, h_md5, got = hashlib.sha1(), hashlib.md5(), 0
-    for chunk in resp.iter_content(1 << 20):
-        h_sha1.update(chunk)
-        h_md5.update(chunk)
-        got += len(chunk)
-    if got != size:
-        raise RuntimeError(f"image {uuid} file size mismatch: expected {size}, got {got}")
-    if h_sha1.hexdigest() != sha1:
-        raise RuntimeError(f"image {uuid} file sha1 mismatch: expected {sha1}, got {h_sha1.hexdigest()}")
-    if want_md5 and base64.b64encode(h_md5.digest()).decode() != want_md5:
-        raise RuntimeError(f"image {uuid} file Content-MD5 mismatch")
 
 
 def install_agent(world: "World", server: dict[str, Any], image_uuid: str) -> dict[str, Any]:
@@ -222,14 +149,14 @@ async def _run(world: "World", kind: str, id_: str, generation: int) -> None:
             if kind == "task":
                 _finish_task(world, id_, str(e))
             else:
-                _finish_job(world, id_, f"{type(e).__name__}: {e}")
+                finish_job(world, id_, f"{type(e).__name__}: {e}")
 
 
-def _set(world: "World", kind: str, id_: str, **sim: Any) -> None:
+def set_progress(world: "World", kind: str, id_: str, **sim: Any) -> None:
     world.store.edit(kind, id_, lambda d: d["_sim"].update(sim))
 
 
-def _finish_job(world: "World", uuid: str, error: str | None, result: str = "OK") -> None:
+def finish_job(world: "World", uuid: str, error: str | None, result: str = "OK") -> None:
     def change(job: dict[str, Any]) -> None:
         started = job["_sim"].get("started") or now_iso()
         results = []
@@ -282,7 +209,9 @@ async def _job_step(world: "World", job: dict[str, Any]) -> None:
     targets = [p.get("vm_uuid"), p.get("image_uuid"), p.get("server_uuid")]
     fault = world.target_fault("fail-job", targets, action=kind)
     if kind == "import":
-        await _import_work(world, job, fault)
+        from sdcadm.sim.imports import import_work
+
+        await import_work(world, job, fault)
     elif kind in ("reprovision", "provision"):
         _vm_work(world, job, fault)
     elif kind == "vm-action":
@@ -306,62 +235,30 @@ def _on_start(world: "World", kind: str, p: dict[str, Any]) -> None:
             store.put("image", p["image_uuid"], m)
 
 
-async def _import_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
-    p = job["params"]
-    u, manifest = p["image_uuid"], p["manifest"]
-    error = None
-    if fault:
-        error = fault.get("message") or f"injected failure importing image {u}"
-        _set(world, "job", job["uuid"], fail_at="add_image_file")
-    else:
-        f = (manifest.get("files") or [{}])[0]
-        try:
-            await asyncio.to_thread(_download, p["source"], u, int(f.get("size") or 0), f.get("sha1", ""))
-        except Exception as e:  # noqa: BLE001
-            error = str(e)
-            _set(world, "job", job["uuid"], fail_at="add_image_file")
-    if world.store.get("job", job["uuid"]) is None:
-        return  # a reset happened while downloading
-    if error is None:
-        from sdcadm.sim.files import compute_sums
-
-        upd = world.store.get("uimage", u)
-        md5 = upd["_md5"] if upd else compute_sums(u, int(manifest["files"][0]["size"]))["md5"]
-
-        def activate(m: dict[str, Any]) -> None:
-            m.update(state="active", files=manifest.get("files") or [], _md5=md5,
-                     published_at=manifest.get("published_at") or now_iso())
-        world.store.edit("image", u, activate)
-        _finish_job(world, job["uuid"], None, result=f"image {u} imported")
-    else:
-        world.store.delete("image", u)  # the onerror chain removes the partial image
-        _finish_job(world, job["uuid"], error)
-
-
 def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
     p = job["params"]
     store = world.store
     vm = store.get("vm", p["vm_uuid"])
     if vm is None:
-        _finish_job(world, job["uuid"], f"VM {p['vm_uuid']} not found")
+        finish_job(world, job["uuid"], f"VM {p['vm_uuid']} not found")
         return
     if fault:
-        _set(world, "job", job["uuid"], fail_at="cnapi.wait_task")
+        set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_task")
         store.edit("vm", vm["uuid"], lambda v: v.update(state="running", zone_state="running"))
-        _finish_job(world, job["uuid"], fault.get("message") or f"reprovision of VM {vm['uuid']} failed")
+        finish_job(world, job["uuid"], fault.get("message") or f"reprovision of VM {vm['uuid']} failed")
         return
     stuck = world.has_fault("stuck-instance", vm["uuid"])
     state = "provisioning" if stuck else "running"
     store.edit("vm", vm["uuid"], lambda v: v.update(image_uuid=p["image_uuid"], state=state,
                                                    zone_state="installed" if stuck else "running",
                                                    last_modified=now_iso()))
-    _finish_job(world, job["uuid"], None)
+    finish_job(world, job["uuid"], None)
 
 
 def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
     p = job["params"]
     if fault:
-        _finish_job(world, job["uuid"], fault.get("message") or f"{p['task']} of VM {p['vm_uuid']} failed")
+        finish_job(world, job["uuid"], fault.get("message") or f"{p['task']} of VM {p['vm_uuid']} failed")
         return
     task, payload = p["task"], p.get("payload") or {}
 
@@ -383,7 +280,7 @@ def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> 
             vm.update(state="running", zone_state="running")
         vm["last_modified"] = now_iso()
     world.store.edit("vm", p["vm_uuid"], change)
-    _finish_job(world, job["uuid"], None)
+    finish_job(world, job["uuid"], None)
 
 
 def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
@@ -391,11 +288,11 @@ def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> Non
     server = p["server_uuid"]
     if fault:
         world.store.edit("server", server, lambda s: s.update(status="running", transitional_status=""))
-        _finish_job(world, job["uuid"], fault.get("message") or f"reboot of server {server} failed")
+        finish_job(world, job["uuid"], fault.get("message") or f"reboot of server {server} failed")
         return
     if world.has_fault("reboot-hang", server):
-        _set(world, "job", job["uuid"], fail_at="cnapi.wait_for_server_running")
-        _finish_job(world, job["uuid"], f"timeout waiting for server {server} to come back after reboot")
+        set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_for_server_running")
+        finish_job(world, job["uuid"], f"timeout waiting for server {server} to come back after reboot")
         return
 
     def back(s: dict[str, Any]) -> None:
@@ -407,7 +304,7 @@ def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> Non
     if boot and boot.get("platform"):
         world.store.edit("server", server, lambda s: s.update(boot_platform=boot["platform"]))
     world.store.edit("server", server, back)
-    _finish_job(world, job["uuid"], None)
+    finish_job(world, job["uuid"], None)
 
 
 async def _task_step(world: "World", task: dict[str, Any]) -> None:
