@@ -276,6 +276,8 @@ def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> 
                     vm[k] = v
         elif task == "stop":
             vm.update(state="stopped", zone_state="installed")
+        elif task == "destroy":
+            vm.update(state="destroyed", zone_state="destroyed", destroyed=now_iso())
         elif task in ("start", "reboot"):
             vm.update(state="running", zone_state="running")
         vm["last_modified"] = now_iso()

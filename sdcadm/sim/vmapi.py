@@ -217,6 +217,14 @@ def routes(world: "World") -> list[Route]:
         return send({"vm_uuid": vm["uuid"], "job_uuid": job["uuid"]}, status=202,
                     headers={"workflow-api": world.urls.get("workflow", "")})
 
+    async def delete_vm(request: Request) -> Response:
+        vm = vm_or_404(request.path_params["uuid"])
+        if not vm.get("server_uuid"):
+            raise RestError(409, "UnallocatedVM", "Cannot perform this action on a VM that has not been allocated")
+        job = ops.vm_action(world, vm, "destroy", {})
+        return send({"vm_uuid": vm["uuid"], "job_uuid": job["uuid"]}, status=202,
+                    headers={"workflow-api": world.urls.get("workflow", "")})
+
     def job_matches(job: dict[str, Any], q: Any, vm_uuid: str | None = None) -> bool:
         p = job.get("params") or {}
         vm = vm_uuid or q.get("vm_uuid")
@@ -261,6 +269,7 @@ def routes(world: "World") -> list[Route]:
         Route("/vms", head_vms, methods=["HEAD"]),
         Route("/vms/{uuid}", get_vm, methods=["GET"]),
         Route("/vms/{uuid}", vm_action, methods=["POST"]),
+        Route("/vms/{uuid}", delete_vm, methods=["DELETE"]),
         Route("/vms/{uuid}/jobs", list_vm_jobs, methods=["GET"]),
         Route("/jobs", list_jobs, methods=["GET"]),
         Route("/jobs/{uuid}", get_job, methods=["GET"]),

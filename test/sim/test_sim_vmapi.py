@@ -193,3 +193,13 @@ def test_job_goes_queued_running_succeeded(api, sim, until):
     until(finished, timeout=10)
     assert seen == ["queued", "running", "succeeded"]
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")["state"] == "running"
+
+
+def test_delete_vm_is_a_job(api, sim):
+    vm = api.vm("adminui0")
+    r = api.delete("vmapi", f"/vms/{vm['uuid']}")
+    assert r.status_code == 202 and r.headers["workflow-api"] == sim.urls["workflow"]
+    assert api.ok("GET", "vmapi", f"/jobs/{r.json()['job_uuid']}/wait")["execution"] == "succeeded"
+    gone = api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")
+    assert gone["state"] == "destroyed" and gone["destroyed"]
+    assert vm["uuid"] not in {v["uuid"] for v in api.ok("GET", "vmapi", "/vms?state=active")}
