@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
@@ -10,6 +11,7 @@ from sdcadm.plan import Step
 
 # The original polls every 5 s and sizes its timeouts in those polls (60 x 5 s = 5 min).
 NOMINAL_POLL = 5.0
+SLICE = 0.1  # longest wait before a Ctrl-C is noticed
 
 
 @dataclass
@@ -22,6 +24,15 @@ class ExecContext:
     previous: Mapping[str, Any] = field(default_factory=dict)  # step id -> StepRecord (resume)
     cancel: threading.Event = field(default_factory=threading.Event)
     warn: Callable[[str], None] | None = None
+    # Set by the SIGINT handler. A signal handler must not take locks (Event.set does, and
+    # the interrupted code may hold that very lock), so it only flips this flag and the
+    # executor's own code turns it into `cancel` at the next check.
+    sigint: bool = False
+
+    def cancelled(self) -> bool:
+        if self.sigint and not self.cancel.is_set():
+            self.cancel.set()
+        return self.cancel.is_set()
 
     @property
     def poll_interval(self) -> float:
@@ -33,12 +44,18 @@ class ExecContext:
         return seconds * min(1.0, self.poll_interval / NOMINAL_POLL)
 
     def sleep(self, seconds: float | None = None) -> None:
-        """Wait one poll (or `seconds`); raises Interrupted as soon as Ctrl-C was pressed."""
-        if self.cancel.wait(self.poll_interval if seconds is None else seconds):
-            raise Interrupted("interrupted")
+        """Wait one poll (or `seconds`); raises Interrupted soon after Ctrl-C is pressed."""
+        deadline = time.monotonic() + (self.poll_interval if seconds is None else seconds)
+        while True:
+            if self.cancelled():
+                raise Interrupted("interrupted")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.cancel.wait(min(left, SLICE))
 
     def check_cancel(self) -> None:
-        if self.cancel.is_set():
+        if self.cancelled():
             raise Interrupted("interrupted")
 
     def note(self, step: Step, **facts: Any) -> None:

@@ -76,7 +76,7 @@ class Engine:
             raise InternalError(f"no handler for step action(s): {', '.join(missing)}")
         try:
             for group in groups(steps):
-                if self.ctx.cancel.is_set():
+                if self.ctx.cancelled():
                     break
                 self._announce(group[0])
                 if len(group) == 1 and not group[0].parallel:
@@ -147,14 +147,15 @@ class Engine:
         with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
             try:
                 while pending or running:
-                    while pending and len(running) < workers and not self.ctx.cancel.is_set() \
+                    while pending and len(running) < workers and not self.ctx.cancelled() \
                             and not (failed and stop_on_failure):
                         step = pending.pop(0)
                         running[pool.submit(self._run_one, step, outcomes[step.id])] = step
                     if not running:
                         break
-                    done, _ = cf.wait(list(running), timeout=0.5,
+                    done, _ = cf.wait(list(running), timeout=0.1,
                                       return_when=cf.FIRST_COMPLETED)
+                    self.ctx.cancelled()  # turn a pending Ctrl-C into the cancel event
                     for fut in done:
                         running.pop(fut)
                         if fut.result().outcome == "failed":

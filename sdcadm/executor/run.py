@@ -151,7 +151,7 @@ def _drive(
         status = "failed"
         error: SdcAdmError | None = failed[0].error if len(failed) == 1 else MultiError(
             [o.error for o in failed if o.error])
-    elif interrupted or ctx.cancel.is_set():
+    elif interrupted or ctx.cancelled():
         status = "interrupted"
         where = interrupted[0].step.id if interrupted else _next_step(outcomes)
         error = Interrupted(
@@ -227,9 +227,9 @@ def _trap_sigint(ctx: ExecContext) -> Any:
         return lambda: None
 
     def on_sigint(signum: int, frame: Any) -> None:
-        if ctx.cancel.is_set():
+        if ctx.sigint:
             raise KeyboardInterrupt
-        ctx.cancel.set()
+        ctx.sigint = True  # no locks in a signal handler: see ExecContext.sigint
 
     try:
         previous = signal.signal(signal.SIGINT, on_sigint)

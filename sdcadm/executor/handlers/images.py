@@ -115,7 +115,7 @@ class ImportImage:
         bar = ctx.progress.download(f"Downloading {_label(p)}", size)
         try:
             body = Sized(verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
-                                         advance=bar.advance, cancel=ctx.cancel.is_set), size)
+                                         advance=bar.advance, cancel=ctx.cancelled), size)
             imgapi.add_file(uuid, body, size=size, sha1=sha1, compression=compression)
         except BaseException:
             _delete(ctx, uuid)  # never leave a half-uploaded, unactivated image behind
