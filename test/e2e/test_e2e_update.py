@@ -120,17 +120,18 @@ def test_ctrl_c_exits_130_records_it_and_resume_finishes(fresh, reference):
                    proc=proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "error (Interrupted)" in err and "--resume" in err
     run_dir = run_dirs(fresh)[-1]
     evs = events(run_dir)
-    assert evs[-1]["event"] == "run-end" and evs[-1]["status"] == "interrupted"
+    why = f"stderr:\n{err}\njournal tail:\n" + "\n".join(json.dumps(e) for e in evs[-6:])
+    assert proc.returncode == 130, why
+    assert "error (Interrupted)" in err and "--resume" in err, why
+    assert evs[-1]["event"] == "run-end" and evs[-1]["status"] == "interrupted", why
     # Either the step in flight was abandoned, or it completed and nothing new started.
-    assert "interrupted at step" in evs[-1]["error"]["message"]
+    assert "interrupted at step" in evs[-1]["error"]["message"], why
     ended = [e for e in evs if e.get("event") == "step-end"]
-    assert ended[-1]["outcome"] in ("interrupted", "done")
+    assert ended[-1]["outcome"] in ("interrupted", "done"), why
     started = [e["step"] for e in evs if e.get("event") == "step-start"]
-    assert started[-1] == ended[-1]["step"]
+    assert started[-1] == ended[-1]["step"], why
     r = driver(fresh, "resume")
     assert r.returncode == 0, r.stderr
     assert end_state(fresh) == reference["after"]
