@@ -132,7 +132,8 @@ class StepRecord:
 class RunState:
     run_uuid: str | None = None
     command: str | None = None
-    status: str | None = None  # status of the last run-end: done|failed|interrupted; None = running or died
+    # Status of the last run-end (done|failed|interrupted); None: still running, or died.
+    status: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
     @property

@@ -57,7 +57,7 @@ class RunLock:
         holder = {
             "pid": os.getpid(),
             "command": self.command,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "run_uuid": self.run_uuid,
         }
         os.ftruncate(fd, 0)

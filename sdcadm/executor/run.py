@@ -101,7 +101,8 @@ def resume(
         done = sum(1 for s in steps if s.id in state.steps and state.steps[s.id].done)
         app.info(f"Resuming run {run_uuid} from work dir: {run_dir}")
         app.info(f"{done} of {len(steps)} steps already done")
-        merged = {**(doc.get("run_options") or {}), **{k: v for k, v in options.items() if v is not None}}
+        given = {k: v for k, v in options.items() if v is not None}
+        merged = {**(doc.get("run_options") or {}), **given}
         journal.append("run-resume", run_uuid=run_uuid, command=command, resumed_by=app.request_id)
         return _drive(app, doc, steps, journal, command=command, options=merged,
                       handlers=handlers, previous=state.steps, resuming=True)

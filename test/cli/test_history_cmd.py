@@ -44,7 +44,8 @@ def test_table_has_the_original_columns_and_formatting(sdcadm, sim, clean_var):
     r = sdcadm("history")
     assert r.exit_code == 0, r.err
     lines = r.out.splitlines()
-    assert re.split(r"\s{2,}", lines[0]) == ["UUID", "USER", "STARTED", "FINISHED", "CHANGES", "ERROR"]
+    header = ["UUID", "USER", "STARTED", "FINISHED", "CHANGES", "ERROR"]
+    assert re.split(r"\s{2,}", lines[0]) == header
     first = re.split(r"\s{2,}", lines[1])
     assert first == [a["uuid"], "root", "2014-12-03T18:01:19.385Z", "2014-12-03T18:10:34.960Z",
                      "update-service(adminui)", "-"]
@@ -66,7 +67,8 @@ def test_show_one_entry_and_bad_arguments(sdcadm, sim, clean_var):
     r = sdcadm("history", "nope")
     assert (r.exit_code, r.err.strip()) == (2, "sdcadm history: error (Usage): Invalid UUID: nope")
     r = sdcadm("history", "--since", "yesterday-ish")
-    assert (r.exit_code, r.err.strip()) == (2, "sdcadm history: error (Usage): Invalid Date: yesterday-ish")
+    assert (r.exit_code, r.err.strip()) == (
+        2, "sdcadm history: error (Usage): Invalid Date: yesterday-ish")
     r = sdcadm("history", a["uuid"], a["uuid"])
     assert r.exit_code == 2 and "too many args" in r.err
     r = sdcadm("history", "-o", "nope")

@@ -41,9 +41,11 @@ def end_state(sim: Any) -> dict[str, Any]:
     services = {x["name"]: (x.get("params") or {}).get("image_uuid")
                 for x in s.get(sim.urls["sapi"] + "/services", headers=h, timeout=10).json()}
     vms = {v["uuid"]: v.get("image_uuid") for v in s.get(
-        sim.urls["vmapi"] + "/vms", params={"owner_uuid": ADMIN, "state": "active"}, timeout=10).json()}
+        sim.urls["vmapi"] + "/vms", params={"owner_uuid": ADMIN, "state": "active"},
+        timeout=10).json()}
     agents = {}
-    for srv in s.get(sim.urls["cnapi"] + "/servers", params={"extras": "agents"}, timeout=10).json():
+    servers = s.get(sim.urls["cnapi"] + "/servers", params={"extras": "agents"}, timeout=10)
+    for srv in servers.json():
         for a in srv.get("agents") or []:
             agents[(srv["uuid"], a["name"])] = a.get("image_uuid")
     return {"services": services, "vms": vms, "agents": agents}
@@ -71,7 +73,8 @@ def cli(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def wait_for_event(sim: Any, predicate: Any, timeout: float = 60, proc: Any = None) -> dict[str, Any]:
+def wait_for_event(sim: Any, predicate: Any, timeout: float = 60,
+                   proc: Any = None) -> dict[str, Any]:
     """Poll the newest run's journal until an event matches (another process writes it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

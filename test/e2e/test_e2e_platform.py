@@ -10,7 +10,8 @@ from conftest import cli, events, run_dirs, var_dir
 
 
 def _servers(sim):
-    return requests.get(sim.urls["cnapi"] + "/servers", params={"extras": "agents"}, timeout=10).json()
+    return requests.get(sim.urls["cnapi"] + "/servers", params={"extras": "agents"},
+                        timeout=10).json()
 
 
 def test_platform_spec_reboots_in_batches_of_max_unavailable(sim_factory, tmp_path):

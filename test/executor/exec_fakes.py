@@ -44,7 +44,8 @@ class FakeSapi:
             raise SDCClientError("sapi", "ResourceNotFound", "no such history", status=404)
         return self.entries[uuid]
 
-    def list_history(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+    def list_history(self, since: str | None = None,
+                     until: str | None = None) -> list[dict[str, Any]]:
         self._check("list")
         return list(self.entries.values())
 
@@ -52,7 +53,8 @@ class FakeSapi:
 class FakeApp:
     def __init__(self, tmp_path: Path, clients: Any = None, poll: float = 0.01) -> None:
         var = tmp_path / "var"
-        self.config = SimpleNamespace(var_dir=var, lock_path=var / "sdcadm.lock", poll_interval=poll,
+        self.config = SimpleNamespace(var_dir=var, lock_path=var / "sdcadm.lock",
+                                      poll_interval=poll,
                                       updates_url="http://updates.invalid")
         self.request_id = str(uuidlib.uuid4())
         self.clients = clients or SimpleNamespace(sapi=FakeSapi())

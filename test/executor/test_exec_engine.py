@@ -73,7 +73,8 @@ def test_failure_stops_the_run_and_resume_retries_only_what_is_left(tmp_path):
     assert rec.ran == [plan_steps[0].id, plan_steps[1].id]
     assert any("step 2 of 4 (1:fake:t1) failed" in line for line in app.lines)
     assert any("--resume" in line for line in app.lines)
-    state = RunState.from_events(read_events(next((tmp_path / "var/updates").iterdir()) / "events.jsonl"))
+    run_dir = next((tmp_path / "var/updates").iterdir())
+    state = RunState.from_events(read_events(run_dir / "events.jsonl"))
     assert state.status == "failed"
     assert state.steps[plan_steps[1].id].outcome == "failed"
     assert state.steps[plan_steps[1].id].error["message"] == "boom on 1:fake:t1"
@@ -126,7 +127,8 @@ def test_fail_fast_group_starts_nothing_after_a_failure(tmp_path):
 
 def test_continue_group_runs_everything_then_stops_with_all_errors(tmp_path):
     app = FakeApp(tmp_path)
-    plan_steps = steps(5, parallel="agents:x", concurrency=2, on_failure="continue") + steps(1, start=5)
+    plan_steps = steps(5, parallel="agents:x", concurrency=2, on_failure="continue") \
+        + steps(1, start=5)
     rec = Recorder(fail={plan_steps[1].id: 1, plan_steps[3].id: 1})
     with pytest.raises(MultiError) as info:
         execute(app, empty_plan(), plan_steps, handlers={"fake": rec})
@@ -173,7 +175,8 @@ def test_history_is_recorded_in_two_phases(tmp_path):
     app = FakeApp(tmp_path)
     sapi = app.clients.sapi
     seen_during_run: list[dict] = []
-    rec = Recorder(on_run=lambda ctx, step: seen_during_run.append(dict(sapi.entries[app.request_id])))
+    rec = Recorder(
+        on_run=lambda ctx, step: seen_during_run.append(dict(sapi.entries[app.request_id])))
     plan_steps = steps(2)
     execute(app, empty_plan(), plan_steps, handlers={"fake": rec})
     assert "finished" not in seen_during_run[0] and seen_during_run[0]["started"]
@@ -187,7 +190,8 @@ def test_failed_run_history_names_the_step_and_error(tmp_path):
     app = FakeApp(tmp_path)
     plan_steps = steps(2)
     with pytest.raises(StepFailedError):
-        execute(app, empty_plan(), plan_steps, handlers={"fake": Recorder(fail={plan_steps[0].id: 1})})
+        execute(app, empty_plan(), plan_steps,
+                handlers={"fake": Recorder(fail={plan_steps[0].id: 1})})
     entry = app.clients.sapi.entries[app.request_id]
     assert entry["error"]["message"] == "boom on 0:fake:t0"
     assert entry["steps"][0]["status"] == "failed"

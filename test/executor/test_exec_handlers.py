@@ -110,10 +110,12 @@ def _service(sim, name):
 def _image_for(sim, vm):
     """Another image with the VM's image name, already imported locally if possible."""
     cur = _get(sim, "imgapi", f"/images/{vm['image_uuid']}")
-    local = [i for i in _get(sim, "imgapi", "/images", name=cur["name"]) if i["uuid"] != cur["uuid"]]
+    local = [i for i in _get(sim, "imgapi", "/images", name=cur["name"])
+             if i["uuid"] != cur["uuid"]]
     if local:
         return local[-1]
-    cands = [i for i in _get(sim, "updates", "/images", name=cur["name"]) if i["uuid"] != cur["uuid"]]
+    cands = [i for i in _get(sim, "updates", "/images", name=cur["name"])
+             if i["uuid"] != cur["uuid"]]
     if not cands:
         pytest.skip("no other image for this service")
     img = cands[-1]
@@ -166,7 +168,8 @@ def test_wait_instance_times_out_with_the_original_message(sim, app):
 
 
 def test_check_shard_passes_on_a_healthy_shard_and_refuses_a_deposed_peer(sim, app):
-    vms = _get(sim, "vmapi", "/vms", owner_uuid=ADMIN, state="active", **{"tag.smartdc_role": "manatee"})
+    vms = _get(sim, "vmapi", "/vms", owner_uuid=ADMIN, state="active",
+               **{"tag.smartdc_role": "manatee"})
     insts = [{"instance": v["uuid"], "server": v["server_uuid"]} for v in vms]
     step = Step(id="1:check-shard:manatee", action="check-shard", target="manatee",
                 params={"service": "manatee", "instances": insts})
@@ -247,6 +250,7 @@ def test_an_unactivated_local_copy_is_removed_and_reimported(sim, app, capfd):
     _run(app, [Step(**{**step.__dict__, "params": {**step.params, "reimport": True}})])
     assert _get(sim, "imgapi", f"/images/{img['uuid']}")["state"] == "active"
     err = capfd.readouterr().err
-    assert f"Removing unactivated image {img['uuid']}\n    ({img['name']}@{img['version']})\n" in err
+    label = f"{img['name']}@{img['version']}"
+    assert f"Removing unactivated image {img['uuid']}\n    ({label})\n" in err
     assert any(m["method"] == "DELETE" and m["path"].startswith(f"/images/{img['uuid']}")
                for m in sim.mutations())

@@ -9,7 +9,8 @@ from sdcadm.executor.history import HistoryStore, to_ms
 
 
 def _entry(**kw):
-    e = {"uuid": str(uuid.uuid4()), "started": 1417625874339, "changes": [{"type": "update-service"}]}
+    e = {"uuid": str(uuid.uuid4()), "started": 1417625874339,
+         "changes": [{"type": "update-service"}]}
     e.update(kw)
     return e
 

@@ -45,7 +45,8 @@ ASYNC = [{"zoneId": "a", "ip": "10.0.0.3"}]
 @pytest.mark.parametrize("state, n, expect", [
     ({"primary": PRIMARY, "sync": SYNC, "async": ASYNC, "deposed": []}, 3, None),
     ({"primary": PRIMARY, "sync": None, "async": [], "deposed": []}, 1, None),
-    ({"primary": PRIMARY, "sync": SYNC, "async": [], "deposed": [ASYNC[0]]}, 3, "manatee-adm rebuild"),
+    ({"primary": PRIMARY, "sync": SYNC, "async": [], "deposed": [ASYNC[0]]}, 3,
+     "manatee-adm rebuild"),
     ({"primary": PRIMARY, "sync": SYNC, "async": [], "deposed": []}, 3, "no async"),
     ({"primary": PRIMARY, "sync": None, "async": ASYNC, "deposed": []}, 3, "ha-manatee"),
     ({"primary": PRIMARY, "sync": SYNC, "deposed": []}, 2, None),

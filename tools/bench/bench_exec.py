@@ -196,7 +196,8 @@ def main() -> None:
         rows.append(("download via sdcadm", f"{d['mib']:.0f} MiB",
                      f"{d['ours_mibs']:.0f} MiB/s vs plain {d['plain_mibs']:.0f} MiB/s",
                      f"ratio {d['ratio']:.3f} (target >= 0.8)",
-                     f"peak RSS {d['maxrss_mib']:.0f} MiB (plain copy {d['plain_maxrss_mib']:.0f})"))
+                     f"peak RSS {d['maxrss_mib']:.0f} MiB "
+                     f"(plain copy {d['plain_maxrss_mib']:.0f})"))
     width = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip())

@@ -30,7 +30,8 @@ class InstallAgent:
                 wait_task(ctx, task, timeout=ctx.scaled(TASK_TIMEOUT), what="agent install")
             except StepFailedError:
                 return False
-        return agent_image(ctx.clients.cnapi.get_server(p["server_uuid"]), p["agent"]) == p["image_uuid"]
+        server = ctx.clients.cnapi.get_server(p["server_uuid"])
+        return agent_image(server, p["agent"]) == p["image_uuid"]
 
     def begin(self, ctx: ExecContext, steps: Sequence[Step]) -> None:
         key = steps[0].parallel or steps[0].params.get("agent", "agent")

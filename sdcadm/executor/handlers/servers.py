@@ -15,7 +15,8 @@ REBOOT_TIMEOUT = 1800.0
 class SetBootPlatform:
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
-        return (ctx.clients.cnapi.get_boot_params(p["server_uuid"]) or {}).get("platform") == p["platform"]
+        boot = ctx.clients.cnapi.get_boot_params(p["server_uuid"]) or {}
+        return boot.get("platform") == p["platform"]
 
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
@@ -26,7 +27,8 @@ class SetBootPlatform:
 
 class RebootServer:
     def check(self, ctx: ExecContext, step: Step) -> bool:
-        return _back(ctx.clients.cnapi.get_server(step.params["server_uuid"]), step.params["platform"])
+        p = step.params
+        return _back(ctx.clients.cnapi.get_server(p["server_uuid"]), p["platform"])
 
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params

@@ -57,7 +57,8 @@ def read_shard_state(ctx: ExecContext, members: Sequence[tuple[str, str]]) -> Ma
             errors.append(f"{zone}: {e.message.splitlines()[0]}")
             continue
         if int(res.get("exitCode", 1)) != 0:
-            errors.append(f"{zone}: exit {res.get('exitCode')}: {str(res.get('stderr', '')).strip()}")
+            stderr = str(res.get("stderr", "")).strip()
+            errors.append(f"{zone}: exit {res.get('exitCode')}: {stderr}")
             continue
         try:
             return json.loads(res.get("stdout") or "")

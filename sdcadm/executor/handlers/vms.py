@@ -24,7 +24,8 @@ class SapiUpdateService:
         p = step.params
         ctx.say(f'Updating image for SAPI service "{p.get("service")}"',
                 f"    service uuid: {p['service_uuid']}")
-        ctx.clients.sapi.update_service(p["service_uuid"], {"params": {"image_uuid": p["image_uuid"]}})
+        ctx.clients.sapi.update_service(p["service_uuid"],
+                                        {"params": {"image_uuid": p["image_uuid"]}})
 
 
 class Reprovision:
@@ -37,7 +38,8 @@ class Reprovision:
         for job in jobs:
             try:
                 wait_job(ctx, ctx.clients.vmapi.get_job, job,
-                         timeout=ctx.scaled(REPROVISION_TIMEOUT), what=f"reprovision of {p['instance']}")
+                         timeout=ctx.scaled(REPROVISION_TIMEOUT),
+                         what=f"reprovision of {p['instance']}")
             except StepFailedError:
                 pass
         vm = ctx.clients.vmapi.get_vm(p["instance"])
@@ -98,6 +100,7 @@ def _get_vm(ctx: ExecContext, uuid: str) -> Mapping[str, Any] | None:
     try:
         return ctx.clients.vmapi.get_vm(uuid, sync=True)
     except SdcAdmError as e:
-        if getattr(e, "status", None) and e.status < 500 and not getattr(e, "not_found", False):  # type: ignore[attr-defined]
+        status = getattr(e, "status", None)
+        if status and status < 500 and not getattr(e, "not_found", False):
             raise
         return None
