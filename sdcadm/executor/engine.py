@@ -101,6 +101,10 @@ class Engine:
             _append(journal, "step-end", step=step.id, outcome="skipped",
                     reason="done in an earlier run")
             return out
+        if self.ctx.cancelled():
+            # Ctrl-C landed between two steps: this one never began, so it leaves no trace in
+            # the journal and the run reports it as the next step to run.
+            return out
         _append(journal, "step-intent", step=step.id, action=step.action, target=step.target,
                 summary=step.summary)
         out.started = iso_now()
