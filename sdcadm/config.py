@@ -74,6 +74,7 @@ class Config:
     vm_min_platform: str
     retries: int = 3
     retry_delay: float = 0.25
+    lock_wait: float = 5.0
     tls_verify: bool = True
     server_uuid: str | None = None
     datacenter_location: str | None = None
@@ -109,6 +110,10 @@ def _number(v: Any) -> str | None:
 
 def _positive_number(v: Any) -> str | None:
     return _number(v) or (None if v > 0 else "a positive number")
+
+
+def _nonneg_number(v: Any) -> str | None:
+    return _number(v) or (None if v >= 0 else "a non-negative number")
 
 
 def _positive_int(v: Any) -> str | None:
@@ -179,6 +184,7 @@ KEYS: dict[str, Check] = {
     "varDir": _string,
     "lockPath": _string,
     "pollInterval": _positive_number,
+    "lockWait": _nonneg_number,
     "connectTimeout": _positive_number,
     "readTimeout": _positive_number,
     "retries": _nonneg_int,
@@ -322,6 +328,7 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         min_images=dict(m.get("svcMinImages") or {}),
         vm_min_platform=str(m.get("vmMinPlatform") or "20130606T000000Z"),
         retries=int(m.get("retries", 3)),
+        lock_wait=float(m.get("lockWait", 5)),
         retry_delay=float(m.get("retryDelay", 0.25)),
         tls_verify=bool(m.get("tlsVerify", True)),
         server_uuid=m.get("serverUuid"),

@@ -99,6 +99,12 @@ def test_missing_default_file_is_fine(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert cfg.source is None
 
 
+def test_lock_wait_defaults_and_can_be_set(tmp_path: Path) -> None:
+    none = str(tmp_path / "none")
+    assert load_config(write(tmp_path, {"usbkeyConfig": none})).lock_wait == 5.0
+    assert load_config(write(tmp_path, {"usbkeyConfig": none, "lockWait": 0})).lock_wait == 0.0
+
+
 def test_env_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     p = write(tmp_path, {"pollInterval": 2, "usbkeyConfig": str(tmp_path / "none")})
     monkeypatch.setenv("SDCADM_CONFIG", str(p))
@@ -119,6 +125,8 @@ def test_env_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     ({"sapi": {"uri": "http://x"}}, 'unknown key "sapi.uri"'),
     ({"ufds_admin_uuid": "nope"}, '"ufds_admin_uuid" must be a UUID'),
     ({"agentConcurrency": 0}, '"agentConcurrency" must be a positive integer'),
+    ({"lockWait": -1}, '"lockWait" must be a non-negative number'),
+    ({"lockWait": "5s"}, '"lockWait" must be a number'),
     ({"agentConcurrency": 2.5}, '"agentConcurrency" must be a positive integer'),
     ({"vmMinPlatform": "2013"}, '"vmMinPlatform" must be a YYYYMMDDTHHMMSSZ stamp'),
     ({"imgNamesFromSvcName": {"x": "x"}},

@@ -58,13 +58,17 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--plan", "plan_in", metavar="FILE",
               help="Execute a plan saved with --plan-out, if the datacenter has not changed.")
 @click.option("--resume", is_flag=True, help="Resume the latest unfinished update.")
+@click.option("--download-via", "download_via", type=click.Choice(["imgapi", "sdcadm"]),
+              default=None, help="Who downloads images: the local IMGAPI (import job, the "
+              "default) or sdcadm itself (streamed into IMGAPI, sha1 checked on the fly).")
 @click.pass_obj
 def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
            exclude: tuple[str, ...], yes: bool, just_images: bool, channel: str | None,
            spec_file: str | None, force_same_image: bool, force_rabbitmq: bool,
            force_data_path: bool, force_bypass_min_image: bool, allow_downgrade: bool,
            servers: tuple[str, ...], concurrency: int | None, ufds_backup_timeout: int,
-           json_out: bool, plan_out: str | None, plan_in: str | None, resume: bool) -> None:
+           json_out: bool, plan_out: str | None, plan_in: str | None, resume: bool,
+           download_via: str | None) -> None:
     """Update SDC services and instances.
 
     \b
@@ -78,7 +82,8 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     from sdcadm.errors import UsageError
     from sdcadm.planner import PlanOptions
 
-    run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images}
+    run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images,
+                   "download_via": download_via}
     if resume:
         if targets or all_ or spec_file or plan_in:
             raise UsageError("--resume takes no changes: it continues the latest run")
@@ -228,16 +233,10 @@ def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
 
 def _read_roles(app: Any, state: "DatacenterState", services: list[str]) -> Any:
     """HA roles, read under the run lock (released again before the executor takes it)."""
-    import os
-
-    from sdcadm.executor.lock import DEFAULT_WAIT, RunLock
+    from sdcadm.executor.lock import RunLock
     from sdcadm.planner.topology import read_topology
 
-    wait = getattr(app.config, "lock_wait", None)
-    if wait is None:
-        wait = float(os.environ.get("SDCADM_LOCK_WAIT", DEFAULT_WAIT))
-    with RunLock(app.config.lock_path, command="update", run_uuid=app.request_id,
-                 wait=float(wait), info=app.info):
+    with RunLock.for_app(app, "update"):
         return read_topology(app.clients, state, services, warn=app.warn)
 
 
@@ -286,7 +285,38 @@ def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run
         return
     from sdcadm.executor.run import execute
 
-    execute(app, plan, steps, command="update", options=run_options)
+    def verify() -> None:
+        # Under the lock: another run may have changed the datacenter while this one sat at
+        # the prompt or waited for the lock; never execute a plan made from an older state.
+        from sdcadm.gather import gather
+
+        state = gather(app, app.config, channel=plan.channel)
+        _check_drift(app, plan, state, "this plan", since="it was planned")
+
+    execute(app, plan, steps, command="update", options=run_options,
+            verify=verify if plan.fingerprint else None)
+
+
+def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
+                 since: str) -> None:
+    """Raise PlanDriftError, after one line per changed fact, unless `state` is the state
+    the plan was computed from."""
+    from sdcadm.errors import PlanDriftError
+    from sdcadm.planner.drift import drift_lines
+
+    if state.fingerprint() == plan.fingerprint:
+        return
+    aliases = {i.instance: i.alias for i in state.instances if i.alias}
+    hostnames = {s.uuid: s.hostname for s in state.servers.values()}
+    lines = drift_lines(plan.fingerprint_facts, state.fingerprint_facts(), aliases, hostnames)
+    app.info(f"The datacenter changed since {since}:")
+    for line in lines[:50]:
+        app.info(f"    {line}")
+    if len(lines) > 50:
+        app.info(f"    ... and {len(lines) - 50} more")
+    raise PlanDriftError(f"{what} no longer matches the datacenter "
+                         f"({len(lines)} changed fact{'s' if len(lines) != 1 else ''}): "
+                         "make a new plan")
 
 
 def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
@@ -294,10 +324,9 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     import dataclasses
     import json
 
-    from sdcadm.errors import PlanDriftError, UsageError
+    from sdcadm.errors import UsageError
     from sdcadm.gather import gather
     from sdcadm.plan import Plan, Step
-    from sdcadm.planner.drift import drift_lines
     from sdcadm.procedures import expand
 
     try:
@@ -313,18 +342,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
         raise UsageError(f"{path} has no fingerprint: it was not saved with --plan-out")
 
     state = gather(app, app.config, channel=plan.channel)
-    if state.fingerprint() != plan.fingerprint:
-        aliases = {i.instance: i.alias for i in state.instances if i.alias}
-        hostnames = {s.uuid: s.hostname for s in state.servers.values()}
-        lines = drift_lines(plan.fingerprint_facts, state.fingerprint_facts(), aliases, hostnames)
-        app.info(f"The datacenter changed since {path} was planned:")
-        for line in lines[:50]:
-            app.info(f"    {line}")
-        if len(lines) > 50:
-            app.info(f"    ... and {len(lines) - 50} more")
-        raise PlanDriftError(f"the plan in {path} no longer matches the datacenter "
-                             f"({len(lines)} changed fact{'s' if len(lines) != 1 else ''}): "
-                             "make a new plan")
+    _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned")
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     may_execute = not (dry_run or json_out) and (yes or _have_terminal())

@@ -36,6 +36,17 @@ class RunLock:
         self.info = info or (lambda _msg: None)
         self._fd: int | None = None
 
+    @classmethod
+    def for_app(cls, app: Any, command: str, *, run_uuid: str | None = None,
+                wait: float | None = None) -> "RunLock":
+        """The headnode lock as configured: `wait` if given, else $SDCADM_LOCK_WAIT, else the
+        configuration's `lockWait`."""
+        if wait is None:
+            env = os.environ.get("SDCADM_LOCK_WAIT")
+            wait = float(env) if env else float(getattr(app.config, "lock_wait", DEFAULT_WAIT))
+        return cls(app.config.lock_path, command=command, run_uuid=run_uuid or app.request_id,
+                   wait=wait, info=app.info)
+
     def acquire(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -7,20 +7,19 @@ stopped and how to go on.
 """
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sdcadm.errors import Interrupted, MultiError, SdcAdmError
 from sdcadm.executor import history as hist
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.engine import Engine, StepOutcome
 from sdcadm.executor.journal import Journal, RunState, iso_now, latest_run_dir, read_events
-from sdcadm.executor.lock import DEFAULT_WAIT, RunLock
+from sdcadm.executor.lock import RunLock
 from sdcadm.plan import Plan, Step
 
 
@@ -47,13 +46,21 @@ def execute(
     command: str = "update",
     options: Mapping[str, Any] | None = None,
     handlers: Mapping[str, Any] | None = None,
+    verify: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Execute `steps` (the expansion of `plan`); raises the stopping error on failure."""
+    """Execute `steps` (the expansion of `plan`); raises the stopping error on failure.
+
+    `verify` runs once the lock is held and before anything is written: the caller re-checks
+    there that the datacenter still is what the plan was made from (another run may have
+    changed it while this one waited at the prompt or for the lock).
+    """
     options = dict(options or {})
     steps = list(steps)
     run_uuid = app.request_id
     lock = _lock(app, command, run_uuid, options)
     try:
+        if verify is not None:
+            verify()
         kind = "rollbacks" if command == "rollback" else "updates"
         journal = Journal.create(Path(app.config.var_dir) / kind)
         app.info(f"Create work dir: {journal.dir}")
@@ -241,12 +248,8 @@ def _trap_sigint(ctx: ExecContext) -> Any:
 
 def _lock(app: Any, command: str, run_uuid: str, options: Mapping[str, Any]) -> RunLock:
     wait = options.get("lock_wait")
-    if wait is None:
-        wait = getattr(app.config, "lock_wait", None)
-    if wait is None:
-        wait = float(os.environ.get("SDCADM_LOCK_WAIT", DEFAULT_WAIT))
-    return RunLock(app.config.lock_path, command=command, run_uuid=run_uuid, wait=float(wait),
-                   info=app.info).acquire()
+    return RunLock.for_app(app, command, run_uuid=run_uuid,
+                           wait=None if wait is None else float(wait)).acquire()
 
 
 def _warn(app: Any, text: str) -> None:

@@ -57,3 +57,26 @@ def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var
     assert not (clean_var / "updates").exists()
     assert not (clean_var / "sdcadm.lock").exists()
     assert sim.mutations() == []
+
+
+def test_download_via_sdcadm_streams_the_image_into_imgapi(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "cns", "-j").out)
+    images = [d["uuid"] for d in plan["downloads"]]
+    assert images
+    r = sdcadm("update", "cns", "-y", "--download-via", "sdcadm")
+    assert r.exit_code == 0, r.err
+    paths = [(m["service"], m["method"], m["path"]) for m in sim.mutations()]
+    # sdcadm itself put each file into the local IMGAPI; IMGAPI was never asked to import.
+    for uuid in images:
+        assert any(svc == "imgapi" and meth == "PUT" and p.startswith(f"/images/{uuid}/file")
+                   for svc, meth, p in paths), paths
+    assert not any("action=import-remote" in p for _s, _m, p in paths), paths
+    run = sorted((clean_var / "updates").iterdir())[-1]
+    assert json.loads((run / "plan.json").read_text())["run_options"]["download_via"] == "sdcadm"
+
+
+def test_download_via_rejects_an_unknown_mode(sdcadm, sim):
+    r = sdcadm("update", "cns", "-y", "--download-via", "carrier-pigeon")
+    assert r.exit_code == 2
+    assert r.err.startswith("sdcadm update: error (Usage): ")
+    assert sim.mutations() == []

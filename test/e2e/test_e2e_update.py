@@ -94,7 +94,7 @@ def test_killed_at_a_step_then_resume_ends_like_a_clean_run(fresh, reference, ac
     fresh.clear_mutations()
     r = driver(fresh, "resume")
     assert r.returncode == 0, r.stderr
-    assert f"Resuming run" in r.stderr
+    assert "Resuming run" in r.stderr
     assert "Updated successfully" in r.stdout
     assert end_state(fresh) == reference["after"]
     # Nothing done before the kill was done again.

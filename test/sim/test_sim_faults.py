@@ -103,7 +103,7 @@ def test_reboot_hang(api, sim):
     assert done["execution"] == "failed"
     time.sleep(0.2)
     assert api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")["status"] == "unknown"
-    assert api.ok("GET", "cnapi", f"/servers?extras=sysinfo&hostname=cn03")[0]["status"] == "unknown"
+    assert api.ok("GET", "cnapi", "/servers?extras=sysinfo&hostname=cn03")[0]["status"] == "unknown"
 
 
 def test_stuck_instance(api, sim):

@@ -114,7 +114,7 @@ def test_marker_and_limit_paging(api):
     assert since == full[10:]
     collected, marker = [], None
     while True:
-        q = f"/images?channel=*&limit=10" + (f"&marker={marker}" if marker else "")
+        q = "/images?channel=*&limit=10" + (f"&marker={marker}" if marker else "")
         got = api.ok("GET", "updates", q)
         if marker and got and got[0]["uuid"] == marker:
             got = got[1:]

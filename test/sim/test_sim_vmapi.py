@@ -25,7 +25,7 @@ def test_core_vms_listing(api):
                 "max_physical_memory", "quota", "ram", "resolvers", "snapshots", "datasets", "autoboot"):
         assert key in vm, key
     assert vm["nics"][0]["nic_tag"] == "admin" and vm["nics"][0]["ip"].startswith("10.99.99.")
-    assert api.ok("GET", "vmapi", f"/vms?owner_uuid=930896af-0000-0000-0000-000000000000") == []
+    assert api.ok("GET", "vmapi", "/vms?owner_uuid=930896af-0000-0000-0000-000000000000") == []
 
 
 def test_offset_limit_paging_like_the_node_client(api):
