@@ -115,7 +115,14 @@ def set_(app: Any, name: str | None) -> None:
     if name not in names:
         app.info(f"Must specify a valid channel: {json.dumps(names)}")
         raise UsageError("Invalid channel name")
-    app.clients.sapi.update_application(sdc["uuid"], {"metadata": {"update_channel": name}})
+    from sdcadm.executor.history import recorded
+
+    previous = (sdc.get("metadata") or {}).get("update_channel")
+    change = {"type": "set-channel", "service": {"name": "sdc"}, "channel": name,
+              "previous": previous}
+    with recorded(app, [change]):
+        app.clients.sapi.update_application(sdc["uuid"],
+                                            {"metadata": {"update_channel": name}})
     app.out(f"Update channel has been successfully set to: '{name}'")
 
 
@@ -123,7 +130,12 @@ def set_(app: Any, name: str | None) -> None:
 @click.pass_obj
 def unset(app: Any) -> None:
     """Unset the update channel: the updates server's default applies again."""
+    from sdcadm.executor.history import recorded
+
     sdc = sdc_app(app)
-    app.clients.sapi.update_application(
-        sdc["uuid"], {"action": "delete", "metadata": {"update_channel": None}})
+    previous = (sdc.get("metadata") or {}).get("update_channel")
+    change = {"type": "unset-channel", "service": {"name": "sdc"}, "previous": previous}
+    with recorded(app, [change]):
+        app.clients.sapi.update_application(
+            sdc["uuid"], {"action": "delete", "metadata": {"update_channel": None}})
     app.out("Update channel has been successfully unset")

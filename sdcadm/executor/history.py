@@ -16,7 +16,8 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sdcadm.model import is_uuid
 
@@ -260,6 +261,20 @@ def record_finish(
         done["error"] = error_json(error)
     (store or store_for(app)).update(done)
     return done
+
+
+@contextmanager
+def recorded(app: Any, changes: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Record a one-shot mutating command (channel set, ...) around its body: started before,
+    finished (with the error, if the body raised) after."""
+    store = store_for(app)
+    entry = record_start(app, changes, store=store)
+    try:
+        yield entry
+    except BaseException as e:
+        record_finish(app, entry, error=e, store=store)
+        raise
+    record_finish(app, entry, store=store)
 
 
 def error_json(error: BaseException | Mapping[str, Any]) -> dict[str, Any]:

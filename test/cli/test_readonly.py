@@ -448,6 +448,16 @@ def test_channel_get_set_unset(sdcadm: Any, api: Api, sim: Any) -> None:
     assert "update_channel" not in api.sdc_app()["metadata"]
     assert sdcadm("channel", "get").out == f"{default}\n"
 
+    # Both changes are history, newest first, with what was set and what it replaced.
+    h = sdcadm("history", "-H", "-o", "changes,error")
+    assert h.out.splitlines() == ["unset-channel(sdc)  -", "set-channel(sdc)    -"]
+    entries = json.loads(sdcadm("history", "-j").out)
+    by_type = {e["changes"][0]["type"]: e["changes"][0] for e in entries}
+    assert by_type["set-channel"]["channel"] == other
+    assert by_type["set-channel"]["previous"] is None
+    assert by_type["unset-channel"]["previous"] == other
+    assert all(e["finished"] >= e["started"] for e in entries)
+
 
 def test_info(sdcadm: Any, sim: Any) -> None:
     conf = json.loads(Path(sim.config_path).read_text())
