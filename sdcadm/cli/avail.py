@@ -17,12 +17,6 @@ DEFAULT_COLUMNS = ("service", "image", "version")
 DEFAULT_SORT = ("service", "version", "image")
 VALID_FIELDS = ("service", "image", "version")
 
-# Never part of "all services" (behaviour spec 2.2): unsupported or locked.
-EXCLUDED_FROM_ALL = frozenset({
-    "nat", "hostvolume", "provisioner", "heartbeater", "zonetracker", "zookeeper",
-    "sdcsso", "piranha", "vcapi",
-})
-
 
 @dataclass
 class Target:
@@ -68,16 +62,45 @@ def parse_targets(state: "DatacenterState", args: tuple[str, ...]) -> list[Targe
 
 
 def all_targets(state: "DatacenterState", exclude: list[str]) -> list[Target]:
-    """Every service (agents included: they are services like any other) and sdcadm."""
-    names = list(state.services)
-    for inst in state.instances:
-        if inst.service not in names:
-            names.append(inst.service)
-    skip = EXCLUDED_FROM_ALL | set(exclude)
-    targets = [Target(service=n) for n in names if n not in skip]
-    if "sdcadm" not in skip:
+    """What `update --all` covers (agents included), plus the locked services and sdcadm.
+
+    The service set is the planner's, so `avail` never lists something `update --all`
+    would not touch without saying why. rabbitmq and portolan are listed as the original
+    always did (with a note: they need their force flag); agents sdcadm cannot update
+    (cabase, cainstsvc: they ship with the agents installer) are left out.
+    """
+    from sdcadm.planner import PlanOptions, all_services
+    from sdcadm.planner.core import unknown_services
+
+    opts = PlanOptions(all=True, exclude=tuple(exclude), force_rabbitmq=True,
+                       force_data_path=True)
+    # Unknown VM services stay in so the operator hears about them (a warning when their
+    # image names are unknown, a note when sdcadm has no procedure for them).
+    names = all_services(state, opts) + unknown_services(state, opts)
+    targets = [Target(service=n) for n in names]
+    if "sdcadm" not in exclude:
         targets.append(Target(service="sdcadm"))
     return targets
+
+
+def update_note(state: "DatacenterState", service: str) -> str | None:
+    """Why `sdcadm update` would not act on an avail row of `service`, or None."""
+    from sdcadm.planner.rules import procedure_for
+
+    if service == "sdcadm":
+        return 'note: "sdcadm update" does not update sdcadm itself'
+    if service == "rabbitmq":
+        return ('note: rabbitmq updates are locked: "sdcadm update --all" leaves rabbitmq '
+                "out (use --force-rabbitmq)")
+    if service == "portolan":
+        return ('note: portolan updates are locked: "sdcadm update --all" leaves portolan '
+                "out (use --force-data-path)")
+    svc = state.services.get(service)
+    kind = svc.type if svc is not None else next(
+        (i.type for i in state.instances if i.service == service), "vm")
+    if procedure_for(service, kind or "vm") is None:
+        return f'note: "sdcadm update" cannot update the "{service}" service'
+    return None
 
 
 def images_for(state: "DatacenterState", config: "Config", t: Target,
@@ -170,7 +193,9 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
           exclude: tuple[str, ...], show_changes: bool, names: tuple[str, ...]) -> None:
     """Display images available for update of SDC services and instances.
 
-    With no arguments, every service (agents included) and sdcadm itself are checked.
+    With no arguments, every service `update --all` covers (agents included), the
+    locked rabbitmq and portolan, and sdcadm itself are checked; a note on stderr says
+    which listed services `update` would not act on, and why.
     """
     from sdcadm.gather import gather
     from sdcadm.render import tables
@@ -200,6 +225,11 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
                 changes.append(change_rows(state, app.config, img, in_use, t.service))
     print_avail(app, rows, changes if show_changes else None, as_json=as_json,
                 as_stream=as_stream, no_header=no_header, columns=columns, sort=sort)
+    # Never silent (decisions 2): say which listed rows `update` would not act on.
+    for service in sorted({r["service"] for r in rows}):
+        note = update_note(state, service)
+        if note:
+            app.warn(note)
 
 
 def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[str, Any]]] | None,

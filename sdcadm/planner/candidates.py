@@ -99,7 +99,14 @@ def _stamp(buildstamp: str | None) -> str | None:
 
 
 def sdcadm_candidates(state: DatacenterState) -> list[Image]:
-    """Builds of sdcadm newer than the running one (semver and build stamp), oldest first."""
+    """Builds of sdcadm newer than the running one, oldest first.
+
+    Newer means a higher semver, or the same semver with a later build stamp. The original
+    also dropped higher versions whose stamp was not later than the running build's; that
+    hid every release from a build made off another line (a local or development build
+    stamped after the releases), so the version number decides and the stamp only orders
+    builds of one version.
+    """
     running = semver(state.sdcadm_version) or (0, 0, 0)
     running_stamp = _stamp(state.sdcadm_buildstamp)
     out = []
@@ -110,7 +117,7 @@ def sdcadm_candidates(state: DatacenterState) -> list[Image]:
         if ver is None or ver < running:
             continue
         stamp = _stamp(str(img.tags.get("buildstamp") or "")) or ""
-        if running_stamp and stamp <= running_stamp:
+        if ver == running and running_stamp and stamp <= running_stamp:
             continue
         out.append(img)
     return sorted(out, key=lambda i: (semver(i.version) or (), _stamp(

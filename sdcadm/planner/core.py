@@ -29,6 +29,11 @@ def all_services(state: DatacenterState, options: PlanOptions) -> list[str]:
     return _all_selection(state, options)[0]
 
 
+def unknown_services(state: DatacenterState, options: PlanOptions) -> list[str]:
+    """VM services `--all` leaves out because no procedure knows them (warned about)."""
+    return _all_selection(state, options)[1]
+
+
 def _all_selection(state: DatacenterState, options: PlanOptions) -> tuple[list[str], list[str]]:
     """(services `--all` covers, VM services it leaves out for lack of a procedure)."""
     idx = StateIndex(state)

@@ -243,17 +243,50 @@ def test_services_without_insts_column(sdcadm: Any, api: Api, sim: Any, tmp_path
 
 # -- avail ---------------------------------------------------------------------------------
 
+def sdcadm_builds(api: Api, channel: str | None = None) -> list[dict[str, Any]]:
+    """sdcadm builds newer than this package (a higher version, or a later stamp of the
+    same version), oldest first."""
+    from sdcadm import __version__
+
+    def ver(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in v.split(".")[:3])
+
+    stamp = (Path(__file__).resolve().parents[2] / "sdcadm/etc/buildstamp").read_text()
+    running = stamp.strip().split("-")[-2]
+    builds = [i for i in api.catalog(channel).values() if i["name"] == "sdcadm" and (
+        ver(i["version"]) > ver(__version__) or ver(i["version"]) == ver(__version__)
+        and i["tags"]["buildstamp"].split("-")[-2] > running)]
+    return sorted(builds, key=lambda i: (ver(i["version"]), i["uuid"]))
+
+
+def all_services(api: Api, exclude: Iterable[str] = ()) -> list[str]:
+    """What `update --all` covers (the planner's routing tables), plus the locked
+    rabbitmq and portolan, which avail always lists."""
+    from sdcadm.planner import rules
+
+    svcs = {s["name"]: s for s in api.services()}
+    kinds = {s: (v.get("type") or "vm") for s, v in svcs.items()}
+    for i in api.instances():
+        kinds.setdefault(i["service"], i["type"])
+    return [n for n, kind in kinds.items() if n not in set(exclude)
+            and n not in rules.UNSUPPORTED_IN_ALL and rules.procedure_for(n, kind)]
+
+
 def expected_avail(api: Api, *, all_images: bool = False, only: Iterable[str] | None = None,
                    exclude: Iterable[str] = (), channel: str | None = None) -> list[dict[str, Any]]:
     insts = api.instances()
     local = api.local_images()
     catalog = api.catalog(channel)
     svcs = {s["name"]: s for s in api.services()}
-    names = list(svcs) + [i["service"] for i in insts if i["service"] not in svcs]
-    wanted = list(only) if only is not None else [n for n in dict.fromkeys(names)
-                                                  if n not in set(exclude)]
+    wanted = list(only) if only is not None else all_services(api, exclude) + (
+        [] if "sdcadm" in exclude else ["sdcadm"])
     rows = []
     for svc in wanted:
+        if svc == "sdcadm":
+            builds = sdcadm_builds(api, channel)
+            rows += [{"service": svc, "image": i["uuid"], "version": f"sdcadm@{i['version']}"}
+                     for i in (builds if all_images else builds[-1:])]
+            continue
         used = list(dict.fromkeys(i["image"] for i in insts if i["service"] == svc))
         if not used and svc in svcs:
             used = [svcs[svc]["params"]["image_uuid"]]
@@ -275,6 +308,20 @@ def expected_avail(api: Api, *, all_images: bool = False, only: Iterable[str] | 
     return sorted(rows, key=lambda r: (r["service"], r["version"], r["image"]))
 
 
+AVAIL_NOTES = {
+    "portolan": 'note: portolan updates are locked: "sdcadm update --all" leaves portolan out '
+                "(use --force-data-path)\n",
+    "rabbitmq": 'note: rabbitmq updates are locked: "sdcadm update --all" leaves rabbitmq out '
+                "(use --force-rabbitmq)\n",
+    "sdcadm": 'note: "sdcadm update" does not update sdcadm itself\n',
+}
+
+
+def avail_notes(rows: list[dict[str, Any]]) -> str:
+    return "".join(AVAIL_NOTES[s] for s in sorted({r["service"] for r in rows})
+                   if s in AVAIL_NOTES)
+
+
 def avail_table(rows: list[dict[str, Any]]) -> str:
     return table(["service", "image", "version"],
                  [[r["service"], r["image"], r["version"]] for r in rows])
@@ -287,8 +334,10 @@ def test_avail_default(sdcadm: Any, api: Api) -> None:
     assert {"moray", "cn-agent"} <= services
     assert len(services) < len(api.services())  # and some services are current
     r = sdcadm("avail")
-    assert (r.exit_code, r.err) == (0, "")
-    assert r.out == avail_table(rows)
+    assert (r.exit_code, r.out) == (0, avail_table(rows))
+    # the locked portolan and sdcadm itself are listed, each with why update skips it
+    assert {"portolan", "sdcadm"} <= services
+    assert r.err == avail_notes(rows)
     assert sdcadm("available").out == r.out
 
 
@@ -563,11 +612,12 @@ def test_updates_server_through_sdc_app_proxy(sdcadm: Any, api: Api, sim: Any) -
 
 def test_avail_warns_about_services_without_image_names(sdcadm: Any, api: Api,
                                                          sim: Any) -> None:
-    expected = sdcadm("avail").out
+    before = sdcadm("avail")
     requests.post(f"{sim.urls['sapi']}/services", json={
         "name": "frobnicator", "application_uuid": api.sdc_app()["uuid"], "type": "vm",
         "params": {"image_uuid": "00000000-0000-4000-8000-00000000000f"}},
         headers={"Accept-Version": "~2"}, timeout=10).raise_for_status()
     r = sdcadm("avail")
-    assert (r.exit_code, r.out) == (0, expected)
-    assert r.err == 'warning: do not know valid image names for service "frobnicator"\n'
+    assert (r.exit_code, r.out) == (0, before.out)
+    assert r.err == ('warning: do not know valid image names for service "frobnicator"\n'
+                     + before.err)

@@ -126,6 +126,16 @@ def sd(uuid: str, version: str, stamp: str) -> Image:
      [sd("s3", "1.2.0", "0104"), sd("s4", "1.3.0", "0106")], ["s4"]),
     # ordered by semver before stamp
     (("1.0.0", None), [sd("s9", "1.10.0", "0101"), sd("s8", "1.9.0", "0102")], ["s8", "s9"]),
+    # a higher version is newer whatever its stamp (a build stamped after the releases
+    # must still see them); the stamp only decides within one version
+    (("0.1.0", "master-20261121T000000Z-g0000000"),
+     [sd("s1", "1.38.0", "0212"), sd("s2", "1.40.0", "0720"), sd("s3", "0.1.0", "0801"),
+      sd("s4", "0.0.9", "0901")],
+     ["s1", "s2"]),
+    (("1.39.0", "master-20240506T025027Z-g6c265ad"),
+     [sd("s1", "1.38.0", "0212"), sd("s2", "1.39.0", "0506"), sd("s3", "1.39.0", "0507"),
+      sd("s4", "1.40.0", "0401")],
+     ["s3", "s4"]),
 ])
 def test_sdcadm_candidates(running, builds, expected) -> None:
     st = state({}, sdcadm=running, extra=builds)

@@ -1,0 +1,81 @@
+"""`avail` reports what `update` would do, and says why when update would not act on a row.
+
+Compared against `update --all -j` (the plan itself) and raw reads of the updates server,
+not against avail's own code.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+LOCKED = {"portolan", "rabbitmq", "sdcadm"}
+
+
+def planned(sdcadm: Any, *args: str) -> dict[str, str]:
+    r = sdcadm("update", "-j", *args)
+    assert r.exit_code == 0, r.err
+    plan = json.loads(r.out)
+    return {c["service"]["name"]: c["image"]["uuid"] for c in plan["changes"]}
+
+
+def listed(sdcadm: Any, *args: str) -> dict[str, str]:
+    r = sdcadm("avail", "-j", *args)
+    assert r.exit_code == 0, r.err
+    return {row["service"]: row["image"] for row in json.loads(r.out)}
+
+
+def catalog(sim: Any) -> list[dict[str, Any]]:
+    return requests.get(sim.urls["updates"] + "/images", params={"channel": "dev"},
+                        timeout=10).json()
+
+
+def test_avail_lists_what_update_all_does(sdcadm: Any, sim: Any) -> None:
+    rows = listed(sdcadm)
+    plan = planned(sdcadm, "--all")
+    assert plan  # the scenario has work to do
+    assert {s: i for s, i in rows.items() if s not in LOCKED} == plan
+    # the locked portolan is listed, and exactly what --force-data-path would plan
+    assert "portolan" in rows and "portolan" not in plan
+    assert planned(sdcadm, "--all", "--force-data-path")["portolan"] == rows["portolan"]
+    assert sim.mutations() == []
+
+
+def test_avail_leaves_out_agents_update_cannot_handle(sdcadm: Any, sim: Any) -> None:
+    # cabase has a newer build on the channel, but `update` has no procedure for it
+    newer = [i for i in catalog(sim) if i["name"] == "cabase"]
+    assert newer
+    assert "cabase" not in listed(sdcadm)
+    r = sdcadm("update", "-n", "cabase")
+    assert r.exit_code == 2 and "do not support the following changes" in r.err
+    # named explicitly, avail shows it and says update will not do it
+    r = sdcadm("avail", "-H", "-o", "service", "cabase")
+    assert (r.exit_code, r.out) == (0, "cabase\n")
+    assert r.err == 'note: "sdcadm update" cannot update the "cabase" service\n'
+
+
+def test_avail_notes_follow_exclusions(sdcadm: Any) -> None:
+    r = sdcadm("avail", "-x", "portolan,sdcadm")
+    assert r.exit_code == 0
+    assert r.err == ""
+    r = sdcadm("avail", "-H", "-o", "service", "portolan")
+    assert r.out == "portolan\n"
+    assert r.err == ('note: portolan updates are locked: "sdcadm update --all" leaves '
+                     "portolan out (use --force-data-path)\n")
+
+
+def test_avail_sdcadm_row_for_a_newer_release(sdcadm: Any, sim: Any) -> None:
+    # This package's build stamp is later than every release on the channel; a higher
+    # version must still be offered (the stamp only orders builds of one version).
+    from sdcadm import __version__
+
+    def ver(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in v.split(".")[:3])
+
+    builds = sorted((i for i in catalog(sim) if i["name"] == "sdcadm"
+                     and ver(i["version"]) > ver(__version__)), key=lambda i: ver(i["version"]))
+    assert builds
+    r = sdcadm("avail", "-H", "sdcadm")
+    assert r.out.split() == ["sdcadm", builds[-1]["uuid"], f"sdcadm@{builds[-1]['version']}"]
+    assert r.err == 'note: "sdcadm update" does not update sdcadm itself\n'
