@@ -113,7 +113,7 @@ def set_(app: Any, name: str | None) -> None:
         app.info(RETRIEVE_ERROR)
         raise
     if name not in names:
-        app.info(f"Must specify a valid channel: {json.dumps(names)}")
+        app.info("Must specify a valid channel: " + json.dumps(names, separators=(",", ":")))
         raise UsageError("Invalid channel name")
     from sdcadm.executor.history import recorded
 

@@ -68,7 +68,8 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     lines = ["", "This rollback will make the following changes:"]
     for block in rollback_blocks(summaries(plan)):
         lines.extend("    " + ln for ln in block)
-    click.echo("\n".join(lines) + "\n", nl=False)
+    # A blank line closes the block before the prompt or the last line, as for update.
+    click.echo("\n".join(lines) + "\n\n", nl=False)
     if dry_run:
         app.out("Dry run: nothing was changed.")
         return

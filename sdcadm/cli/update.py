@@ -124,6 +124,9 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         options = options.merged({**spec.options, "channel": spec.channel})
         run_options.update(concurrency=options.concurrency, just_images=options.just_images)
 
+    if options.exclude and not options.all:
+        # Before any request or progress line: a usage error needs no datacenter.
+        raise UsageError("-x/--exclude is only valid with --all")
     from sdcadm.gather import gather
 
     state = gather(app, app.config, channel=options.channel)

@@ -66,7 +66,7 @@ def test_changes_of_two_services(sdcadm: Any, sim: Any) -> None:
 def test_channel_set_invalid(sdcadm: Any, sim: Any) -> None:
     r = sdcadm("channel", "set", "bogus")
     assert r.exit_code == 2
-    assert r.err == ('Must specify a valid channel: ["dev", "staging", "release"]\n'
+    assert r.err == ('Must specify a valid channel: ["dev","staging","release"]\n'
                      "sdcadm channel set: error (Usage): Invalid channel name\n")
     assert sim.mutations() == []
 

@@ -52,9 +52,10 @@ def test_rollback_latest_puts_the_old_images_back(sdcadm, sim, clean_var):
     sim.clear_mutations()
     dry = sdcadm("rollback", "--latest", "--force", "-n")
     assert dry.exit_code == 0, dry.err
-    assert "This rollback will make the following changes:" in dry.out
+    assert dry.out.startswith("\nThis rollback will make the following changes:\n")
     assert '    rollback "cns" service' in dry.out
-    assert dry.out.strip().endswith("Dry run: nothing was changed.")
+    # the block is closed by a blank line, as update's is
+    assert dry.out.endswith("\n\nDry run: nothing was changed.\n")
     assert [m for m in sim.mutations() if m["method"] != "GET"] == []
     r = sdcadm("rollback", "--latest", "--force", "-y")
     assert r.exit_code == 0, r.err
