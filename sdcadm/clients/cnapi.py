@@ -6,21 +6,12 @@ from typing import Any, Iterable, Mapping
 from sdcadm.clients.http import RestClient
 
 
-
 class CnapiClient(RestClient):
     name = "cnapi"
-    page_size = 1000  # the APIs' maximum `limit`
 
     def list_servers(self, **filters: Any) -> list[dict[str, Any]]:
-        """All matching servers: limit+offset pages until a short page."""
-        servers: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self.get("/servers", **filters, limit=self.page_size, offset=offset) or []
-            servers.extend(page)
-            if len(page) < self.page_size:
-                return servers
-            offset += len(page)
+        """All matching servers, all pages."""
+        return self.get_all("/servers", **filters)
 
     def get_server(self, uuid: str) -> dict[str, Any]:
         return self.get(f"/servers/{uuid}")

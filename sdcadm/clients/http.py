@@ -54,6 +54,7 @@ class RestClient:
 
     name = "http"
     accept_version: str | None = None
+    page_size = 1000  # the APIs' maximum `limit`
 
     def __init__(
         self,
@@ -163,6 +164,18 @@ class RestClient:
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params=params)
+
+    def get_all(self, path: str, **filters: Any) -> list[dict[str, Any]]:
+        """Every item of a list endpoint paged by limit+offset (CNAPI, VMAPI): pages until a
+        short one, as node-sdc-clients does."""
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.get(path, **filters, offset=offset, limit=self.page_size) or []
+            items.extend(page)
+            if len(page) < self.page_size:
+                return items
+            offset += len(page)
 
     # -- helpers --------------------------------------------------------------------------
     def _backoff(self, attempt: int) -> None:

@@ -8,10 +8,8 @@ import requests
 from sdcadm.clients.http import RestClient
 
 
-
 class ImgapiClient(RestClient):
     name = "imgapi"
-    page_size = 1000  # the APIs' maximum `limit`
     # The node client's default: without it images come without their `channels`.
     accept_version = "*"
 

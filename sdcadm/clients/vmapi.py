@@ -6,21 +6,12 @@ from typing import Any
 from sdcadm.clients.http import RestClient
 
 
-
 class VmapiClient(RestClient):
     name = "vmapi"
-    page_size = 1000  # the APIs' maximum `limit`
 
     def list_vms(self, **filters: Any) -> list[dict[str, Any]]:
-        """All matching VMs: offset+limit pages until a short page (as node-sdc-clients)."""
-        vms: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self.get("/vms", **filters, offset=offset, limit=self.page_size) or []
-            vms.extend(page)
-            if len(page) < self.page_size:
-                return vms
-            offset += len(page)
+        """All matching VMs, all pages."""
+        return self.get_all("/vms", **filters)
 
     def get_vm(self, uuid: str, sync: bool = False) -> dict[str, Any]:
         return self.get(f"/vms/{uuid}", sync=True if sync else None)

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from sdcadm.sim import ENDPOINTS
+
 DEFAULT_STATE_DIR = ".sim"
 
 
@@ -66,14 +68,19 @@ def _urls(state_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _all_answer(urls: dict[str, Any]) -> bool:
+def _answers(url: str | None) -> bool:
     import requests
 
-    try:
-        return all(requests.get(urls[name] + "/ping", timeout=2).status_code == 200
-                   for name in ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow", "admin"))
-    except (requests.RequestException, KeyError):
+    if not url:
         return False
+    try:
+        return requests.get(url + "/ping", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _all_answer(urls: dict[str, Any]) -> bool:
+    return all(_answers(urls.get(name)) for name in ENDPOINTS)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,20 +191,10 @@ def down(state_dir: Path) -> None:
 @click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
 def status(state_dir: Path, as_json: bool) -> None:
     """Show whether the simulator runs and where each service listens."""
-    import requests
-
     pid = _read_pid(state_dir)
     urls = _urls(state_dir)
-    rows = []
-    for name in ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow", "admin"):
-        url = urls.get(name)
-        up_ = False
-        if pid and url:
-            try:
-                up_ = requests.get(url + "/ping", timeout=2).status_code == 200
-            except requests.RequestException:
-                pass
-        rows.append({"service": name, "url": url, "up": up_})
+    rows = [{"service": name, "url": urls.get(name), "up": bool(pid) and _answers(urls.get(name))}
+            for name in ENDPOINTS]
     if as_json:
         click.echo(json.dumps({"pid": pid, "scenario": urls.get("scenario"), "services": rows}, indent=2))
     else:

@@ -3,7 +3,7 @@ install tasks, reboots, CommandExecute."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,23 +42,33 @@ def invalid_params(field: str, message: str, status: int = 400) -> RestError:
 def routes(world: "World") -> list[Route]:
     store = world.store
 
-    def vms_of(server_uuid: str) -> dict[str, Any]:
-        return {v["uuid"]: {"uuid": v["uuid"], "owner_uuid": v.get("owner_uuid"), "state": v.get("state"),
-                            "zone_state": v.get("zone_state"), "brand": v.get("brand"),
-                            "quota": v.get("quota"), "max_physical_memory": v.get("max_physical_memory")}
-                for v in store.all("vm") if v.get("server_uuid") == server_uuid and v.get("state") != "destroyed"}
+    def vms_by_server() -> dict[str, dict[str, Any]]:
+        """server uuid -> its VMs as `extras=vms` shows them: one pass over the VMs per
+        request, not one per listed server."""
+        out: dict[str, dict[str, Any]] = {}
+        for v in store.all("vm"):
+            if v.get("state") != "destroyed":
+                out.setdefault(v.get("server_uuid"), {})[v["uuid"]] = {
+                    "uuid": v["uuid"], "owner_uuid": v.get("owner_uuid"), "state": v.get("state"),
+                    "zone_state": v.get("zone_state"), "brand": v.get("brand"),
+                    "quota": v.get("quota"), "max_physical_memory": v.get("max_physical_memory")}
+        return out
 
-    def shape(s: dict[str, Any], extras: set[str]) -> dict[str, Any]:
+    def shaper(extras: set[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
         if "all" in extras:
             extras = set(EXTRA_FIELDS)
-        out = {k: v for k, v in s.items() if k not in HIDDEN and not k.startswith("_")}
-        if extras:
-            out["status"] = s.get("status")
-            out["last_heartbeat"] = s.get("last_heartbeat")
-        for e in extras:
-            for f in EXTRA_FIELDS.get(e, ()):
-                out[f] = vms_of(s["uuid"]) if f == "vms" else s.get(f)
-        return out
+        vms = vms_by_server() if "vms" in extras else {}
+
+        def shape(s: dict[str, Any]) -> dict[str, Any]:
+            out = {k: v for k, v in s.items() if k not in HIDDEN and not k.startswith("_")}
+            if extras:
+                out["status"] = s.get("status")
+                out["last_heartbeat"] = s.get("last_heartbeat")
+            for e in extras:
+                for f in EXTRA_FIELDS.get(e, ()):
+                    out[f] = vms.get(s["uuid"], {}) if f == "vms" else s.get(f)
+            return out
+        return shape
 
     def server_or_404(u: str) -> dict[str, Any]:
         if not re.fullmatch(UUID_RE, u):
@@ -101,7 +111,8 @@ def routes(world: "World") -> list[Route]:
                    for flag in ("setup", "headnode", "reserved", "reservoir")):
                 continue
             out.append(s)
-        page = [shape(s, extras) for s in out[offset:offset + limit]]
+        shape = shaper(extras)
+        page = [shape(s) for s in out[offset:offset + limit]]
         if q.get("fields"):
             keep = set(q["fields"].split(","))
             page = [{k: v for k, v in s.items() if k in keep} for s in page]
@@ -109,7 +120,7 @@ def routes(world: "World") -> list[Route]:
 
     async def get_server(request: Request) -> Response:
         s = server_or_404(request.path_params["uuid"])
-        return send(shape(s, {"all"}))
+        return send(shaper({"all"})(s))
 
     async def update_server(request: Request) -> Response:
         s = server_or_404(request.path_params["uuid"])

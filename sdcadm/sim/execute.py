@@ -16,50 +16,60 @@ import json
 import re
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
 
-STAT_RE = re.compile(r"""^zlogin\s+(\S+)\s+bash\s+-c\s+(['"])\s*echo\s+stat\s*\|\s*nc\s+(127\.0\.0\.1|localhost)\s+2181\s*\2$""")
+ZK_STATE_RE = re.compile(r"^zlogin\s+(\S+)\s+manatee-adm\s+zk-state$")
+STAT_RE = re.compile(r"""^zlogin\s+(\S+)\s+bash\s+-c\s+(['"])\s*echo\s+stat\s*\|\s*"""
+                     r"nc\s+(127\.0\.0\.1|localhost)\s+2181\s*\2$")
+SVCS_ZONE_RE = re.compile(r"^svcs\s+-vxz\s+(\S+)$")
+SVCS_RE = re.compile(r"^svcs\s+-vx(\s+\S+)?$")
+# Read-only is decided on the script alone, so this one also takes a bare `svcs -vxz`.
+READ_ONLY = (ZK_STATE_RE, STAT_RE, re.compile(r"^svcs\s+-vxz?(\s+\S+)?$"))
+
+
+def _command(script: str, args: list[str] | None = None) -> str:
+    """The script's one command: lines after the shebang, comments dropped, args appended."""
+    body = [ln.strip() for ln in script.splitlines()[1:]]
+    body = [ln for ln in body if ln and not ln.startswith("#")]
+    return " ".join(body + [shlex.quote(a) for a in (args or [])]).strip()
 
 
 def is_read_only(script: str) -> bool:
     """True for the scripts above: they only read, so they are not mutations."""
-    command = " ".join(ln.strip() for ln in script.splitlines()[1:] if ln.strip() and not ln.strip().startswith("#"))
-    return bool(re.match(r"^zlogin\s+\S+\s+manatee-adm\s+zk-state$", command) or STAT_RE.match(command)
-                or re.match(r"^svcs\s+-vxz?(\s+\S+)?$", command))
+    command = _command(script)
+    return any(r.match(command) for r in READ_ONLY)
 
 
-def run(world: "World", server_uuid: str, script: str, args: list[str] | None = None) -> tuple[str, str, int]:
-    lines = [ln.strip() for ln in script.splitlines()]
-    body = [ln for ln in lines[1:] if ln and not ln.startswith("#")]
-    command = " ".join(body + [shlex.quote(a) for a in (args or [])]).strip()
+def run(world: "World", server_uuid: str, script: str,
+        args: list[str] | None = None) -> tuple[str, str, int]:
+    command = _command(script, args)
     if not command:
         return "", "", 0
-    m = re.match(r"^zlogin\s+(\S+)\s+manatee-adm\s+zk-state$", command)
-    if m:
-        vm = _zone(world, server_uuid, m.group(1))
-        if isinstance(vm, tuple):
-            return vm
-        return json.dumps(zk_state(world)) + "\n", "", 0
-    m = STAT_RE.match(command)
-    if m:
-        vm = _zone(world, server_uuid, m.group(1))
-        if isinstance(vm, tuple):
-            return vm
-        return zk_stat(world, vm), "", 0
-    m = re.match(r"^svcs\s+-vxz\s+(\S+)$", command)
-    if m:
-        vm = _zone(world, server_uuid, m.group(1))
-        if isinstance(vm, tuple):
-            return vm
-        fault = world.has_fault("unhealthy", vm["uuid"])
-        return (maintenance(vm, fault) if fault else ""), "", 0
-    if re.match(r"^svcs\s+-vx(\s+\S+)?$", command):
+    # The commands that log into a zone: (pattern, answer given the zone's VM).
+    in_zone: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any]], str]], ...] = (
+        (ZK_STATE_RE, lambda vm: json.dumps(zk_state(world)) + "\n"),
+        (STAT_RE, lambda vm: zk_stat(world, vm)),
+        (SVCS_ZONE_RE, lambda vm: _svcs_zone(world, vm)),
+    )
+    for pattern, answer in in_zone:
+        m = pattern.match(command)
+        if m:
+            vm = _zone(world, server_uuid, m.group(1))
+            if isinstance(vm, tuple):
+                return vm
+            return answer(vm), "", 0
+    if SVCS_RE.match(command):
         return "", "", 0
     word = command.split()[0]
     return "", f"bash: {word}: command not found\n", 127
+
+
+def _svcs_zone(world: "World", vm: dict[str, Any]) -> str:
+    fault = world.has_fault("unhealthy", vm["uuid"])
+    return maintenance(vm, fault) if fault else ""
 
 
 def _zone(world: "World", server_uuid: str, zone: str) -> dict[str, Any] | tuple[str, str, int]:

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -220,7 +221,9 @@ def routes(world: "World", mode: str) -> list[Route]:
 
             body = await import_remote(world, u, dict(q))
             return send(body, headers={"workflow-api": world.urls.get("workflow", "")})
-        handlers = {"activate": activate, "update": update, "disable": disable, "enable": enable}
+        handlers = {"activate": activate, "update": update,
+                    "disable": partial(set_disabled, disabled=True),
+                    "enable": partial(set_disabled, disabled=False)}
         if mode == "private":
             handlers["channel-add"] = channel_add
         if act not in handlers:
@@ -270,18 +273,14 @@ def routes(world: "World", mode: str) -> list[Route]:
                             errors=[{"field": k, "code": "NotAllowed"} for k in bad])
         return send(shape(store.edit(kind, m["uuid"], lambda d: d.update(body)), request))
 
-    async def disable(request: Request, m: dict[str, Any]) -> Response:
-        def change(d: dict[str, Any]) -> None:
-            d["disabled"] = True
-            if d["state"] == "active":
-                d["state"] = "disabled"
-        return send(shape(store.edit(kind, m["uuid"], change), request))
+    async def set_disabled(request: Request, m: dict[str, Any], disabled: bool) -> Response:
+        # The flag always moves; the state only between active and disabled (not unactivated).
+        before, after = ("active", "disabled") if disabled else ("disabled", "active")
 
-    async def enable(request: Request, m: dict[str, Any]) -> Response:
         def change(d: dict[str, Any]) -> None:
-            d["disabled"] = False
-            if d["state"] == "disabled":
-                d["state"] = "active"
+            d["disabled"] = disabled
+            if d["state"] == before:
+                d["state"] = after
         return send(shape(store.edit(kind, m["uuid"], change), request))
 
     async def channel_add(request: Request, m: dict[str, Any]) -> Response:

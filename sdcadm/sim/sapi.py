@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import uuid as uuidlib
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sdcadm.sim.web import (RestError, invalid_argument, missing_parameter, no_content, not_found,
-                            params_of, json_body, public, send, truthy)
+from sdcadm.sim.store import now_iso
+from sdcadm.sim.web import (UUID_RE, RestError, invalid_argument, json_body, missing_parameter,
+                            no_content, not_found, params_of, public, send, truthy)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -121,7 +124,8 @@ def routes(world: "World") -> list[Route]:
     async def get_app(request: Request) -> Response:
         return send(public(_get("app", "application", request.path_params["uuid"])))
 
-    async def update_obj(request: Request, kind: str, label: str) -> Response:
+    # update and delete are one handler each for applications, services and instances
+    async def update_obj(request: Request, kind: str) -> Response:
         u = request.path_params["uuid"]
         body = await json_body(request)
         if not isinstance(body, dict):
@@ -138,16 +142,10 @@ def routes(world: "World") -> list[Route]:
         doc = store.edit(kind, u, change)
         return send(_shape(doc, api_version(request)))
 
-    async def update_app(request: Request) -> Response:
-        return await update_obj(request, "app", "application")
-
     async def delete_obj(request: Request, kind: str) -> Response:
         if not store.delete(kind, request.path_params["uuid"]):
             raise RestError(404, None, "", empty=True)
         return no_content()
-
-    async def delete_app(request: Request) -> Response:
-        return await delete_obj(request, "app")
 
     # -- services ------------------------------------------------------------------------
     async def list_services(request: Request) -> Response:
@@ -180,12 +178,6 @@ def routes(world: "World") -> list[Route]:
 
     async def get_service(request: Request) -> Response:
         return send(_shape(_get("service", "service", request.path_params["uuid"]), api_version(request)))
-
-    async def update_service(request: Request) -> Response:
-        return await update_obj(request, "service", "service")
-
-    async def delete_service(request: Request) -> Response:
-        return await delete_obj(request, "service")
 
     # -- instances -----------------------------------------------------------------------
     async def list_instances(request: Request) -> Response:
@@ -229,9 +221,6 @@ def routes(world: "World") -> list[Route]:
                     raise RestError(500, "ProvisionFailedError", f"failed to provision instance {u}")
         return send(_shape(doc, api_version(request)))
 
-    async def update_instance(request: Request) -> Response:
-        return await update_obj(request, "instance", "instance")
-
     async def upgrade_instance(request: Request) -> Response:
         from sdcadm.sim import ops
 
@@ -255,7 +244,7 @@ def routes(world: "World") -> list[Route]:
             raise RestError(404, None, "", empty=True)
         if inst.get("type", "vm") == "vm":
             store.edit("vm", u, lambda vm: vm.update(state="destroyed", zone_state="destroyed",
-                                                    destroyed=_now()))
+                                                    destroyed=now_iso()))
         store.delete("instance", u)
         return no_content()
 
@@ -276,9 +265,6 @@ def routes(world: "World") -> list[Route]:
         params.update(owner_uuid=app.get("owner_uuid"), uuid=inst["uuid"], brand="joyent-minimal",
                       customer_metadata={k: v for k, v in meta.items() if k in keep})
         if isinstance(params.get("networks"), list):
-            from sdcadm.sim.web import UUID_RE
-            import re
-
             params["networks"] = [({"uuid": n} if re.fullmatch(UUID_RE, n) else {"name": n})
                                   if isinstance(n, str) else n for n in params["networks"]]
         return send(params)
@@ -291,9 +277,6 @@ def routes(world: "World") -> list[Route]:
         missing = [k for k in ("uuid", "started", "changes") if body.get(k) in (None, "")]
         if missing:
             raise missing_parameter(f"missing required keys: {', '.join(missing)}")
-        from sdcadm.sim.web import UUID_RE
-        import re
-
         if not re.fullmatch(UUID_RE, str(body["uuid"])):
             raise invalid_argument(f"invalid uuid: {body['uuid']}")
         if not isinstance(body["changes"], (list, dict)):
@@ -346,17 +329,17 @@ def routes(world: "World") -> list[Route]:
         Route("/applications", list_apps, methods=["GET"]),
         Route("/applications", create_app, methods=["POST"]),
         Route("/applications/{uuid}", get_app, methods=["GET"]),
-        Route("/applications/{uuid}", update_app, methods=["PUT"]),
-        Route("/applications/{uuid}", delete_app, methods=["DELETE"]),
+        Route("/applications/{uuid}", partial(update_obj, kind="app"), methods=["PUT"]),
+        Route("/applications/{uuid}", partial(delete_obj, kind="app"), methods=["DELETE"]),
         Route("/services", list_services, methods=["GET"]),
         Route("/services", create_service, methods=["POST"]),
         Route("/services/{uuid}", get_service, methods=["GET"]),
-        Route("/services/{uuid}", update_service, methods=["PUT"]),
-        Route("/services/{uuid}", delete_service, methods=["DELETE"]),
+        Route("/services/{uuid}", partial(update_obj, kind="service"), methods=["PUT"]),
+        Route("/services/{uuid}", partial(delete_obj, kind="service"), methods=["DELETE"]),
         Route("/instances", list_instances, methods=["GET"]),
         Route("/instances", create_instance, methods=["POST"]),
         Route("/instances/{uuid}", get_instance, methods=["GET"]),
-        Route("/instances/{uuid}", update_instance, methods=["PUT"]),
+        Route("/instances/{uuid}", partial(update_obj, kind="instance"), methods=["PUT"]),
         Route("/instances/{uuid}", delete_instance, methods=["DELETE"]),
         Route("/instances/{uuid}/payload", instance_payload, methods=["GET"]),
         Route("/instances/{uuid}/upgrade", upgrade_instance, methods=["PUT"]),
@@ -367,8 +350,3 @@ def routes(world: "World") -> list[Route]:
         Route("/history/{uuid}", delete_history, methods=["DELETE"]),
     ]
 
-
-def _now() -> str:
-    from sdcadm.sim.store import now_iso
-
-    return now_iso()

@@ -27,8 +27,7 @@ def load_scenario(name_or_path: str | Path) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(path.read_text(), Loader=loader) or {}
     if "extends" in data:
-        base = load_scenario(data["extends"] if "/" in str(data["extends"]) or str(data["extends"]).endswith(".yaml")
-                             else data["extends"])
+        base = load_scenario(data["extends"])
         if "generate" in data:
             from sdcadm.sim.generate import expand
 

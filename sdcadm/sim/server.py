@@ -15,14 +15,13 @@ from typing import Any, Iterator
 
 import uvicorn
 
-from sdcadm.sim import admin, cnapi, imgapi, ops, sapi, vmapi, workflow
+from sdcadm.sim import ENDPOINTS, admin, cnapi, imgapi, ops, sapi, vmapi, workflow
 from sdcadm.sim.files import SumCache
 from sdcadm.sim.scenario import build_docs, load_scenario, scenario_path
 from sdcadm.sim.store import Store, rows_from
 from sdcadm.sim.web import ServiceLayer, make_app
 from sdcadm.sim.world import World, validate_fault
 
-ORDER = ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow", "admin")
 SERVER_HEADER = {"sapi": "sapi/2.1.3", "imgapi": "imgapi/4.13.1", "updates": "imgapi/4.13.1",
                  "vmapi": "VMAPI/9.16.0", "cnapi": "cnapi/1.26.6", "workflow": "workflow/1.4.2",
                  "admin": "sdcadm-sim/1.0.0"}
@@ -106,12 +105,12 @@ class Simulator:
 
     def _ports(self) -> dict[str, int]:
         if self.port_base:
-            return {name: self.port_base + i for i, name in enumerate(ORDER)}
+            return {name: self.port_base + i for i, name in enumerate(ENDPOINTS)}
         try:
             recorded = json.loads((self.state_dir / "sim.json").read_text())
-            return {name: int(recorded[name].rsplit(":", 1)[1]) for name in ORDER}
+            return {name: int(recorded[name].rsplit(":", 1)[1]) for name in ENDPOINTS}
         except (OSError, ValueError, KeyError, IndexError):
-            return {name: 0 for name in ORDER}
+            return {name: 0 for name in ENDPOINTS}
 
     def bind(self) -> dict[str, socket.socket]:
         socks = {}
@@ -154,7 +153,7 @@ class Simulator:
     async def serve(self) -> None:
         socks = self.bind()
         apps = self.apps()
-        for name in ORDER:
+        for name in ENDPOINTS:
             cfg = uvicorn.Config(apps[name], log_level="warning", access_log=False, lifespan="off",
                                  server_header=False, timeout_keep_alive=30, http="h11")
             self.servers.append(_Server(cfg))
@@ -162,7 +161,7 @@ class Simulator:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        tasks = [asyncio.create_task(s.serve(sockets=[socks[n]])) for n, s in zip(ORDER, self.servers)]
+        tasks = [asyncio.create_task(s.serve(sockets=[socks[n]])) for n, s in zip(ENDPOINTS, self.servers)]
         while not all(s.started for s in self.servers):
             if any(t.done() for t in tasks):
                 break

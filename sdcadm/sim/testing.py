@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from sdcadm.sim import ENDPOINTS
+
 
 class SimError(RuntimeError):
     pass
@@ -71,7 +73,7 @@ class SimHandle:
             except (OSError, ValueError):
                 info = {}
             if info.get("pid") == self.proc.pid:
-                self.urls = {k: info[k] for k in ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow", "admin")}
+                self.urls = {k: info[k] for k in ENDPOINTS}
                 return self
             time.sleep(0.01)
         self.stop()

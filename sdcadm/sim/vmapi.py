@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from sdcadm.sim import ops
 from sdcadm.sim.web import UUID_RE, RestError, not_found, params_of, public, send, truthy
+from sdcadm.sim.workflow import job_or_404
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -120,7 +121,7 @@ def routes(world: "World") -> list[Route]:
             if pred is not None and not _predicate(vm, pred):
                 continue
             out.append(vm)
-        sort = q.get("sort", "uuid.desc") if q.get("sort") else "uuid.desc"
+        sort = q.get("sort") or "uuid.desc"
         field, _, direction = sort.partition(".")
         out.sort(key=lambda v: str(v.get(field) or ""), reverse=(direction or "asc") == "desc")
         return out
@@ -247,21 +248,15 @@ def routes(world: "World") -> list[Route]:
         jobs = [trim_job(j) for j in store.all("job") if job_matches(j, q, request.path_params["uuid"])]
         return send(list(reversed(jobs)))
 
-    def job_or_404(u: str) -> dict[str, Any]:
-        job = store.get("job", u)
-        if job is None:
-            raise not_found(f"Job {u} not found")
-        return job
-
     async def get_job(request: Request) -> Response:
-        return send(trim_job(job_or_404(request.path_params["uuid"])))
+        return send(trim_job(job_or_404(store, request.path_params["uuid"])))
 
     async def wait_job(request: Request) -> Response:
         u = request.path_params["uuid"]
-        job_or_404(u)
+        job_or_404(store, u)
         timeout = float(request.query_params.get("timeout", 3600))
         await world.wait_for(u, lambda: ops.job_done(world, u), timeout)
-        return send(trim_job(job_or_404(u)))
+        return send(trim_job(job_or_404(store, u)))
 
     return [
         Route("/ping", ping),

@@ -1,7 +1,7 @@
 """Workflow API 1.4.2: the jobs behind import-remote, reprovision, provision and reboots."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,7 +11,16 @@ from sdcadm.sim import ops
 from sdcadm.sim.web import RestError, not_found, public, send
 
 if TYPE_CHECKING:
+    from sdcadm.sim.store import Store
     from sdcadm.sim.world import World
+
+
+def job_or_404(store: "Store", u: str) -> dict[str, Any]:
+    """A Workflow job, or WFAPI's 404 (VMAPI's job views answer the same)."""
+    job = store.get("job", u)
+    if job is None:
+        raise not_found(f"Job {u} not found")
+    return job
 
 
 def routes(world: "World") -> list[Route]:
@@ -33,22 +42,16 @@ def routes(world: "World") -> list[Route]:
             raise RestError(409, "InvalidArgument", "limit and offset must be numbers")
         return send([public(j) for j in jobs[offset:offset + limit]])
 
-    def job_or_404(u: str) -> dict:
-        job = store.get("job", u)
-        if job is None:
-            raise not_found(f"Job {u} not found")
-        return job
-
     async def get_job(request: Request) -> Response:
-        return send(public(job_or_404(request.path_params["uuid"])))
+        return send(public(job_or_404(store, request.path_params["uuid"])))
 
     async def job_info(request: Request) -> Response:
-        job_or_404(request.path_params["uuid"])
+        job_or_404(store, request.path_params["uuid"])
         return send([])
 
     async def cancel_job(request: Request) -> Response:
         u = request.path_params["uuid"]
-        job = job_or_404(u)
+        job_or_404(store, u)
         if ops.job_done(world, u):
             raise RestError(409, "InvalidArgument", f"Job {u} is finished and cannot be canceled")
         task = world.runners.pop(u, None)

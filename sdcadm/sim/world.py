@@ -10,11 +10,12 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
+from sdcadm.sim import ENDPOINTS
 from sdcadm.sim.store import Rows, Store, now_iso
 
 REQUEST_FAULTS = ("error", "latency", "drop")
 FAULT_TYPES = REQUEST_FAULTS + ("fail-job", "reboot-hang", "stuck-instance", "unhealthy", "manatee-deposed")
-SERVICES = ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow")
+SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
 
 
 class FaultError(ValueError):

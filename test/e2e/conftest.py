@@ -51,26 +51,26 @@ def end_state(sim: Any) -> dict[str, Any]:
     return {"services": services, "vms": vms, "agents": agents}
 
 
-def driver(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
+def _spawn(sim: Any, argv: list[str], wait: bool, timeout: float) -> Any:
+    """Run a process against `sim`: its Popen, or (wait=True) its CompletedProcess."""
     env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1")
-    proc = subprocess.Popen([sys.executable, str(DRIVER), *args], env=env,
+    proc = subprocess.Popen([sys.executable, *argv], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def driver(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
+    """The e2e driver script (the executor through its Python API)."""
+    return _spawn(sim, [str(DRIVER), *args], wait, timeout)
 
 
 def cli(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
-    env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1")
-    proc = subprocess.Popen([sys.executable, "-m", "sdcadm", *args], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    if not wait:
-        return proc
-    out, err = proc.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    """`sdcadm ARGS...` as its own process."""
+    return _spawn(sim, ["-m", "sdcadm", *args], wait, timeout)
 
 
 def wait_for_event(sim: Any, predicate: Any, timeout: float = 60,

@@ -2,6 +2,8 @@
 platforms, downloads. Each case: a datacenter, a request, the expected plan or message."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dcbuilder import DC, config
@@ -294,7 +296,7 @@ def test_one_agent_by_server_and_by_instance_uuid() -> None:
 
 def platform_plan(dc: DC, **change) -> Plan:
     req = {"type": "update-platform", "platform": "20250101T000000Z", **change}
-    doc = parse_spec(__import__("json").dumps({"changes": [req]}), origin="p.json")
+    doc = parse_spec(json.dumps({"changes": [req]}), origin="p.json")
     return plan(dc.state(), doc.changes, PlanOptions(), config())
 
 

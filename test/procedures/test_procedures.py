@@ -65,30 +65,28 @@ def test_config_only_change_is_just_the_sapi_step() -> None:
     assert brief(steps, dc) == [("sapi-update-service", "amon")]
 
 
-@pytest.mark.parametrize("service, image_name", [
-    ("papi", "papi"), ("moray", "mantav2-moray"), ("sapi", "sapi")])
-def test_rolling_services_put_the_headnode_instance_last(service, image_name) -> None:
+def three_instance_dc(service: str, image_name: str) -> DC:
+    """`service` on an old image, one instance on each of headnode, cn1 and cn2; a newer
+    image is available."""
     dc = DC()
     cn1, cn2 = dc.server("cn1"), dc.server("cn2")
     old = dc.image(image_name, "20240101")
     dc.image(image_name, "20240601")
     dc.vm_service(service, old, 3, servers=[dc.hn, cn1, cn2])
+    return dc
+
+
+@pytest.mark.parametrize("service, image_name", [
+    ("papi", "papi"), ("moray", "mantav2-moray"), ("sapi", "sapi")])
+def test_rolling_services_put_the_headnode_instance_last(service, image_name) -> None:
+    dc = three_instance_dc(service, image_name)
     _, steps = steps_for(dc, service)
     reprov = [n for a, n in brief(steps, dc) if a == "reprovision"]
     assert reprov == [f"{service}1", f"{service}2", f"{service}0"]
 
 
-def binder_dc() -> DC:
-    dc = DC()
-    cn1, cn2 = dc.server("cn1"), dc.server("cn2")
-    old = dc.image("mantav2-nameservice", "20240101")
-    dc.image("mantav2-nameservice", "20240601")
-    dc.vm_service("binder", old, 3, servers=[dc.hn, cn1, cn2])
-    return dc
-
-
 def test_binder_leader_last() -> None:
-    dc = binder_dc()
+    dc = three_instance_dc("binder", "mantav2-nameservice")
     b0, b1, b2 = dc.instances
     topo = {"binder": {b0.instance: "follower", b1.instance: "leader",
                        b2.instance: "follower"}}
@@ -99,18 +97,14 @@ def test_binder_leader_last() -> None:
 
 
 def test_binder_without_topology_puts_the_headnode_last() -> None:
-    dc = binder_dc()
+    dc = three_instance_dc("binder", "mantav2-nameservice")
     _, steps = steps_for(dc, "binder")
     assert [n for a, n in brief(steps, dc) if a == "reprovision"] == ["binder1", "binder2",
                                                                        "binder0"]
 
 
 def test_manatee_check_shard_then_async_sync_primary() -> None:
-    dc = DC()
-    cn1, cn2 = dc.server("cn1"), dc.server("cn2")
-    old = dc.image("sdc-postgres", "20240101")
-    dc.image("sdc-postgres", "20240601")
-    dc.vm_service("manatee", old, 3, servers=[dc.hn, cn1, cn2])
+    dc = three_instance_dc("manatee", "sdc-postgres")
     m0, m1, m2 = dc.instances
     topo = {"manatee": {m0.instance: "primary", m1.instance: "async", m2.instance: "sync"}}
     _, steps = steps_for(dc, "manatee", topology=topo)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from sdcadm.errors import Interrupted, SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext
-from sdcadm.executor.handlers.jobs import unfinished_jobs, wait_job
+from sdcadm.executor.handlers.jobs import settle_jobs, wait_job
 from sdcadm.plan import Step
 
 ATTEMPTS = 5
@@ -28,15 +28,9 @@ class ChecksumError(StepFailedError):
 class ImportImage:
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
-        noted = ctx.notes(step).get("job_uuid")
         # A run died while IMGAPI was importing: let that job finish before judging.
-        jobs = [noted] if noted else unfinished_jobs(ctx, "image_uuid", p["image_uuid"])
-        for job in jobs:
-            try:
-                wait_job(ctx, ctx.clients.wfapi.get_job, job, timeout=ctx.scaled(IMPORT_TIMEOUT),
-                         what=f"import of image {p['image_uuid']}")
-            except StepFailedError:
-                pass
+        settle_jobs(ctx, step, ctx.clients.wfapi.get_job, "image_uuid", p["image_uuid"],
+                    timeout=ctx.scaled(IMPORT_TIMEOUT), what=f"import of image {p['image_uuid']}")
         local = _local_image(ctx, p["image_uuid"])
         return bool(local and local.get("state") == "active")
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 
 from sdcadm.errors import SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext
+from sdcadm.plan import Step
 
 FINISHED_JOB = ("succeeded", "failed", "canceled")
 MAX_POLL_ERRORS = 5  # as the original's clients: five poll errors in a row abort the wait
@@ -92,6 +93,31 @@ def wait_task(ctx: ExecContext, task_id: str, *, timeout: float, what: str) -> M
             raise StepFailedError(f"timeout waiting for {what} (task {task_id})")
         if time.monotonic() - asked < 0.5:
             ctx.sleep()  # the server answered without long-polling: do not spin
+
+
+def settle_jobs(
+    ctx: ExecContext,
+    step: Step,
+    get_job: Callable[[str], Mapping[str, Any]],
+    param: str,
+    value: str,
+    *,
+    timeout: float,
+    what: str,
+) -> None:
+    """Before a `check` judges a step: wait for the job an earlier run left in flight.
+
+    That is the journalled job, or else any unfinished one whose `params[param] == value`:
+    its result decides, and a second one must not be started meanwhile. Whether it worked
+    is for the check to read from the datacenter, not from the job.
+    """
+    noted = ctx.notes(step).get("job_uuid")
+    jobs = [noted] if noted else unfinished_jobs(ctx, param, value)
+    for job in jobs:
+        try:
+            wait_job(ctx, get_job, job, timeout=timeout, what=what)
+        except StepFailedError:
+            pass
 
 
 def unfinished_jobs(ctx: ExecContext, param: str, value: str) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from sdcadm.errors import InstanceIsDownError, SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext, minutes
-from sdcadm.executor.handlers.jobs import unfinished_jobs, wait_job
+from sdcadm.executor.handlers.jobs import settle_jobs, wait_job
 from sdcadm.executor.health import HealthGate, default_gate
 from sdcadm.plan import Step
 
@@ -31,17 +31,10 @@ class SapiUpdateService:
 class Reprovision:
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
-        noted = ctx.notes(step).get("job_uuid")
-        # The run may have died with a reprovision job in flight (journalled or not yet):
-        # that job's result decides, and a second reprovision must not be started meanwhile.
-        jobs = [noted] if noted else unfinished_jobs(ctx, "vm_uuid", p["instance"])
-        for job in jobs:
-            try:
-                wait_job(ctx, ctx.clients.vmapi.get_job, job,
-                         timeout=ctx.scaled(REPROVISION_TIMEOUT),
-                         what=f"reprovision of {p['instance']}")
-            except StepFailedError:
-                pass
+        # The run may have died with a reprovision job in flight (journalled or not yet).
+        settle_jobs(ctx, step, ctx.clients.vmapi.get_job, "vm_uuid", p["instance"],
+                    timeout=ctx.scaled(REPROVISION_TIMEOUT),
+                    what=f"reprovision of {p['instance']}")
         vm = ctx.clients.vmapi.get_vm(p["instance"])
         return vm.get("image_uuid") == p["image_uuid"]
 
