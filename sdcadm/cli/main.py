@@ -166,6 +166,10 @@ def run(argv: list[str]) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.UsageError as e:
+        if _is_option_error(e):
+            # The original's option parser errors: code `Option`, exit status 1.
+            _print_error(_subcommand_path(argv), "Option", e.format_message(), verbose)
+            return 1
         _print_error(_subcommand_path(argv), "Usage", e.format_message(), verbose)
         return 2
     except click.ClickException as e:
@@ -176,6 +180,13 @@ def run(argv: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _is_option_error(e: click.UsageError) -> bool:
+    """An unknown option, a missing option value or a bad option value."""
+    if isinstance(e, (click.NoSuchOption, click.BadOptionUsage)):
+        return True
+    return isinstance(e, click.BadParameter) and isinstance(e.param, click.Option)
 
 
 def _print_error(path: str, code: str, message: str, verbose: bool) -> None:

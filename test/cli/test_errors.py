@@ -47,7 +47,11 @@ def conf_with(sim: Any, tmp_path: Path, **changes: Any) -> Path:
     (["changes", "nosuch"],
      'sdcadm changes: error (Update): unknown SDC instance or service "nosuch" from '
      '{"instance":"nosuch","type":"update-instance"}', 2),
-    (["instances", "--bogus"], "sdcadm instances: error (Usage): No such option '--bogus'.", 2),
+    # option parse errors keep the original's code and exit status (Option, 1)
+    (["instances", "--bogus"], "sdcadm instances: error (Option): No such option '--bogus'.", 1),
+    (["avail", "-x"], "sdcadm avail: error (Option): Option '-x' requires an argument.", 1),
+    (["update", "--concurrency", "0"], "sdcadm update: error (Option): Invalid value for "
+     "'--concurrency': 0 is not in the range 1<=x<=256.", 1),
 ])
 def test_bad_input(sdcadm: Any, sim: Any, args: list[str], line: str, status: int) -> None:
     r = sdcadm(*args)
