@@ -15,12 +15,13 @@ VALID_FIELDS = ("type", "instance", "zonename", "service", "alias", "image", "ve
 GROUP_FIELDS = ("type", "service", "image", "version", "count", "instances")
 
 
-def parse_filters(args: tuple[str, ...]) -> tuple[set[str], str | None]:
-    """`NAME` / `svc=NAME` (services, any of them) and `type=vm|agent`."""
+def parse_filters(args: tuple[str, ...]) -> tuple[set[str], set[str]]:
+    """`NAME` / `svc=NAME` (services) and `type=vm|agent` (types); each kind of filter
+    keeps instances matching any of its values."""
     from sdcadm.errors import UsageError
 
     services: set[str] = set()
-    kind: str | None = None
+    kinds: set[str] = set()
     for arg in args:
         key, eq, value = arg.partition("=")
         if not eq:
@@ -30,10 +31,10 @@ def parse_filters(args: tuple[str, ...]) -> tuple[set[str], str | None]:
         elif key == "type":
             if value not in ("vm", "agent"):
                 raise UsageError(f"invalid instance type: {value}")
-            kind = value
+            kinds.add(value)
         else:
             raise UsageError(f'unknown filter "{key}"')
-    return services, kind
+    return services, kinds
 
 
 def instance_row(inst: Any) -> dict[str, Any]:
@@ -80,11 +81,11 @@ def instances(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...]
     """
     from sdcadm.gather import gather
 
-    services, kind = parse_filters(filters)
+    services, kinds = parse_filters(filters)
     state = gather(app, app.config, updates=False)
     rows = [
         instance_row(i) for i in state.instances
-        if (not services or i.service in services) and (kind is None or i.type == kind)
+        if (not services or i.service in services) and (not kinds or i.type in kinds)
     ]
     if group_by_image:
         emit_rows(app, image_groups(rows), as_json=as_json, no_header=no_header,

@@ -148,6 +148,9 @@ def test_instances_default_table(sdcadm: Any, api: Api) -> None:
     (["type=agent"], lambda r: r["type"] == "agent"),
     (["type=vm", "binder"], lambda r: r["type"] == "vm" and r["service"] == "binder"),
     (["cn-agent", "vm-agent"], lambda r: r["service"] in ("cn-agent", "vm-agent")),
+    # type filters add up like service filters: both types = no type filter
+    (["type=vm", "type=agent", "binder", "cn-agent"],
+     lambda r: r["service"] in ("binder", "cn-agent")),
 ])
 def test_instances_filters(sdcadm: Any, api: Api, args: list[str], keep: Any) -> None:
     rows = [r for r in sorted_insts(api.instances()) if keep(r)]
