@@ -66,7 +66,8 @@ def routes(world: "World", info: dict[str, Any], shutdown: Callable[[], None]) -
     async def set_latencies(request: Request) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict):
-            raise RestError(422, "ValidationFailed", "latencies are a JSON object of name -> seconds")
+            raise RestError(422, "ValidationFailed",
+                            "latencies are a JSON object of name -> seconds")
         try:
             values = {str(k): float(v) for k, v in body.items()}
         except (TypeError, ValueError):

@@ -90,25 +90,30 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--scenario", default="small", show_default=True, help="lab, small, large, or a YAML path.")
+@click.option("--scenario", default="small", show_default=True,
+              help="lab, small, large, or a YAML path.")
 @_state_dir_option
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Multiply every operation latency (0.001 makes a 30 s reprovision take 30 ms).")
 @click.option("--latency", "latency", multiple=True, metavar="NAME=SECONDS",
               help="Override one operation latency, e.g. install-agent=2.0 (repeatable).")
-@click.option("--fault", "fault", multiple=True, metavar="JSON", help="A fault to start with (repeatable).")
-@click.option("--port-base", type=int, default=None, help="Use ports BASE..BASE+6 instead of free ones.")
-@click.option("--detach", is_flag=True, help="Return once every service answers; keep running in the background.")
+@click.option("--fault", "fault", multiple=True, metavar="JSON",
+              help="A fault to start with (repeatable).")
+@click.option("--port-base", type=int, default=None,
+              help="Use ports BASE..BASE+6 instead of free ones.")
+@click.option("--detach", is_flag=True,
+              help="Return once every service answers; keep running in the background.")
 @click.option("--parent-pid", type=int, default=None, hidden=True)
-def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ...], fault: tuple[str, ...],
-       port_base: int | None, detach: bool, parent_pid: int | None) -> None:
+def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ...],
+       fault: tuple[str, ...], port_base: int | None, detach: bool, parent_pid: int | None) -> None:
     """Start the simulator and write STATE_DIR/sdcadm.conf and STATE_DIR/sim.json."""
     latencies = _parse_latency(latency)
     faults = _parse_faults(fault)
     state_dir = state_dir.resolve()
     running = _read_pid(state_dir)
     if running:
-        raise click.ClickException(f"a simulator is already running from {state_dir} (pid {running})")
+        raise click.ClickException(
+            f"a simulator is already running from {state_dir} (pid {running})")
     if detach:
         _detach(scenario, state_dir, time_scale, latency, fault, port_base)
         return
@@ -139,8 +144,8 @@ def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ..
 def _detach(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ...],
             fault: tuple[str, ...], port_base: int | None) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "sdcadm.sim.cli", "up", "--scenario", scenario, "--state-dir", str(state_dir),
-           "--time-scale", str(time_scale)]
+    cmd = [sys.executable, "-m", "sdcadm.sim.cli", "up", "--scenario", scenario, "--state-dir",
+           str(state_dir), "--time-scale", str(time_scale)]
     for v in latency:
         cmd += ["--latency", v]
     for v in fault:
@@ -148,15 +153,18 @@ def _detach(scenario: str, state_dir: Path, time_scale: float, latency: tuple[st
     if port_base:
         cmd += ["--port-base", str(port_base)]
     with open(state_dir / "sim.log", "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = (state_dir / "sim.log").read_text(errors="replace")[-2000:]
-            raise click.ClickException(f"the simulator exited with status {proc.returncode}:\n{tail}")
+            raise click.ClickException(
+                f"the simulator exited with status {proc.returncode}:\n{tail}")
         urls = _urls(state_dir)
         if urls.get("pid") == proc.pid and _all_answer(urls):
-            click.echo(f"sdcadm-sim: {scenario} running (pid {proc.pid}); admin at {urls['admin']}", err=True)
+            click.echo(f"sdcadm-sim: {scenario} running (pid {proc.pid}); admin at {urls['admin']}",
+                       err=True)
             click.echo(f"export SDCADM_CONFIG={state_dir / 'sdcadm.conf'}")
             return
         time.sleep(0.05)
@@ -196,12 +204,14 @@ def status(state_dir: Path, as_json: bool) -> None:
     rows = [{"service": name, "url": urls.get(name), "up": bool(pid) and _answers(urls.get(name))}
             for name in ENDPOINTS]
     if as_json:
-        click.echo(json.dumps({"pid": pid, "scenario": urls.get("scenario"), "services": rows}, indent=2))
+        click.echo(json.dumps({"pid": pid, "scenario": urls.get("scenario"), "services": rows},
+                              indent=2))
     else:
         click.echo(f"pid: {pid or '-'}  scenario: {urls.get('scenario', '-')}")
         width = max(len(r["service"]) for r in rows)
         for r in rows:
-            click.echo(f"{r['service'].ljust(width)}  {(r['url'] or '-').ljust(24)}  {'up' if r['up'] else 'down'}")
+            state = "up" if r["up"] else "down"
+            click.echo(f"{r['service'].ljust(width)}  {(r['url'] or '-').ljust(24)}  {state}")
     if not pid or not all(r["up"] for r in rows):
         sys.exit(1)
 

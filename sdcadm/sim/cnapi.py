@@ -10,22 +10,26 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sdcadm.sim import execute, ops
-from sdcadm.sim.web import UUID_RE, RestError, invalid_argument, no_content, not_found, params_of, public, send, truthy
+from sdcadm.sim.web import (UUID_RE, RestError, invalid_argument, no_content, not_found,
+                            params_of, public, send, truthy)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
 
-LIST_PARAMS = {"uuids", "setup", "headnode", "reserved", "reservoir", "hostname", "extras", "fields", "limit", "offset"}
+LIST_PARAMS = {"uuids", "setup", "headnode", "reserved", "reservoir", "hostname", "extras",
+               "fields", "limit", "offset"}
 EXTRAS = {"agents", "vms", "memory", "disk", "sysinfo", "capacity", "all"}
 EXTRA_FIELDS = {
     "agents": ("agents",), "sysinfo": ("sysinfo",), "vms": ("vms",),
     "memory": ("memory_available_bytes", "memory_total_bytes"),
-    "disk": ("disk_pool_size_bytes",), "capacity": ("unreserved_cpu", "unreserved_ram", "unreserved_disk"),
+    "disk": ("disk_pool_size_bytes",),
+    "capacity": ("unreserved_cpu", "unreserved_ram", "unreserved_disk"),
 }
 HIDDEN = {f for fs in EXTRA_FIELDS.values() for f in fs} | {"status", "last_heartbeat"}
-UPDATABLE = {"boot_platform", "agents", "reserved", "reservoir", "traits", "comments", "rack_identifier",
-             "setup", "setting_up", "transitional_status", "next_reboot", "overprovision_ratios",
-             "reservation_ratio", "serial", "default_console", "etag_retries", "nics"}
+UPDATABLE = {"boot_platform", "agents", "reserved", "reservoir", "traits", "comments",
+             "rack_identifier", "setup", "setting_up", "transitional_status", "next_reboot",
+             "overprovision_ratios", "reservation_ratio", "serial", "default_console",
+             "etag_retries", "nics"}
 
 
 def strict(params: dict[str, Any], allowed: set[str]) -> None:
@@ -79,7 +83,8 @@ def routes(world: "World") -> list[Route]:
         return s
 
     async def ping(request: Request) -> Response:
-        return send({"ready": True, "services": {"workflow": "online", "moray": "online", "amqp": "online"}})
+        return send({"ready": True,
+                     "services": {"workflow": "online", "moray": "online", "amqp": "online"}})
 
     async def list_servers(request: Request) -> Response:
         q = dict(request.query_params)
@@ -138,7 +143,8 @@ def routes(world: "World") -> list[Route]:
         job = ops.server_reboot(world, s)
         if truthy(p.get("nojob")):
             return no_content()
-        return send({"job_uuid": job["uuid"]}, status=202, headers={"workflow-api": world.urls.get("workflow", "")})
+        return send({"job_uuid": job["uuid"]}, status=202,
+                    headers={"workflow-api": world.urls.get("workflow", "")})
 
     async def sysinfo_refresh(request: Request) -> Response:
         server_or_404(request.path_params["uuid"])
@@ -222,7 +228,8 @@ def routes(world: "World") -> list[Route]:
         return send(store.get("boot", bid) or {})
 
     def check_platform(platform: Any) -> None:
-        if platform is not None and platform != "latest" and store.get("platform", str(platform)) is None:
+        if (platform is not None and platform != "latest"
+                and store.get("platform", str(platform)) is None):
             raise RestError(500, None, f"Platform '{platform}' does not exist")
 
     async def update_boot(request: Request) -> Response:
@@ -254,8 +261,10 @@ def routes(world: "World") -> list[Route]:
             if not platform:
                 platform = max(store.docs.get("platform", {}), default="")
         old = store.get("boot", bid) or {}
-        doc = {"platform": platform or old.get("platform"), "kernel_args": p.get("kernel_args") or {},
-               "kernel_flags": p.get("kernel_flags") or {}, "boot_modules": p.get("boot_modules") or [],
+        doc = {"platform": platform or old.get("platform"),
+               "kernel_args": p.get("kernel_args") or {},
+               "kernel_flags": p.get("kernel_flags") or {},
+               "boot_modules": p.get("boot_modules") or [],
                "default_console": p.get("default_console", old.get("default_console", "serial")),
                "serial": p.get("serial", old.get("serial", "ttyb"))}
         store.put("boot", bid, doc)

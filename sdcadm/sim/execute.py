@@ -77,7 +77,8 @@ def _zone(world: "World", server_uuid: str, zone: str) -> dict[str, Any] | tuple
     if vm is None or vm.get("server_uuid") != server_uuid or vm.get("state") == "destroyed":
         return "", f"zlogin: zone '{zone}' unknown\n", 1
     if vm.get("state") != "running":
-        return "", f"zlogin: login allowed only to running zones ({zone} is '{vm.get('zone_state', 'installed')}').\n", 1
+        zone_state = vm.get("zone_state", "installed")
+        return "", f"zlogin: login allowed only to running zones ({zone} is '{zone_state}').\n", 1
     return vm
 
 
@@ -118,13 +119,15 @@ def zk_state(world: "World") -> dict[str, Any]:
 
 def zk_stat(world: "World", vm: dict[str, Any]) -> str:
     binders = sorted((v for v in world.store.all("vm")
-                      if (v.get("tags") or {}).get("smartdc_role") == "binder" and v.get("state") != "destroyed"),
+                      if (v.get("tags") or {}).get("smartdc_role") == "binder"
+                      and v.get("state") != "destroyed"),
                      key=lambda v: v.get("alias") or "")
     if len(binders) <= 1:
         mode = "standalone"
     else:
         mode = "leader" if binders[0]["uuid"] == vm["uuid"] else "follower"
-    return ("Zookeeper version: 3.4.14-4c25d480e66aadd371de8bd2fd8da255ac140bcf, built on 03/06/2019 16:18 GMT\n"
+    return ("Zookeeper version: 3.4.14-4c25d480e66aadd371de8bd2fd8da255ac140bcf, "
+            "built on 03/06/2019 16:18 GMT\n"
             "Clients:\n /127.0.0.1:41234[0](queued=0,recved=1,sent=0)\n\n"
             "Latency min/avg/max: 0/0/17\nReceived: 84211\nSent: 84230\nConnections: 7\n"
             f"Outstanding: 0\nZxid: 0x30000a1f2\nMode: {mode}\nNode count: 212\n")

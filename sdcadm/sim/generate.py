@@ -33,7 +33,8 @@ CHANNELS = [
     {"name": "staging", "description": "staging for release branch builds before a full release"},
     {"name": "release", "description": "release bits"},
 ]
-BUILD_CHANNELS = [["dev", "staging", "release"], ["dev", "staging", "release"], ["dev", "staging"], ["dev"]]
+BUILD_CHANNELS = [["dev", "staging", "release"], ["dev", "staging", "release"],
+                  ["dev", "staging"], ["dev"]]
 NEW_ORIGIN = {"cloudapi", "docker", "cns", "portolan", "cmon"}
 PLATFORMS = ["20240411T001730Z", "20241010T000000Z", "20250115T120000Z"]
 CHANGE_LINES = [
@@ -56,7 +57,8 @@ def _h(*parts: str) -> int:
 def _stamp(name: str, build: int) -> dt.datetime:
     base = dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)
     h = _h(name, str(build))
-    return base + dt.timedelta(days=build * 75 + h % 30, hours=h % 24, minutes=h % 60, seconds=h % 59)
+    return base + dt.timedelta(days=build * 75 + h % 30, hours=h % 24, minutes=h % 60,
+                               seconds=h % 59)
 
 
 def _size(name: str, build: int, lo: int = 256 * 1024, hi: int = 2 * 1024 * 1024) -> int:
@@ -69,7 +71,8 @@ def _iso(t: dt.datetime) -> str:
 
 def _version(name: str, build: int) -> str:
     t = _stamp(name, build)
-    return f"master-{t.strftime('%Y%m%dT%H%M%SZ')}-g{hashlib.sha1(f'{name}{build}'.encode()).hexdigest()[:7]}"
+    sha = hashlib.sha1(f"{name}{build}".encode()).hexdigest()[:7]
+    return f"master-{t.strftime('%Y%m%dT%H%M%SZ')}-g{sha}"
 
 
 def image_uuid(name: str, build: int) -> str:
@@ -79,18 +82,23 @@ def image_uuid(name: str, build: int) -> str:
 def catalog() -> list[dict[str, Any]]:
     """The updates-server catalog: origins, core services, agents, platforms, tools."""
     images: list[dict[str, Any]] = []
-    for rel, base, when in (("21.4.0", "21.4.0", dt.datetime(2021, 11, 2, 10, tzinfo=dt.timezone.utc)),
-                            ("24.4.1", "24.4.1", dt.datetime(2024, 6, 10, 9, tzinfo=dt.timezone.utc)),
-                            ("24.4.2", "24.4.1", dt.datetime(2024, 8, 20, 9, tzinfo=dt.timezone.utc))):
+    for rel, base, when in (("21.4.0", "21.4.0",
+                             dt.datetime(2021, 11, 2, 10, tzinfo=dt.timezone.utc)),
+                            ("24.4.1", "24.4.1",
+                             dt.datetime(2024, 6, 10, 9, tzinfo=dt.timezone.utc)),
+                            ("24.4.2", "24.4.1",
+                             dt.datetime(2024, 8, 20, 9, tzinfo=dt.timezone.utc))):
         minimal = uid("image", "minimal-64-lts", base)
         origin = uid("image", "triton-origin-x86_64", rel)
         if rel == base:
             images.append({"uuid": minimal, "name": "minimal-64-lts", "version": rel,
                            "published_at": _iso(when), "type": "zone-dataset", "os": "smartos",
-                           "size": _size("minimal", 0), "description": f"A 64-bit SmartOS image, {rel}",
+                           "size": _size("minimal", 0),
+                           "description": f"A 64-bit SmartOS image, {rel}",
                            "channels": ["dev", "staging", "release"]})
         images.append({"uuid": origin, "name": f"triton-origin-x86_64-{rel}",
-                       "version": f"master-{when.strftime('%Y%m%dT%H%M%SZ')}-g{rel.replace('.', '')}0ab",
+                       "version": (f"master-{when.strftime('%Y%m%dT%H%M%SZ')}"
+                                   f"-g{rel.replace('.', '')}0ab"),
                        "published_at": _iso(when + dt.timedelta(hours=3)), "type": "zone-dataset",
                        "os": "smartos", "size": _size("origin", 0), "origin": minimal,
                        "description": f"Triton origin image based on minimal-64-lts {rel}",
@@ -126,14 +134,17 @@ def catalog() -> list[dict[str, Any]]:
                          "version": f"{1 + _h(agent) % 3}.{b + 4}.{_h(agent, str(b)) % 5}"}})
     for b, stamp in enumerate(PLATFORMS):
         when = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
-        images.append({"uuid": image_uuid("platform", b), "name": "platform", "version": f"master-{stamp}",
-                       "published_at": _iso(when + dt.timedelta(hours=1)), "type": "other", "os": "other",
+        images.append({"uuid": image_uuid("platform", b), "name": "platform",
+                       "version": f"master-{stamp}",
+                       "published_at": _iso(when + dt.timedelta(hours=1)),
+                       "type": "other", "os": "other",
                        "size": 3 * 1024 * 1024 + _size("platform", b, lo=0, hi=512 * 1024),
-                       "description": f"SmartOS platform {stamp}", "channels": BUILD_CHANNELS[b + 1],
-                       "tags": {"buildstamp": stamp}})
+                       "description": f"SmartOS platform {stamp}",
+                       "channels": BUILD_CHANNELS[b + 1], "tags": {"buildstamp": stamp}})
     for b, semver in enumerate(["1.38.0", "1.39.0", "1.40.0"]):
         t = _stamp("sdcadm", b)
-        stamp = f"master-{t.strftime('%Y%m%dT%H%M%SZ')}-g{hashlib.sha1(semver.encode()).hexdigest()[:7]}"
+        sha = hashlib.sha1(semver.encode()).hexdigest()[:7]
+        stamp = f"master-{t.strftime('%Y%m%dT%H%M%SZ')}-g{sha}"
         images.append({"uuid": image_uuid("sdcadm", b), "name": "sdcadm", "version": semver,
                        "published_at": _iso(t), "type": "other", "os": "other",
                        "size": _size("sdcadm", b, hi=1024 * 1024),
@@ -158,7 +169,8 @@ def _dc(name: str, description: str) -> dict[str, Any]:
         "latencies": {"job-queue": 0.5, "import-image": 20.0, "reprovision": 30.0,
                       "install-agent": 15.0, "reboot": 90.0, "vm-update": 5.0},
         "channels": CHANNELS,
-        "platforms": [{"version": PLATFORMS[0], "os": "smartos"}, {"version": PLATFORMS[1], "os": "smartos"}],
+        "platforms": [{"version": PLATFORMS[0], "os": "smartos"},
+                      {"version": PLATFORMS[1], "os": "smartos"}],
         "default_platform": PLATFORMS[1],
         "images": catalog(),
     }
@@ -185,16 +197,19 @@ def _services(builds: dict[str, int], agent_build: int) -> list[dict[str, Any]]:
 
 
 def lab() -> dict[str, Any]:
-    data = _dc("lab", "One headnode with the core services (one instance each) and the usual agents.")
+    data = _dc("lab",
+               "One headnode with the core services (one instance each) and the usual agents.")
     hn = uid("server", "headnode")
     current = {"vmapi", "cnapi", "sapi", "papi"}
     old = {"manatee", "moray"}
     builds = {s: 3 if s in current else 1 if s in old else 2 for s in CORE_SERVICES}
-    data["servers"] = [_server(hn, "headnode", True, "10.99.99.7", PLATFORMS[1], {a: 2 for a in AGENTS})]
+    data["servers"] = [_server(hn, "headnode", True, "10.99.99.7", PLATFORMS[1],
+                               {a: 2 for a in AGENTS})]
     data["services"] = _services(builds, 2)
     data["instances"] = [
         {"uuid": uid("instance", f"{svc}0"), "service": svc, "alias": f"{svc}0", "server": hn,
-         "image_uuid": image_uuid(IMAGE_NAME.get(svc, svc), builds[svc]), "ip": f"10.99.99.{10 + i}"}
+         "image_uuid": image_uuid(IMAGE_NAME.get(svc, svc), builds[svc]),
+         "ip": f"10.99.99.{10 + i}"}
         for i, svc in enumerate(CORE_SERVICES)]
     data["manatee"] = {"generation": 1, "primary": uid("instance", "manatee0"), "sync": None,
                        "async": [], "deposed": []}
@@ -216,7 +231,8 @@ def small() -> dict[str, Any]:
         _server(cns[0], "cn01", False, "10.99.99.41", PLATFORMS[1], {a: 2 for a in AGENTS}),
         _server(cns[1], "cn02", False, "10.99.99.42", PLATFORMS[1], {a: 2 for a in AGENTS}),
         _server(cns[2], "cn03", False, "10.99.99.43", PLATFORMS[0], mixed_agents),
-        _server(cns[3], "cn04", False, "10.99.99.44", PLATFORMS[0], mixed_agents, boot=PLATFORMS[1]),
+        _server(cns[3], "cn04", False, "10.99.99.44", PLATFORMS[0], mixed_agents,
+                boot=PLATFORMS[1]),
     ]
     data["services"] = _services(builds, 2)
     instances = []
@@ -227,8 +243,8 @@ def small() -> dict[str, Any]:
             build = builds[svc]
             if svc == "moray" and k == 1:
                 build = 3  # one moray already moved: mixed current images
-            instances.append({"uuid": uid("instance", f"{svc}{k}"), "service": svc, "alias": f"{svc}{k}",
-                              "server": [hn, cns[0], cns[1]][k],
+            instances.append({"uuid": uid("instance", f"{svc}{k}"), "service": svc,
+                              "alias": f"{svc}{k}", "server": [hn, cns[0], cns[1]][k],
                               "image_uuid": image_uuid(IMAGE_NAME.get(svc, svc), build),
                               "ip": f"10.99.99.{n}"})
             n += 1
@@ -243,7 +259,8 @@ def small() -> dict[str, Any]:
 def _local_images(data: dict[str, Any], extra: list[str] = ()) -> list[str]:
     """Images already in the DC IMGAPI: everything in use, with its origin chain."""
     by_uuid = {i["uuid"]: i for i in data["images"]}
-    wanted = {i["image_uuid"] for i in data["instances"]} | {s["image_uuid"] for s in data["services"]}
+    wanted = ({i["image_uuid"] for i in data["instances"]}
+              | {s["image_uuid"] for s in data["services"]})
     for server in data["servers"]:
         wanted |= set(server["agents"].values())
     wanted |= set(extra)
@@ -268,7 +285,8 @@ def expand(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         builds = {a: (3 if newer and i % newer == 0 else 2) for a in agents}
         platform = PLATFORMS[0] if i % 3 == 0 else PLATFORMS[1]
         servers.append(_server(uid("server", f"cn{i:04d}"), f"cn{i:04d}", False,
-                               f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", platform, builds))
+                               f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", platform,
+                               builds))
         servers[-1]["admin_ip"] = f"10.88.{i // 250}.{i % 250 + 1}"
     out["servers"] = servers
     for extra in gen.get("extra_images") or []:

@@ -17,19 +17,22 @@ from starlette.routing import Route
 
 from sdcadm.sim.files import iter_bytes
 from sdcadm.sim.store import now_iso
-from sdcadm.sim.web import UUID_RE, RestError, json_body, no_content, not_found, public, send, truthy
+from sdcadm.sim.web import (UUID_RE, RestError, json_body, no_content, not_found, public, send,
+                            truthy)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
 
 STATES = ("active", "disabled", "unactivated", "creating", "failed", "all")
-MUTABLE = ("description", "homepage", "public", "tags", "requirements", "eula", "acl", "billing_tags",
-           "traits", "os", "type", "name", "version", "users", "generate_passwords", "nic_driver",
-           "disk_driver", "cpu_type", "image_size", "inherited_directories")
+MUTABLE = ("description", "homepage", "public", "tags", "requirements", "eula", "acl",
+           "billing_tags", "traits", "os", "type", "name", "version", "users",
+           "generate_passwords", "nic_driver", "disk_driver", "cpu_type", "image_size",
+           "inherited_directories")
 
 
 def invalid_parameter(field: str, message: str, code: str = "Invalid") -> RestError:
-    return RestError(422, "InvalidParameter", message, errors=[{"field": field, "code": code, "message": message}])
+    return RestError(422, "InvalidParameter", message,
+                     errors=[{"field": field, "code": code, "message": message}])
 
 
 def _date(value: str) -> float | None:
@@ -65,12 +68,14 @@ def routes(world: "World", mode: str) -> list[Route]:
         if ch is None or ch == "":
             default = next((c["name"] for c in channels() if c.get("default")), None)
             if default is None:
-                raise RestError(422, "ValidationFailed", "channel not specified and the server has no default channel",
+                raise RestError(422, "ValidationFailed",
+                                "channel not specified and the server has no default channel",
                                 errors=[{"field": "channel", "code": "Missing"}])
             return default
         if ch != "*" and ch not in names:
             raise RestError(422, "ValidationFailed", f"unknown channel: {ch}",
-                            errors=[{"field": "channel", "code": "Invalid", "message": f"unknown channel: {ch}"}])
+                            errors=[{"field": "channel", "code": "Invalid",
+                                     "message": f"unknown channel: {ch}"}])
         return ch
 
     def in_channel(m: dict[str, Any], ch: str | None) -> bool:
@@ -119,7 +124,8 @@ def routes(world: "World", mode: str) -> list[Route]:
             except ValueError:
                 raise invalid_parameter("limit", f"invalid limit: \"{q['limit']}\"")
             if limit < 1 or limit > 1000:
-                raise invalid_parameter("limit", f"invalid limit: \"{q['limit']}\" (must be 1-1000)")
+                raise invalid_parameter("limit",
+                                        f"invalid limit: \"{q['limit']}\" (must be 1-1000)")
         sort = q.get("sort", "published_at")
         if sort not in ("published_at", "published_at.asc", "published_at.desc"):
             raise invalid_parameter("sort", f"invalid sort: \"{sort}\"")
@@ -142,7 +148,8 @@ def routes(world: "World", mode: str) -> list[Route]:
                 continue
             if state != "all" and m.get("state") != state:
                 continue
-            if not _match_str(m.get("name"), q.get("name")) or not _match_str(m.get("version"), q.get("version")):
+            if not (_match_str(m.get("name"), q.get("name"))
+                    and _match_str(m.get("version"), q.get("version"))):
                 continue
             if "owner" in q and m.get("owner") != q["owner"]:
                 continue
@@ -152,7 +159,9 @@ def routes(world: "World", mode: str) -> list[Route]:
                 continue
             if "type" in q:
                 t = q["type"]
-                if (t.startswith("!") and m.get("type") == t[1:]) or (not t.startswith("!") and m.get("type") != t):
+                if t.startswith("!") and m.get("type") == t[1:]:
+                    continue
+                if not t.startswith("!") and m.get("type") != t:
                     continue
             mtags = m.get("tags") or {}
             if any(k not in mtags or _tag_str(mtags[k]) != v for k, v in tags.items()):
@@ -185,9 +194,11 @@ def routes(world: "World", mode: str) -> list[Route]:
         m = get_or_404(u, request, scoped=False)
         q = request.query_params
         if m.get("state") != "unactivated":
-            raise RestError(422, "ImageFilesImmutable", f"cannot modify files on activated image {u}")
+            raise RestError(422, "ImageFilesImmutable",
+                            f"cannot modify files on activated image {u}")
         if not q.get("compression"):
-            raise invalid_parameter("compression", "missing \"compression\" parameter", code="MissingParameter")
+            raise invalid_parameter("compression", "missing \"compression\" parameter",
+                                    code="MissingParameter")
         files_dir.mkdir(parents=True, exist_ok=True)
         sha1, md5, size = hashlib.sha1(), hashlib.md5(), 0
         path = files_dir / u
@@ -199,11 +210,14 @@ def routes(world: "World", mode: str) -> list[Route]:
                 fh.write(chunk)
         if q.get("sha1") and q["sha1"] != sha1.hexdigest():
             path.unlink(missing_ok=True)
-            raise RestError(400, "BadDigest", f"Content-SHA1 mismatch (expected {q['sha1']}, got {sha1.hexdigest()})")
+            raise RestError(400, "BadDigest",
+                            f"Content-SHA1 mismatch (expected {q['sha1']}, got {sha1.hexdigest()})")
         entry = {"sha1": sha1.hexdigest(), "size": size, "compression": q["compression"]}
         if q.get("dataset_guid"):
             entry["dataset_guid"] = q["dataset_guid"]
-        doc = store.edit(kind, u, lambda d: d.update(files=[entry], _md5=base64.b64encode(md5.digest()).decode(),
+        doc = store.edit(kind, u,
+                         lambda d: d.update(files=[entry],
+                                            _md5=base64.b64encode(md5.digest()).decode(),
                                                      _path=u))
         return send(shape(doc, request))
 
@@ -259,10 +273,14 @@ def routes(world: "World", mode: str) -> list[Route]:
 
     async def activate(request: Request, m: dict[str, Any]) -> Response:
         if m.get("state") == "active" or (m.get("state") == "disabled"):
-            raise RestError(422, "ImageAlreadyActivated", f"image \"{m['uuid']}\" is already activated")
+            raise RestError(422, "ImageAlreadyActivated",
+                            f"image \"{m['uuid']}\" is already activated")
         if not m.get("files"):
-            raise RestError(422, "NoActivationNoFile", f"image \"{m['uuid']}\" cannot be activated because it has no file")
-        doc = store.edit(kind, m["uuid"], lambda d: d.update(state="active", published_at=d.get("published_at") or now_iso()))
+            raise RestError(422, "NoActivationNoFile",
+                            f"image \"{m['uuid']}\" cannot be activated because it has no file")
+        doc = store.edit(kind, m["uuid"],
+                         lambda d: d.update(state="active",
+                                            published_at=d.get("published_at") or now_iso()))
         return send(shape(doc, request))
 
     async def update(request: Request, m: dict[str, Any]) -> Response:
@@ -299,7 +317,8 @@ def routes(world: "World", mode: str) -> list[Route]:
         u = request.path_params["uuid"]
         m = get_or_404(u, request)
         if any(o.get("origin") == u for o in store.all(kind)):
-            raise RestError(422, "ImageHasDependentImages", f"image {u} has dependent incremental images")
+            raise RestError(422, "ImageHasDependentImages",
+                            f"image {u} has dependent incremental images")
         ch = channel_of(request)
         if mode == "private" and ch not in (None, "*") and len(m.get("channels") or []) > 1:
             store.edit(kind, u, lambda d: d["channels"].remove(ch))

@@ -39,8 +39,9 @@ async def import_remote(world: "World", uuid: str, q: dict[str, str]) -> dict[st
         if local is None or local.get("state") != "active":
             raise RestError(422, "OriginIsNotActive",
                             f"origin image \"{origin}\" is not active (import it first)")
+    skip_owner_check = str(q.get("skip_owner_check", "")).lower() == "true"
     job = new_job(world, "import", {"image_uuid": uuid, "source": source, "manifest": manifest,
-                                     "skip_owner_check": str(q.get("skip_owner_check", "")).lower() == "true",
+                                     "skip_owner_check": skip_owner_check,
                                      "task": "import-remote-image"}, f"/import-remote-{uuid}")
     return {"image_uuid": uuid, "job_uuid": job["uuid"]}
 
@@ -57,7 +58,8 @@ def _with_path(source: str, path: str) -> str:
 def _fetch_manifest(source: str, uuid: str) -> dict[str, Any]:
     import requests
 
-    resp = requests.get(_with_path(source, f"/images/{uuid}"), headers={"Accept-Version": "*"}, timeout=30)
+    resp = requests.get(_with_path(source, f"/images/{uuid}"), headers={"Accept-Version": "*"},
+                        timeout=30)
     if resp.status_code == 404:
         raise _RemoteMissing(f"image {uuid} not found on {source}")
     resp.raise_for_status()
@@ -80,7 +82,8 @@ def _download(source: str, uuid: str, size: int, sha1: str) -> None:
     if got != size:
         raise RuntimeError(f"image {uuid} file size mismatch: expected {size}, got {got}")
     if h_sha1.hexdigest() != sha1:
-        raise RuntimeError(f"image {uuid} file sha1 mismatch: expected {sha1}, got {h_sha1.hexdigest()}")
+        raise RuntimeError(f"image {uuid} file sha1 mismatch: expected {sha1}, "
+                           f"got {h_sha1.hexdigest()}")
     if want_md5 and base64.b64encode(h_md5.digest()).decode() != want_md5:
         raise RuntimeError(f"image {uuid} file Content-MD5 mismatch")
 
@@ -95,7 +98,8 @@ async def import_work(world: "World", job: dict[str, Any], fault: dict | None) -
     else:
         f = (manifest.get("files") or [{}])[0]
         try:
-            await asyncio.to_thread(_download, p["source"], u, int(f.get("size") or 0), f.get("sha1", ""))
+            await asyncio.to_thread(_download, p["source"], u, int(f.get("size") or 0),
+                                    f.get("sha1", ""))
         except Exception as e:  # noqa: BLE001
             error = str(e)
             set_progress(world, "job", job["uuid"], fail_at="add_image_file")

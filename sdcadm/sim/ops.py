@@ -22,13 +22,15 @@ WORKFLOWS = {
                ["origin_import_images", "import_image", "add_image_file", "activate_image"], 7250),
     "reprovision": ("reprovision-7.0.4",
                     ["common.validate_params", "common.setup_request", "cnapi.acquire_vm_ticket",
-                     "cnapi.wait_on_vm_ticket", "cnapi.reprovision_vm", "cnapi.wait_task", "vmapi.put_vm",
-                     "cnapi.release_vm_ticket"], 210),
-    "provision": ("provision-8.4.0", ["common.validate_params", "cnapi.provision_vm", "cnapi.wait_task",
+                     "cnapi.wait_on_vm_ticket", "cnapi.reprovision_vm", "cnapi.wait_task",
+                     "vmapi.put_vm", "cnapi.release_vm_ticket"], 210),
+    "provision": ("provision-8.4.0",
+                  ["common.validate_params", "cnapi.provision_vm", "cnapi.wait_task",
                                       "vmapi.put_vm"], 3600),
     "vm-action": ("update-7.3.0", ["common.validate_params", "cnapi.update_vm", "cnapi.wait_task",
                                    "vmapi.put_vm"], 180),
-    "reboot": ("server-reboot-7.0.0", ["cnapi.server_reboot", "cnapi.wait_for_server_running"], 3600),
+    "reboot": ("server-reboot-7.0.0", ["cnapi.server_reboot", "cnapi.wait_for_server_running"],
+               3600),
 }
 LATENCY = {"import": "import-image", "reprovision": "reprovision", "provision": "reprovision",
            "vm-action": "vm-update", "reboot": "reboot"}
@@ -65,14 +67,17 @@ def new_job(world: "World", kind: str, params: dict[str, Any], target: str) -> d
 
 def reprovision(world: "World", vm: dict[str, Any], image_uuid: str) -> dict[str, Any]:
     return new_job(world, "reprovision",
-                    {"vm_uuid": vm["uuid"], "image_uuid": image_uuid, "server_uuid": vm.get("server_uuid"),
+                    {"vm_uuid": vm["uuid"], "image_uuid": image_uuid,
+                     "server_uuid": vm.get("server_uuid"),
                      "owner_uuid": vm.get("owner_uuid"), "task": "reprovision"},
                     f"/reprovision-{vm['uuid']}")
 
 
-def vm_action(world: "World", vm: dict[str, Any], action: str, payload: dict[str, Any]) -> dict[str, Any]:
+def vm_action(world: "World", vm: dict[str, Any], action: str,
+              payload: dict[str, Any]) -> dict[str, Any]:
     return new_job(world, "vm-action", {"vm_uuid": vm["uuid"], "server_uuid": vm.get("server_uuid"),
-                                         "task": action, "payload": payload}, f"/{action}-{vm['uuid']}")
+                                         "task": action, "payload": payload},
+                   f"/{action}-{vm['uuid']}")
 
 
 def server_reboot(world: "World", server: dict[str, Any]) -> dict[str, Any]:
@@ -80,21 +85,25 @@ def server_reboot(world: "World", server: dict[str, Any]) -> dict[str, Any]:
                     f"/server-reboot-{server['uuid']}")
 
 
-def provision(world: "World", inst_uuid: str, svc: dict[str, Any], inst: dict[str, Any]) -> dict[str, Any]:
+def provision(world: "World", inst_uuid: str, svc: dict[str, Any],
+              inst: dict[str, Any]) -> dict[str, Any]:
     from sdcadm.sim.scenario import vm_doc
 
     params = dict(svc.get("params") or {})
     params.update(inst.get("params") or {})
     server = params.get("server_uuid") or next(
         (s["uuid"] for s in world.store.all("server") if s.get("headnode")), None)
-    vm = vm_doc({"uuid": inst_uuid, "alias": params.get("alias") or f"{svc['name']}-{inst_uuid[:8]}",
+    vm = vm_doc({"uuid": inst_uuid,
+                 "alias": params.get("alias") or f"{svc['name']}-{inst_uuid[:8]}",
                  "server": server, "image_uuid": params.get("image_uuid"), "ip": None},
                 {"name": svc["name"], "ram": params.get("max_physical_memory", 256)},
-                {"admin_uuid": world.admin_uuid, "name": world.dc_name, "dns_domain": world.dns_domain})
+                {"admin_uuid": world.admin_uuid, "name": world.dc_name,
+                 "dns_domain": world.dns_domain})
     vm.update(state="provisioning", zone_state="installed", create_timestamp=now_iso())
     world.store.put("vm", inst_uuid, vm)
     return new_job(world, "provision", {"vm_uuid": inst_uuid, "image_uuid": vm["image_uuid"],
-                                         "server_uuid": server, "task": "provision"}, f"/provision-{inst_uuid}")
+                                         "server_uuid": server, "task": "provision"},
+                   f"/provision-{inst_uuid}")
 
 
 def install_agent(world: "World", server: dict[str, Any], image_uuid: str) -> dict[str, Any]:
@@ -102,8 +111,8 @@ def install_agent(world: "World", server: dict[str, Any], image_uuid: str) -> di
     task = {"id": tid, "req_id": str(uuidlib.uuid4()), "task": "agent_install",
             "server_uuid": server["uuid"], "status": "active", "timestamp": now_iso(),
             "history": [{"name": "start", "timestamp": now_iso(), "event": {}}],
-            "_sim": {"kind": "agent_install", "phase": "work", "due": world.due("install-agent", 15.0),
-                     "image_uuid": image_uuid}}
+            "_sim": {"kind": "agent_install", "phase": "work",
+                     "due": world.due("install-agent", 15.0), "image_uuid": image_uuid}}
     world.store.put("task", tid, task)
     spawn(world, "task", tid)
     return task
@@ -114,7 +123,8 @@ def install_agent(world: "World", server: dict[str, Any], image_uuid: str) -> di
 def spawn(world: "World", kind: str, id_: str) -> None:
     task = asyncio.get_running_loop().create_task(_run(world, kind, id_, world.generation))
     world.runners[id_] = task
-    task.add_done_callback(lambda _t: world.runners.pop(id_, None) if world.runners.get(id_) is _t else None)
+    task.add_done_callback(
+        lambda _t: world.runners.pop(id_, None) if world.runners.get(id_) is _t else None)
 
 
 def resume_all(world: "World") -> None:
@@ -171,7 +181,8 @@ def finish_job(world: "World", uuid: str, error: str | None, result: str = "OK")
             for name in chain[:chain.index(step) if step in chain else len(chain) - 1]:
                 results.append({"name": name, "result": "OK", "error": "", "started_at": started,
                                 "finished_at": now_iso()})
-            results.append({"name": step, "result": "", "error": {"name": "Error", "message": error},
+            results.append({"name": step, "result": "",
+                            "error": {"name": "Error", "message": error},
                             "started_at": started, "finished_at": now_iso()})
             job["execution"] = "failed"
         job["chain_results"] = results
@@ -188,7 +199,8 @@ def _finish_task(world: "World", tid: str, error: str | None) -> None:
             task["history"].append({"name": "finish", "timestamp": now_iso(), "event": {}})
         else:
             task["status"] = "failure"
-            task["history"] = [{"name": "error", "timestamp": now_iso(), "event": {"error": {"message": error}}},
+            task["history"] = [{"name": "error", "timestamp": now_iso(),
+                                "event": {"error": {"message": error}}},
                                {"name": "finish", "timestamp": now_iso(), "event": {}}]
         task["_sim"]["phase"] = "done"
     world.store.edit("task", tid, change)
@@ -223,13 +235,16 @@ async def _job_step(world: "World", job: dict[str, Any]) -> None:
 def _on_start(world: "World", kind: str, p: dict[str, Any]) -> None:
     store = world.store
     if kind == "reprovision":
-        store.edit("vm", p["vm_uuid"], lambda vm: vm.update(state="provisioning", zone_state="installed"))
+        store.edit("vm", p["vm_uuid"],
+                   lambda vm: vm.update(state="provisioning", zone_state="installed"))
     elif kind == "reboot":
-        store.edit("server", p["server_uuid"], lambda s: s.update(status="unknown", transitional_status="rebooting"))
+        store.edit("server", p["server_uuid"],
+                   lambda s: s.update(status="unknown", transitional_status="rebooting"))
     elif kind == "import":
         m = dict(p["manifest"])
         m.pop("channels", None)
-        m.update(state="unactivated", files=[], owner=world.admin_uuid)  # dc mode owns what it imports
+        # dc mode owns what it imports
+        m.update(state="unactivated", files=[], owner=world.admin_uuid)
         m["_md5"] = ""
         if world.store.get("image", p["image_uuid"]) is None:
             store.put("image", p["image_uuid"], m)
@@ -245,7 +260,8 @@ def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
     if fault:
         set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_task")
         store.edit("vm", vm["uuid"], lambda v: v.update(state="running", zone_state="running"))
-        finish_job(world, job["uuid"], fault.get("message") or f"reprovision of VM {vm['uuid']} failed")
+        finish_job(world, job["uuid"],
+                   fault.get("message") or f"reprovision of VM {vm['uuid']} failed")
         return
     stuck = world.has_fault("stuck-instance", vm["uuid"])
     state = "provisioning" if stuck else "running"
@@ -258,7 +274,8 @@ def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
 def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
     p = job["params"]
     if fault:
-        finish_job(world, job["uuid"], fault.get("message") or f"{p['task']} of VM {p['vm_uuid']} failed")
+        finish_job(world, job["uuid"],
+                   fault.get("message") or f"{p['task']} of VM {p['vm_uuid']} failed")
         return
     task, payload = p["task"], p.get("payload") or {}
 
@@ -289,12 +306,14 @@ def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> Non
     p = job["params"]
     server = p["server_uuid"]
     if fault:
-        world.store.edit("server", server, lambda s: s.update(status="running", transitional_status=""))
+        world.store.edit("server", server,
+                         lambda s: s.update(status="running", transitional_status=""))
         finish_job(world, job["uuid"], fault.get("message") or f"reboot of server {server} failed")
         return
     if world.has_fault("reboot-hang", server):
         set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_for_server_running")
-        finish_job(world, job["uuid"], f"timeout waiting for server {server} to come back after reboot")
+        finish_job(world, job["uuid"],
+                   f"timeout waiting for server {server} to come back after reboot")
         return
 
     def back(s: dict[str, Any]) -> None:
@@ -315,7 +334,8 @@ async def _task_step(world: "World", task: dict[str, Any]) -> None:
     image_uuid = sim["image_uuid"]
     fault = world.target_fault("fail-job", [server, image_uuid], action="install-agent")
     if fault:
-        _finish_task(world, task["id"], fault.get("message") or f"agent install of {image_uuid} failed")
+        _finish_task(world, task["id"],
+                     fault.get("message") or f"agent install of {image_uuid} failed")
         return
     srv = world.store.get("server", server) or {}
     if srv.get("status") != "running":
@@ -337,7 +357,8 @@ async def _task_step(world: "World", task: dict[str, Any]) -> None:
         else:
             s["agents"].append({"name": img["name"], "version": version, "image_uuid": image_uuid,
                                 "uuid": agent_uuid(server, img["name"])})
-        s["sysinfo"]["SDC Agents"] = [{"name": a["name"], "version": a["version"], "image_uuid": a["image_uuid"]}
+        s["sysinfo"]["SDC Agents"] = [{"name": a["name"], "version": a["version"],
+                                       "image_uuid": a["image_uuid"]}
                                       for a in s["agents"]]
     world.store.edit("server", server, change)
     _finish_task(world, task["id"], None)

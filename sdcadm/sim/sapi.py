@@ -26,11 +26,13 @@ BUCKET = {"app": "sapi_applications", "service": "sapi_services", "instance": "s
 
 def api_version(request: Request) -> int:
     raw = request.headers.get("accept-version", "~1").strip()
-    if raw in ("*", "~2", "2", "2.0.0", "^2", ">=2", "~2.0") or raw.startswith("~2") or raw.startswith("2"):
+    if (raw in ("*", "~2", "2", "2.0.0", "^2", ">=2", "~2.0") or raw.startswith("~2")
+            or raw.startswith("2")):
         return 2
     if raw.startswith("~1") or raw.startswith("1") or raw.startswith("^1"):
         return 1
-    raise RestError(400, "InvalidVersion", f"{raw} is not supported by {request.method} {request.url.path}")
+    raise RestError(400, "InvalidVersion",
+                    f"{raw} is not supported by {request.method} {request.url.path}")
 
 
 def _shape(doc: dict[str, Any], version: int) -> dict[str, Any]:
@@ -131,7 +133,8 @@ def routes(world: "World") -> list[Route]:
         if not isinstance(body, dict):
             raise invalid_argument("body must be an object")
         if store.get(kind, u) is None:
-            raise RestError(500, None, f"updateObject failed: no record for bucket {BUCKET[kind]} object {u}")
+            raise RestError(500, None,
+                            f"updateObject failed: no record for bucket {BUCKET[kind]} object {u}")
         bags = BAGS if kind == "app" else BAGS[:3]
 
         def change(doc: dict[str, Any]) -> None:
@@ -177,7 +180,8 @@ def routes(world: "World") -> list[Route]:
         return send(_shape(store.put("service", u, doc), api_version(request)))
 
     async def get_service(request: Request) -> Response:
-        return send(_shape(_get("service", "service", request.path_params["uuid"]), api_version(request)))
+        return send(_shape(_get("service", "service", request.path_params["uuid"]),
+                           api_version(request)))
 
     # -- instances -----------------------------------------------------------------------
     async def list_instances(request: Request) -> Response:
@@ -195,7 +199,8 @@ def routes(world: "World") -> list[Route]:
         return send(out)
 
     async def get_instance(request: Request) -> Response:
-        return send(_shape(_get("instance", "instance", request.path_params["uuid"]), api_version(request)))
+        return send(_shape(_get("instance", "instance", request.path_params["uuid"]),
+                           api_version(request)))
 
     async def create_instance(request: Request) -> Response:
         from sdcadm.sim import ops
@@ -218,7 +223,8 @@ def routes(world: "World") -> list[Route]:
                 final = store.get("job", job["uuid"]) or {}
                 if final.get("execution") != "succeeded":
                     store.delete("instance", u)
-                    raise RestError(500, "ProvisionFailedError", f"failed to provision instance {u}")
+                    raise RestError(500, "ProvisionFailedError",
+                                    f"failed to provision instance {u}")
         return send(_shape(doc, api_version(request)))
 
     async def upgrade_instance(request: Request) -> Response:
@@ -234,7 +240,8 @@ def routes(world: "World") -> list[Route]:
                 job = ops.reprovision(world, vm, p["image_uuid"])
                 await world.wait_for(job["uuid"], lambda: ops.job_done(world, job["uuid"]), 3600)
                 if (store.get("job", job["uuid"]) or {}).get("execution") != "succeeded":
-                    raise RestError(500, "ReprovisionFailedError", f"failed to reprovision instance {inst['uuid']}")
+                    raise RestError(500, "ReprovisionFailedError",
+                                    f"failed to reprovision instance {inst['uuid']}")
         return send(_shape(inst, api_version(request)))
 
     async def delete_instance(request: Request) -> Response:
@@ -296,7 +303,8 @@ def routes(world: "World") -> list[Route]:
         _parse_time(body["finished"], "finished")
         if store.get("history", u) is None:
             raise not_found(f"history item {u} not found")
-        return send(store.edit("history", u, lambda d: d.update({k: v for k, v in body.items() if k != "uuid"})))
+        return send(store.edit("history", u,
+                               lambda d: d.update({k: v for k, v in body.items() if k != "uuid"})))
 
     async def get_history(request: Request) -> Response:
         u = request.path_params["uuid"]

@@ -47,12 +47,14 @@ def _mac(seed: str) -> str:
     return "90:b8:d0:" + ":".join(f"{(h >> (8 * i)) & 255:02x}" for i in range(3))
 
 
-def manifest(img: dict[str, Any], sums: SumCache, *, owner: str, with_channels: bool) -> dict[str, Any]:
+def manifest(img: dict[str, Any], sums: SumCache, *, owner: str,
+             with_channels: bool) -> dict[str, Any]:
     """A v2 manifest (fields in IMGAPI's order) plus internal `_md5`."""
     size = int(img.get("size") or 1024)
     s = sums.get(img["uuid"], size)
     m: dict[str, Any] = {
-        "v": 2, "uuid": img["uuid"], "owner": owner, "name": img["name"], "version": str(img["version"]),
+        "v": 2, "uuid": img["uuid"], "owner": owner, "name": img["name"],
+        "version": str(img["version"]),
         "state": "active", "disabled": False, "public": False, "published_at": img["published_at"],
         "type": img.get("type", "zone-dataset"), "os": img.get("os", "smartos"),
         "files": [{"sha1": s["sha1"], "size": size, "compression": img.get("compression", "gzip")}],
@@ -99,41 +101,49 @@ def build_docs(data: dict[str, Any], sums: SumCache) -> Iterator[tuple[str, str,
     if dc.get("update_channel"):
         metadata["update_channel"] = dc["update_channel"]
     yield "app", app_uuid, {"uuid": app_uuid, "name": "sdc", "owner_uuid": admin, "params": {},
-                            "metadata": metadata, "manifests": {}, "metadata_schema": {"type": "object"}}
+                            "metadata": metadata, "manifests": {},
+                            "metadata_schema": {"type": "object"}}
 
     services = {s["name"]: s for s in data.get("services") or []}
     for s in services.values():
         if s.get("type", "vm") == "agent":
-            params = {"image_uuid": s["image_uuid"], "tags": {"smartdc_role": s["name"], "smartdc_type": "core"}}
+            params = {"image_uuid": s["image_uuid"],
+                      "tags": {"smartdc_role": s["name"], "smartdc_type": "core"}}
             meta = {"SERVICE_NAME": s["name"]}
         else:
             params = {"image_uuid": s["image_uuid"], "max_physical_memory": s.get("ram", 256),
                       "quota": 25, "cpu_cap": 200, "networks": ["admin"],
                       "tags": {"smartdc_role": s["name"], "smartdc_type": "core"},
-                      "billing_id": "0ea54d9d-8d4d-4959-a87e-bf47c0f61a47", "delegate_dataset": False}
+                      "billing_id": "0ea54d9d-8d4d-4959-a87e-bf47c0f61a47",
+                      "delegate_dataset": False}
             meta = {"SERVICE_NAME": f"{s['name']}.{dns}", "SERVICE_DOMAIN": f"{s['name']}.{dns}"}
         params.update(s.get("params") or {})
         meta.update(s.get("metadata") or {})
-        yield "service", s["uuid"], {"uuid": s["uuid"], "name": s["name"], "application_uuid": app_uuid,
-                                     "type": s.get("type", "vm"), "params": params, "metadata": meta,
-                                     "manifests": {}}
+        yield "service", s["uuid"], {"uuid": s["uuid"], "name": s["name"],
+                                     "application_uuid": app_uuid,
+                                     "type": s.get("type", "vm"), "params": params,
+                                     "metadata": meta, "manifests": {}}
 
     latest = max((str(p["version"]) for p in data.get("platforms") or []), default="")
     yield "boot", "default", _boot("default", data.get("default_platform") or latest, dns)
     for srv in data.get("servers") or []:
         yield "server", srv["uuid"], server_doc(srv, dc, by_uuid)
-        yield "boot", srv["uuid"], _boot(srv["hostname"], srv.get("boot_platform") or srv["current_platform"], dns)
+        yield "boot", srv["uuid"], _boot(srv["hostname"],
+                                         srv.get("boot_platform") or srv["current_platform"], dns)
         for agent, img in (srv.get("agents") or {}).items():
             svc = services.get(agent)
             if svc and svc.get("type") == "agent":
                 iu = agent_uuid(srv["uuid"], agent)
                 yield "instance", iu, {"uuid": iu, "service_uuid": svc["uuid"], "type": "agent",
-                                       "params": {"server_uuid": srv["uuid"]}, "metadata": {}, "manifests": {}}
+                                       "params": {"server_uuid": srv["uuid"]}, "metadata": {},
+                                       "manifests": {}}
 
     for inst in data.get("instances") or []:
         svc = services[inst["service"]]
-        yield "instance", inst["uuid"], {"uuid": inst["uuid"], "service_uuid": svc["uuid"], "type": "vm",
-                                         "params": {"alias": inst["alias"], "server_uuid": inst["server"]},
+        yield "instance", inst["uuid"], {"uuid": inst["uuid"], "service_uuid": svc["uuid"],
+                                         "type": "vm",
+                                         "params": {"alias": inst["alias"],
+                                                    "server_uuid": inst["server"]},
                                          "metadata": {}, "manifests": {}}
         yield "vm", inst["uuid"], vm_doc(inst, svc, dc)
 
@@ -179,15 +189,16 @@ def server_doc(srv: dict[str, Any], dc: dict[str, Any], images: dict[str, Any]) 
         "reservation_ratio": 0.15, "agents": agents,
         "sysinfo": {
             "UUID": uuid, "Hostname": srv["hostname"], "Live Image": str(srv["current_platform"]),
-            "System Type": "SunOS", "SDC Version": "7.0", "Setup": "true", "Boot Time": "1793527200",
-            "Datacenter Name": dc["name"], "Admin IP": srv["admin_ip"],
-            "Manufacturer": "Joyent", "Product": "Joyent-Compute-Platform-3301", "CPU Total Cores": 32,
-            "MiB of Memory": str(ram),
+            "System Type": "SunOS", "SDC Version": "7.0", "Setup": "true",
+            "Boot Time": "1793527200", "Datacenter Name": dc["name"], "Admin IP": srv["admin_ip"],
+            "Manufacturer": "Joyent", "Product": "Joyent-Compute-Platform-3301",
+            "CPU Total Cores": 32, "MiB of Memory": str(ram),
             "Network Interfaces": {"ixgbe0": {"MAC Address": _mac(uuid), "ip4addr": srv["admin_ip"],
                                               "Link Status": "up", "NIC Names": ["admin"]}},
             "Virtual Network Interfaces": {},
             "Boot Parameters": {"headnode": "true"} if srv.get("headnode") else {},
-            "SDC Agents": [{"name": a["name"], "version": a["version"], "image_uuid": a["image_uuid"]}
+            "SDC Agents": [{"name": a["name"], "version": a["version"],
+                            "image_uuid": a["image_uuid"]}
                            for a in agents],
         },
         "memory_available_bytes": ram * 1024 * 1024 // 2, "memory_total_bytes": ram * 1024 * 1024,
@@ -206,16 +217,19 @@ def vm_doc(inst: dict[str, Any], svc: dict[str, Any], dc: dict[str, Any]) -> dic
         "brand": "joyent" if name in ("manatee", "moray", "binder") else "joyent-minimal",
         "billing_id": "0ea54d9d-8d4d-4959-a87e-bf47c0f61a47", "cpu_cap": 200, "cpu_shares": 64,
         "create_timestamp": created, "customer_metadata": {
-            "sapi-url": f"http://sapi.{dc['name']}.{dc['dns_domain']}", "user-script": "#!/usr/bin/bash\n"},
+            "sapi-url": f"http://sapi.{dc['name']}.{dc['dns_domain']}",
+            "user-script": "#!/usr/bin/bash\n"},
         "datasets": [], "destroyed": None, "firewall_enabled": False, "internal_metadata": {},
         "last_modified": created, "limit_priv": "default", "max_locked_memory": ram,
-        "max_lwps": 4000 if name == "manatee" else 2000, "max_physical_memory": ram, "max_swap": ram * 2,
+        "max_lwps": 4000 if name == "manatee" else 2000, "max_physical_memory": ram,
+        "max_swap": ram * 2,
         "nics": [{"interface": "net0", "mac": _mac(inst["uuid"]), "nic_tag": "admin", "vlan_id": 0,
-                  "ip": ip, "ips": [f"{ip}/24"], "netmask": "255.255.255.0", "gateway": "10.99.99.7",
+                  "ip": ip, "ips": [f"{ip}/24"], "netmask": "255.255.255.0",
+                  "gateway": "10.99.99.7",
                   "primary": True, "network_uuid": "0e2d7d4c-0a4d-4a4b-9b87-44b35f45a1e3"}],
-        "owner_uuid": dc["admin_uuid"], "platform_buildstamp": "20241010T000000Z", "quota": 25, "ram": ram,
-        "resolvers": ["10.99.99.11"], "server_uuid": inst["server"], "snapshots": [], "state": "running",
-        "tags": {"smartdc_role": name, "smartdc_type": "core"},
+        "owner_uuid": dc["admin_uuid"], "platform_buildstamp": "20241010T000000Z", "quota": 25,
+        "ram": ram, "resolvers": ["10.99.99.11"], "server_uuid": inst["server"], "snapshots": [],
+        "state": "running", "tags": {"smartdc_role": name, "smartdc_type": "core"},
         "zfs_filesystem": f"zones/{inst['uuid']}", "zfs_io_priority": 100, "zone_state": "running",
         "zonepath": f"/zones/{inst['uuid']}", "zpool": "zones", "image_uuid": inst["image_uuid"],
     }

@@ -46,7 +46,8 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
-def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path, time_scale: float) -> dict[str, Any]:
+def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path,
+               time_scale: float) -> dict[str, Any]:
     return {
         "updatesServerUrl": urls["updates"],
         "sapi": {"url": urls["sapi"]}, "imgapi": {"url": urls["imgapi"]},
@@ -61,7 +62,8 @@ def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path
 
 class Simulator:
     def __init__(self, scenario: str, state_dir: Path, *, time_scale: float = 1.0,
-                 latencies: dict[str, float] | None = None, faults: list[dict[str, Any]] | None = None,
+                 latencies: dict[str, float] | None = None,
+                 faults: list[dict[str, Any]] | None = None,
                  port_base: int | None = None, parent_pid: int | None = None):
         self.scenario = scenario
         self.state_dir = Path(state_dir).resolve()
@@ -97,10 +99,12 @@ class Simulator:
             lat = dict(store.get("sim", "latencies") or {})
             lat.update(self.latency_overrides)
             store.put("sim", "latencies", lat)
-        self.world = World(store, data, baseline, time_scale=self.time_scale, state_dir=self.state_dir)
+        self.world = World(store, data, baseline, time_scale=self.time_scale,
+                           state_dir=self.state_dir)
         self.info = {"scenario": self.scenario, "restarted": restarted,
                      "admin_uuid": self.world.admin_uuid, "datacenter_name": self.world.dc_name,
-                     "dns_domain": self.world.dns_domain, "load_seconds": round(time.monotonic() - t0, 3)}
+                     "dns_domain": self.world.dns_domain,
+                     "load_seconds": round(time.monotonic() - t0, 3)}
         return self.world
 
     def _ports(self) -> dict[str, int]:
@@ -121,13 +125,15 @@ class Simulator:
                 if self.port_base:
                     raise
                 socks[name] = _bind(0)  # the recorded port is taken: any free one will do
-        self.world.urls.update({n: f"http://127.0.0.1:{s.getsockname()[1]}" for n, s in socks.items()})
+        self.world.urls.update({n: f"http://127.0.0.1:{s.getsockname()[1]}"
+                                for n, s in socks.items()})
         return socks
 
     def apps(self) -> dict[str, Any]:
         w = self.world
         route_sets = {
-            "sapi": sapi.routes(w), "imgapi": imgapi.routes(w, "dc"), "updates": imgapi.routes(w, "private"),
+            "sapi": sapi.routes(w), "imgapi": imgapi.routes(w, "dc"),
+            "updates": imgapi.routes(w, "private"),
             "vmapi": vmapi.routes(w), "cnapi": cnapi.routes(w), "workflow": workflow.routes(w),
             "admin": admin.routes(w, self.info, self.request_stop),
         }
@@ -161,7 +167,8 @@ class Simulator:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        tasks = [asyncio.create_task(s.serve(sockets=[socks[n]])) for n, s in zip(ENDPOINTS, self.servers)]
+        tasks = [asyncio.create_task(s.serve(sockets=[socks[n]]))
+                 for n, s in zip(ENDPOINTS, self.servers)]
         while not all(s.started for s in self.servers):
             if any(t.done() for t in tasks):
                 break

@@ -41,7 +41,8 @@ class Store:
         self.docs.clear()
         self.seqs.clear()
         self.seq = 0
-        for kind, id_, seq, body in self.db.execute("SELECT kind, id, seq, body FROM docs ORDER BY seq"):
+        rows = self.db.execute("SELECT kind, id, seq, body FROM docs ORDER BY seq")
+        for kind, id_, seq, body in rows:
             self.docs.setdefault(kind, {})[id_] = json.loads(body)
             self.seqs.setdefault(kind, {})[id_] = seq
             self.seq = max(self.seq, seq)
@@ -102,7 +103,8 @@ class Store:
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        (key, json.dumps(value)))
 
     def log_mutation(self, entry: dict[str, Any]) -> None:
         self.db.execute("INSERT INTO mutations (body) VALUES (?)", (json.dumps(entry),))

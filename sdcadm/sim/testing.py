@@ -142,7 +142,8 @@ class SimHandle:
         self.stop()
 
 
-def start_sim(scenario: str | Path = "small", state_dir: str | Path | None = None, time_scale: float = 1.0,
+def start_sim(scenario: str | Path = "small", state_dir: str | Path | None = None,
+              time_scale: float = 1.0,
               latencies: dict[str, float] | None = None, faults: list[dict[str, Any]] | None = None,
               port_base: int | None = None, timeout: float = 60.0) -> SimHandle:
     """Start a simulator for `scenario` (a name or a YAML path) and return its handle."""
@@ -150,6 +151,7 @@ def start_sim(scenario: str | Path = "small", state_dir: str | Path | None = Non
         import tempfile
 
         state_dir = tempfile.mkdtemp(prefix="sdcadm-sim-")
-    handle = SimHandle(scenario=str(scenario), state_dir=Path(state_dir).resolve(), time_scale=time_scale,
+    handle = SimHandle(scenario=str(scenario), state_dir=Path(state_dir).resolve(),
+                       time_scale=time_scale,
                        start_latencies=latencies, start_faults=faults, port_base=port_base)
     return handle.start(timeout)

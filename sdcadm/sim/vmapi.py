@@ -17,13 +17,14 @@ from sdcadm.sim.workflow import job_or_404
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
 
-LIST_PARAMS = {"uuid", "uuids", "alias", "owner_uuid", "server_uuid", "image_uuid", "billing_id", "brand",
-               "state", "ram", "create_timestamp", "docker", "fields", "limit", "offset", "marker", "sort",
-               "predicate", "query"}
+LIST_PARAMS = {"uuid", "uuids", "alias", "owner_uuid", "server_uuid", "image_uuid", "billing_id",
+               "brand", "state", "ram", "create_timestamp", "docker", "fields", "limit", "offset",
+               "marker", "sort", "predicate", "query"}
 ACTIONS = ("start", "stop", "kill", "reboot", "reprovision", "update", "add_nics", "update_nics",
            "remove_nics", "create_snapshot", "rollback_snapshot", "delete_snapshot", "create_disk",
            "resize_disk", "delete_disk", "migrate")
-JOB_FIELDS = ("name", "uuid", "execution", "params", "exec_after", "created_at", "timeout", "chain_results")
+JOB_FIELDS = ("name", "uuid", "execution", "params", "exec_after", "created_at", "timeout",
+              "chain_results")
 
 
 def validation(field: str, code: str, message: str | None = None) -> RestError:
@@ -112,8 +113,8 @@ def routes(world: "World") -> list[Route]:
             if "state" in q and not _state_ok(vm, q["state"]):
                 continue
             if any(k in q and not _eq(_get_path(vm, k), q[k])
-                   for k in ("uuid", "alias", "owner_uuid", "server_uuid", "image_uuid", "billing_id",
-                             "brand", "ram", "create_timestamp", "docker")):
+                   for k in ("uuid", "alias", "owner_uuid", "server_uuid", "image_uuid",
+                             "billing_id", "brand", "ram", "create_timestamp", "docker")):
                 continue
             if any(not _eq(_get_path(vm, k), v) for k, v in q.multi_items()
                    if k.startswith("tag.") or k.startswith("internal_metadata.")):
@@ -150,7 +151,8 @@ def routes(world: "World") -> list[Route]:
             raise validation("limit", "Invalid", "limit must be between 1 and 1000")
         if q.get("marker"):
             if "offset" in q:
-                raise validation("marker", "ConflictingParameters", "offset and marker cannot be combined")
+                raise validation("marker", "ConflictingParameters",
+                                 "offset and marker cannot be combined")
             try:
                 last = json.loads(q["marker"])["uuid"]
             except (ValueError, KeyError, TypeError):
@@ -162,7 +164,8 @@ def routes(world: "World") -> list[Route]:
                     headers={"x-joyent-resource-count": str(len(vms))})
 
     async def head_vms(request: Request) -> Response:
-        return Response(status_code=200, headers={"x-joyent-resource-count": str(len(select(request.query_params)))})
+        return Response(status_code=200,
+                        headers={"x-joyent-resource-count": str(len(select(request.query_params)))})
 
     def vm_or_404(u: str, owner: str | None = None) -> dict[str, Any]:
         vm = store.get("vm", u)
@@ -190,10 +193,12 @@ def routes(world: "World") -> list[Route]:
             raise validation("sync", "Invalid", "sync must be true or false")
         vm = vm_or_404(u)
         if not vm.get("server_uuid"):
-            raise RestError(409, "UnallocatedVM", "Cannot perform this action on a VM that has not been allocated")
+            raise RestError(409, "UnallocatedVM",
+                            "Cannot perform this action on a VM that has not been allocated")
         if action == "reprovision":
             if vm.get("brand") not in ("joyent", "joyent-minimal", "lx"):
-                raise RestError(409, "BrandNotSupported", f"reprovision is not supported for brand {vm.get('brand')}")
+                raise RestError(409, "BrandNotSupported",
+                                f"reprovision is not supported for brand {vm.get('brand')}")
             img = p.get("image_uuid")
             if not img:
                 raise validation("image_uuid", "MissingParameter", "image_uuid is required")
@@ -208,20 +213,23 @@ def routes(world: "World") -> list[Route]:
         elif action == "start" and vm.get("state") != "stopped":
             raise RestError(409, "VmNotStopped", "Cannot start a VM that is not stopped")
         else:
-            job = ops.vm_action(world, vm, action, {k: v for k, v in p.items() if k not in ("uuid",)})
+            job = ops.vm_action(world, vm, action,
+                                {k: v for k, v in p.items() if k not in ("uuid",)})
         if truthy(sync):
             await world.wait_for(job["uuid"], lambda: ops.job_done(world, job["uuid"]), 600)
             final = store.get("job", job["uuid"]) or {}
             if final.get("execution") != "succeeded":
                 last = (final.get("chain_results") or [{}])[-1].get("error") or {}
-                raise RestError(500, "InternalError", last.get("message", "job failed") if isinstance(last, dict) else str(last))
+                detail = last.get("message", "job failed") if isinstance(last, dict) else str(last)
+                raise RestError(500, "InternalError", detail)
         return send({"vm_uuid": vm["uuid"], "job_uuid": job["uuid"]}, status=202,
                     headers={"workflow-api": world.urls.get("workflow", "")})
 
     async def delete_vm(request: Request) -> Response:
         vm = vm_or_404(request.path_params["uuid"])
         if not vm.get("server_uuid"):
-            raise RestError(409, "UnallocatedVM", "Cannot perform this action on a VM that has not been allocated")
+            raise RestError(409, "UnallocatedVM",
+                            "Cannot perform this action on a VM that has not been allocated")
         job = ops.vm_action(world, vm, "destroy", {})
         return send({"vm_uuid": vm["uuid"], "job_uuid": job["uuid"]}, status=202,
                     headers={"workflow-api": world.urls.get("workflow", "")})
@@ -244,8 +252,9 @@ def routes(world: "World") -> list[Route]:
 
     async def list_vm_jobs(request: Request) -> Response:
         q = request.query_params
-        vm_or_404(request.path_params["uuid"])
-        jobs = [trim_job(j) for j in store.all("job") if job_matches(j, q, request.path_params["uuid"])]
+        u = request.path_params["uuid"]
+        vm_or_404(u)
+        jobs = [trim_job(j) for j in store.all("job") if job_matches(j, q, u)]
         return send(list(reversed(jobs)))
 
     async def get_job(request: Request) -> Response:

@@ -116,7 +116,8 @@ def make_app(routes: list[Route]) -> Starlette:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
-            return RestError(404, "ResourceNotFound", f"{request.url.path} does not exist").response()
+            return RestError(404, "ResourceNotFound",
+                             f"{request.url.path} does not exist").response()
         if exc.status_code == 405:
             return RestError(405, "MethodNotAllowedError", f"{request.method} is not allowed",
                              headers=dict(exc.headers or {})).response()
@@ -174,7 +175,8 @@ class ServiceLayer:
                 extra = [(b"server", self.server_header.encode()),
                          (b"x-request-id", req_id.encode()),
                          (b"x-server-name", f"{self.service}.sim".encode()),
-                         (b"x-response-time", str(int((time.monotonic() - started) * 1000)).encode())]
+                         (b"x-response-time",
+                          str(int((time.monotonic() - started) * 1000)).encode())]
                 message = dict(message, headers=list(message.get("headers") or []) + extra)
             await send_(message)
 

@@ -34,7 +34,8 @@ def routes(world: "World") -> list[Route]:
         jobs = [j for j in reversed(store.all("job"))
                 if (not q.get("execution") or j.get("execution") == q["execution"])
                 and (not q.get("name") or j.get("name") == q["name"])
-                and (not q.get("vm_uuid") or (j.get("params") or {}).get("vm_uuid") == q["vm_uuid"])]
+                and (not q.get("vm_uuid")
+                     or (j.get("params") or {}).get("vm_uuid") == q["vm_uuid"])]
         try:
             offset = int(q.get("offset", 0))
             limit = int(q.get("limit", 1000))
@@ -57,7 +58,8 @@ def routes(world: "World") -> list[Route]:
         task = world.runners.pop(u, None)
         if task:
             task.cancel()
-        job = store.edit("job", u, lambda j: (j.update(execution="canceled"), j["_sim"].update(phase="done")))
+        job = store.edit("job", u,
+                         lambda j: (j.update(execution="canceled"), j["_sim"].update(phase="done")))
         world.finished(u)
         return send(public(job))
 

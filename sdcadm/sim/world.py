@@ -14,7 +14,9 @@ from sdcadm.sim import ENDPOINTS
 from sdcadm.sim.store import Rows, Store, now_iso
 
 REQUEST_FAULTS = ("error", "latency", "drop")
-FAULT_TYPES = REQUEST_FAULTS + ("fail-job", "reboot-hang", "stuck-instance", "unhealthy", "manatee-deposed")
+FAULT_TYPES = REQUEST_FAULTS + ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
+                                "manatee-deposed")
+TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy")
 SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
 
 
@@ -118,7 +120,8 @@ class World:
         out.sort(key=lambda f: f["type"] != "latency")
         return out
 
-    def target_fault(self, kind: str, targets: list[str | None], action: str | None = None) -> dict | None:
+    def target_fault(self, kind: str, targets: list[str | None],
+                     action: str | None = None) -> dict | None:
         """A fault of `kind` aimed at any of `targets` (and `action` if the fault names one)."""
         for f in self.faults():
             if f["type"] != kind:
@@ -166,7 +169,7 @@ def validate_fault(spec: Any) -> dict[str, Any]:
             re.compile(fault["path"])
         except re.error as e:
             raise FaultError(f"bad path regex: {e}")
-    if kind in ("fail-job", "reboot-hang", "stuck-instance", "unhealthy") and not fault.get("target"):
+    if kind in TARGETED_FAULTS and not fault.get("target"):
         raise FaultError(f"a {kind} fault needs a target (uuid or '*')")
     for key in ("rate", "delay"):
         if key in fault:

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness import ROOT, print_table
 BIG_UUID = "b16b16b1-0000-4000-8000-00000000b16b"
 
 
@@ -198,9 +198,7 @@ def main() -> None:
                      f"ratio {d['ratio']:.3f} (target >= 0.8)",
                      f"peak RSS {d['maxrss_mib']:.0f} MiB "
                      f"(plain copy {d['plain_maxrss_mib']:.0f})"))
-    width = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, width)).rstrip())
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -22,15 +22,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from sdcadm.sim import ENDPOINTS  # noqa: E402
 from sdcadm.sim.testing import start_sim  # noqa: E402
-
-SERVICES = ("sapi", "imgapi", "updates", "vmapi", "cnapi", "workflow", "admin")
 
 
 def ready(scenario: str, state_dir: Path) -> tuple[float, object]:
     t0 = time.monotonic()
     handle = start_sim(scenario, state_dir=state_dir, time_scale=1.0)
-    for name in SERVICES:
+    for name in ENDPOINTS:
         requests.get(handle.urls[name] + "/ping", timeout=30).raise_for_status()
     return time.monotonic() - t0, handle
 
@@ -49,7 +48,8 @@ def list_all_servers(session: requests.Session, cnapi: str) -> int:
 def concurrent_tasks(handle, n: int = 50, latency: float = 2.0) -> tuple[float, float]:
     handle.set_latencies({"install-agent": latency})
     cnapi = handle.urls["cnapi"]
-    servers = requests.get(f"{cnapi}/servers?extras=agents&headnode=false&limit={n}", timeout=30).json()
+    servers = requests.get(f"{cnapi}/servers?extras=agents&headnode=false&limit={n}",
+                           timeout=30).json()
     image = next(a["image_uuid"] for a in servers[0]["agents"] if a["name"] == "vm-agent")
 
     def one(server: dict) -> float:
@@ -97,17 +97,20 @@ def main() -> None:
             resets.append(time.monotonic() - t0)
         wall, slowest = concurrent_tasks(handle)
         handle.stop()
-    rows.append((f"{args.scenario} start-up until every service answers (fresh state dir)", fresh, "< 10 s"))
+    rows.append((f"{args.scenario} start-up until every service answers (fresh state dir)",
+                 fresh, "< 10 s"))
     rows.append((f"{args.scenario} restart on an existing state dir", restart, "< 10 s"))
-    rows.append((f"full server list, extras=sysinfo,agents ({servers} servers, all pages)", lists, "< 1 s"))
+    rows.append((f"full server list, extras=sysinfo,agents ({servers} servers, all pages)",
+                 lists, "< 1 s"))
     rows.append(("reset to the scenario", resets, "-"))
-    rows.append(("50 concurrent install-agent tasks, 2.0 s latency, /wait long-polls (wall)", [wall], "~2.0 s"))
+    rows.append(("50 concurrent install-agent tasks, 2.0 s latency, /wait long-polls (wall)",
+                 [wall], "~2.0 s"))
     rows.append(("  slowest single task (submit to wait return)", [slowest], "~2.0 s"))
     width = max(len(r[0]) for r in rows)
     print(f"{'MEASURE'.ljust(width)}  {'MEDIAN':>8}  {'MIN':>8}  {'MAX':>8}  RUNS  TARGET")
     for label, values, target in rows:
-        print(f"{label.ljust(width)}  {statistics.median(values):8.3f}  {min(values):8.3f}  {max(values):8.3f}"
-              f"  {len(values):>4}  {target}")
+        print(f"{label.ljust(width)}  {statistics.median(values):8.3f}  {min(values):8.3f}  "
+              f"{max(values):8.3f}  {len(values):>4}  {target}")
 
 
 if __name__ == "__main__":
