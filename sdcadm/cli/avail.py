@@ -83,24 +83,63 @@ def all_targets(state: "DatacenterState", exclude: list[str]) -> list[Target]:
     return targets
 
 
-def update_note(state: "DatacenterState", service: str) -> str | None:
-    """Why `sdcadm update` would not act on an avail row of `service`, or None."""
+def update_notes(state: "DatacenterState", config: "Config",
+                 services: list[str]) -> dict[str, str]:
+    """Why `sdcadm update` would not act on the avail rows of these services."""
     from sdcadm.planner.rules import procedure_for
 
-    if service == "sdcadm":
-        return 'note: "sdcadm update" does not update sdcadm itself'
-    if service == "rabbitmq":
-        return ('note: rabbitmq updates are locked: "sdcadm update --all" leaves rabbitmq '
-                "out (use --force-rabbitmq)")
-    if service == "portolan":
-        return ('note: portolan updates are locked: "sdcadm update --all" leaves portolan '
-                "out (use --force-data-path)")
+    notes: dict[str, str] = {}
+    gated = []
+    for service in services:
+        if service == "sdcadm":
+            notes[service] = 'note: "sdcadm update" does not update sdcadm itself'
+        elif service in ("rabbitmq", "portolan"):
+            flag = "--force-rabbitmq" if service == "rabbitmq" else "--force-data-path"
+            notes[service] = (f'note: {service} updates are locked: "sdcadm update --all" '
+                              f"leaves {service} out (use {flag})")
+        elif procedure_for(service, _kind(state, service)) is None:
+            notes[service] = f'note: "sdcadm update" cannot update the "{service}" service'
+        else:
+            gated.append(service)
+    notes.update(_refusals(state, config, gated))
+    return notes
+
+
+def _kind(state: "DatacenterState", service: str) -> str:
     svc = state.services.get(service)
-    kind = svc.type if svc is not None else next(
-        (i.type for i in state.instances if i.service == service), "vm")
-    if procedure_for(service, kind or "vm") is None:
-        return f'note: "sdcadm update" cannot update the "{service}" service'
-    return None
+    if svc is not None:
+        return svc.type or "vm"
+    return next((i.type for i in state.instances if i.service == service), "vm")
+
+
+def _refusals(state: "DatacenterState", config: "Config",
+              services: list[str]) -> dict[str, str]:
+    """The planner's own gates (minimum image and platform, SAPI mode, ...): avail skips
+    them, as the original did, but the operator should not learn of them mid-update.
+    One plan for all the services; only when it is refused, one per service to say which.
+    """
+    from sdcadm.errors import SdcAdmError
+    from sdcadm.plan import ChangeRequest
+    from sdcadm.planner import PlanOptions, plan
+
+    def attempt(names: list[str]) -> str | None:
+        reqs = [ChangeRequest(type="update-service", service=n,
+                              source={"service": n, "type": "update-service"})
+                for n in names]
+        try:
+            plan(state, reqs, PlanOptions(), config)
+        except SdcAdmError as e:
+            return e.message.replace("\n", "\n    ")
+        return None
+
+    if not services or attempt(services) is None:
+        return {}
+    out = {}
+    for name in services:
+        why = attempt([name])
+        if why is not None:
+            out[name] = f'note: "sdcadm update {name}" would refuse: {why}'
+    return out
 
 
 def images_for(state: "DatacenterState", config: "Config", t: Target,
@@ -226,10 +265,9 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
     print_avail(app, rows, changes if show_changes else None, as_json=as_json,
                 as_stream=as_stream, no_header=no_header, columns=columns, sort=sort)
     # Never silent (decisions 2): say which listed rows `update` would not act on.
-    for service in sorted({r["service"] for r in rows}):
-        note = update_note(state, service)
-        if note:
-            app.warn(note)
+    notes = update_notes(state, app.config, sorted({r["service"] for r in rows}))
+    for service in sorted(notes):
+        app.warn(notes[service])
 
 
 def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[str, Any]]] | None,

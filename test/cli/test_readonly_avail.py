@@ -6,6 +6,7 @@ not against avail's own code.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -79,3 +80,21 @@ def test_avail_sdcadm_row_for_a_newer_release(sdcadm: Any, sim: Any) -> None:
     r = sdcadm("avail", "-H", "sdcadm")
     assert r.out.split() == ["sdcadm", builds[-1]["uuid"], f"sdcadm@{builds[-1]['version']}"]
     assert r.err == 'note: "sdcadm update" does not update sdcadm itself\n'
+
+
+def test_avail_notes_a_service_update_would_refuse(sdcadm: Any, sim: Any,
+                                                   tmp_path: Path) -> None:
+    # A minimum image later than anything cns runs: avail still lists cns (it skips the
+    # gate, as the original did) but says that update would refuse, with update's words.
+    conf = json.loads(Path(sim.config_path).read_text())
+    conf["svcMinImages"] = {"cns": "20991231T000000Z"}
+    path = tmp_path / "sdcadm.conf"
+    path.write_text(json.dumps(conf))
+    r = sdcadm("--config", str(path), "avail", "-H", "-o", "service", "cns")
+    assert (r.exit_code, r.out) == (0, "cns\n")
+    refused = sdcadm("--config", str(path), "update", "-n", "cns")
+    assert refused.exit_code == 2
+    reason = refused.err.splitlines()[-1].split("error (Update): ", 1)[1]
+    assert "too old" in reason
+    assert r.err == f'note: "sdcadm update cns" would refuse: {reason}\n'
+    assert sim.mutations() == []
