@@ -43,7 +43,8 @@ class Api:
 
     # -- conveniences ------------------------------------------------------------------------
     def vm(self, alias: str) -> dict[str, Any]:
-        vms = [v for v in self.ok("GET", "vmapi", f"/vms?alias={alias}") if v["state"] != "destroyed"]
+        listed = self.ok("GET", "vmapi", f"/vms?alias={alias}")
+        vms = [v for v in listed if v["state"] != "destroyed"]
         assert len(vms) == 1, vms
         return vms[0]
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-HIDDEN_WITHOUT_EXTRAS = {"sysinfo", "vms", "agents", "memory_available_bytes", "disk_pool_size_bytes",
-                         "status", "last_heartbeat", "unreserved_ram"}
+HIDDEN_WITHOUT_EXTRAS = {"sysinfo", "vms", "agents", "memory_available_bytes",
+                         "disk_pool_size_bytes", "status", "last_heartbeat", "unreserved_ram"}
 
 
 def test_ping_header_parses_like_sdcadm(api):
@@ -20,7 +20,8 @@ def test_ping_header_parses_like_sdcadm(api):
 def test_server_list_extras(api):
     plain = api.ok("GET", "cnapi", "/servers")
     assert len(plain) == 5 and not HIDDEN_WITHOUT_EXTRAS & set(plain[0])
-    assert {"uuid", "hostname", "headnode", "current_platform", "boot_platform", "setup", "reserved"} <= set(plain[0])
+    assert {"uuid", "hostname", "headnode", "current_platform", "boot_platform", "setup",
+            "reserved"} <= set(plain[0])
     rich = api.ok("GET", "cnapi", "/servers?extras=sysinfo,agents")
     s = rich[0]
     assert {"sysinfo", "agents", "status", "last_heartbeat"} <= set(s) and "vms" not in s
@@ -32,7 +33,8 @@ def test_server_list_extras(api):
     vms = api.ok("GET", "cnapi", "/servers?extras=vms&headnode=true")[0]["vms"]
     assert vms and all(v["uuid"] == k for k, v in vms.items())
     everything = api.ok("GET", "cnapi", "/servers?extras=all")[0]
-    assert {"sysinfo", "agents", "vms", "memory_available_bytes", "disk_pool_size_bytes", "unreserved_cpu"} <= set(everything)
+    assert {"sysinfo", "agents", "vms", "memory_available_bytes", "disk_pool_size_bytes",
+            "unreserved_cpu"} <= set(everything)
 
 
 def test_server_list_filters_fields_paging(api):
@@ -43,10 +45,11 @@ def test_server_list_filters_fields_paging(api):
     assert sorted(s["hostname"] for s in cns) == ["cn01", "cn02", "cn03", "cn04"]
     two = api.ok("GET", "cnapi", f"/servers?uuids={cns[0]['uuid']},{cns[1]['uuid']}")
     assert {s["uuid"] for s in two} == {cns[0]["uuid"], cns[1]["uuid"]}
-    assert api.ok("GET", "cnapi", "/servers?fields=uuid,hostname&extras=agents")[0].keys() == {"uuid", "hostname"}
+    some = api.ok("GET", "cnapi", "/servers?fields=uuid,hostname&extras=agents")
+    assert some[0].keys() == {"uuid", "hostname"}
     everything = api.ok("GET", "cnapi", "/servers")
-    paged = api.ok("GET", "cnapi", "/servers?limit=2&offset=0") + api.ok("GET", "cnapi", "/servers?limit=2&offset=2") \
-        + api.ok("GET", "cnapi", "/servers?limit=2&offset=4")
+    paged = [s for offset in (0, 2, 4)
+             for s in api.ok("GET", "cnapi", f"/servers?limit=2&offset={offset}")]
     assert paged == everything
 
 
@@ -64,10 +67,12 @@ def test_server_list_errors(api, query, status, code, message):
 
 def test_get_server_validates_uuid_before_lookup(api):
     r = api.get("cnapi", "/servers/not-a-uuid")
-    assert r.status_code == 409 and r.json() == {"code": "InvalidArgument", "message": "Invalid server_uuid"}
+    assert r.status_code == 409 and r.json() == {"code": "InvalidArgument",
+                                                 "message": "Invalid server_uuid"}
     missing = "11111111-2222-4333-8444-555555555555"
     r = api.get("cnapi", f"/servers/{missing}")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": f"Server {missing} not found"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": f"Server {missing} not found"}
     hn = api.server("headnode")
     one = api.ok("GET", "cnapi", f"/servers/{hn['uuid']}")
     assert {"sysinfo", "agents", "vms", "status"} <= set(one)
@@ -76,9 +81,11 @@ def test_get_server_validates_uuid_before_lookup(api):
 
 
 def test_platforms_shape(api):
-    assert api.ok("GET", "cnapi", "/platforms") == {"20240411T001730Z": {}, "20241010T000000Z": {"latest": True}}
+    assert api.ok("GET", "cnapi", "/platforms") == {"20240411T001730Z": {},
+                                                    "20241010T000000Z": {"latest": True}}
     assert api.ok("GET", "cnapi", "/platforms?os=true") == {
-        "20240411T001730Z": {"os": "smartos"}, "20241010T000000Z": {"os": "smartos", "latest": True}}
+        "20240411T001730Z": {"os": "smartos"},
+        "20241010T000000Z": {"os": "smartos", "latest": True}}
 
 
 def test_small_has_mixed_platforms(api):
@@ -92,25 +99,30 @@ def test_boot_params(api):
     cn = api.server("cn03")
     boot = api.ok("GET", "cnapi", f"/boot/{cn['uuid']}")
     assert boot["platform"] == cn["boot_platform"] and boot["kernel_args"]["hostname"] == "cn03"
-    assert api.post("cnapi", f"/boot/{cn['uuid']}", json={"platform": "20241010T000000Z",
-                                                           "kernel_args": {"hostname": None, "x": "1"}}).status_code == 204
+    change = {"platform": "20241010T000000Z", "kernel_args": {"hostname": None, "x": "1"}}
+    assert api.post("cnapi", f"/boot/{cn['uuid']}", json=change).status_code == 204
     boot = api.ok("GET", "cnapi", f"/boot/{cn['uuid']}")
-    assert boot["platform"] == "20241010T000000Z" and "hostname" not in boot["kernel_args"] and boot["kernel_args"]["x"] == "1"
+    assert (boot["platform"] == "20241010T000000Z" and "hostname" not in boot["kernel_args"]
+            and boot["kernel_args"]["x"] == "1")
     assert api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")["boot_platform"] == "20241010T000000Z"
     r = api.post("cnapi", f"/boot/{cn['uuid']}", json={"platform": "19990101T000000Z"})
-    assert r.status_code == 500 and r.json() == {"message": "Platform '19990101T000000Z' does not exist"}
+    assert r.status_code == 500 and r.json() == {
+        "message": "Platform '19990101T000000Z' does not exist"}
     assert api.ok("GET", "cnapi", "/boot/default")["platform"] == "20241010T000000Z"
-    assert api.put("cnapi", "/boot/default", json={"platform": "20240411T001730Z"}).status_code == 204
+    assert api.put("cnapi", "/boot/default",
+                   json={"platform": "20240411T001730Z"}).status_code == 204
     assert api.ok("GET", "cnapi", "/boot/default")["platform"] == "20240411T001730Z"
 
 
 def test_server_update(api):
     cn = api.server("cn01")
-    assert api.post("cnapi", f"/servers/{cn['uuid']}", json={"comments": "hello", "reserved": True}).status_code == 204
+    assert api.post("cnapi", f"/servers/{cn['uuid']}",
+                    json={"comments": "hello", "reserved": True}).status_code == 204
     again = api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")
     assert again["comments"] == "hello" and again["reserved"] is True
     r = api.post("cnapi", f"/servers/{cn['uuid']}", json={"hostname": "x"})
-    assert r.status_code == 409 and r.json()["message"] == "hostname is not an explicitly defined parameter"
+    assert (r.status_code == 409
+            and r.json()["message"] == "hostname is not an explicitly defined parameter")
 
 
 def test_install_agent_task(api, sim):
@@ -119,33 +131,39 @@ def test_install_agent_task(api, sim):
     newest = api.latest("vm-agent")
     assert agent["image_uuid"] != newest["uuid"]
     sim.set_latencies({"install-agent": 300})
-    r = api.post("cnapi", f"/servers/{cn['uuid']}/install-agent", json={"image_uuid": newest["uuid"]})
+    r = api.post("cnapi", f"/servers/{cn['uuid']}/install-agent",
+                 json={"image_uuid": newest["uuid"]})
     assert r.status_code == 200 and set(r.json()) == {"id"}
     tid = r.json()["id"]
     task = api.ok("GET", "cnapi", f"/tasks/{tid}")
-    assert task["status"] == "active" and task["task"] == "agent_install" and task["server_uuid"] == cn["uuid"]
+    assert (task["status"] == "active" and task["task"] == "agent_install"
+            and task["server_uuid"] == cn["uuid"])
     short = api.ok("GET", "cnapi", f"/tasks/{tid}/wait?timeout=0.05")
     assert short["status"] == "active", "a wait that times out returns the task as it is"
     done = api.ok("GET", "cnapi", f"/tasks/{tid}/wait?timeout=10")
     assert done["status"] == "complete" and done["history"][-1]["name"] == "finish"
-    after = next(a for a in api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")["agents"] if a["name"] == "vm-agent")
+    agents = api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")["agents"]
+    after = next(a for a in agents if a["name"] == "vm-agent")
     assert after["image_uuid"] == newest["uuid"] and after["version"] == newest["tags"]["version"]
     assert after["uuid"] == agent["uuid"]
     sysinfo_agents = api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")["sysinfo"]["SDC Agents"]
-    assert {"name": "vm-agent", "version": after["version"], "image_uuid": newest["uuid"]} in sysinfo_agents
+    assert {"name": "vm-agent", "version": after["version"],
+            "image_uuid": newest["uuid"]} in sysinfo_agents
 
 
 def test_install_agent_needs_the_image_in_the_dc(api):
     cn = api.server("cn02")
     platform = api.latest("platform")  # never imported
-    tid = api.ok("POST", "cnapi", f"/servers/{cn['uuid']}/install-agent", json={"image_uuid": platform["uuid"]})["id"]
+    tid = api.ok("POST", "cnapi", f"/servers/{cn['uuid']}/install-agent",
+                 json={"image_uuid": platform["uuid"]})["id"]
     task = api.ok("GET", "cnapi", f"/tasks/{tid}/wait?timeout=10")
     assert task["status"] == "failure"
     assert platform["uuid"] in task["history"][0]["event"]["error"]["message"]
     r = api.post("cnapi", f"/servers/{cn['uuid']}/install-agent", json={})
     assert r.status_code == 409 and r.json()["code"] == "InvalidParameters"
     r = api.get("cnapi", "/tasks/nope")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": "no such task found"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": "no such task found"}
 
 
 def test_reboot_goes_unknown_then_running_on_boot_platform(api, sim, until):
@@ -160,17 +178,20 @@ def test_reboot_goes_unknown_then_running_on_boot_platform(api, sim, until):
     assert job["execution"] == "succeeded"
     after = api.ok("GET", "cnapi", f"/servers/{cn['uuid']}")
     assert after["status"] == "running" and after["current_platform"] == cn["boot_platform"]
-    assert after["sysinfo"]["Live Image"] == cn["boot_platform"] and after["last_boot"] > cn["last_boot"]
+    assert (after["sysinfo"]["Live Image"] == cn["boot_platform"]
+            and after["last_boot"] > cn["last_boot"])
     assert api.post("cnapi", f"/servers/{cn['uuid']}/reboot?nojob=true").status_code == 204
 
 
 def _execute(api, server, script, **extra):
-    return api.post("cnapi", f"/servers/{server}/execute", json=dict({"script": script, "json": True}, **extra))
+    return api.post("cnapi", f"/servers/{server}/execute",
+                    json=dict({"script": script, "json": True}, **extra))
 
 
 def test_execute_manatee_zk_state(api):
     man = api.vm("manatee0")
-    r = _execute(api, man["server_uuid"], f"#!/bin/bash\nzlogin {man['uuid']} manatee-adm zk-state\n")
+    r = _execute(api, man["server_uuid"],
+                 f"#!/bin/bash\nzlogin {man['uuid']} manatee-adm zk-state\n")
     body = r.json()
     assert r.status_code == 200 and body["exitCode"] == 0 and body["stderr"] == ""
     state = json.loads(body["stdout"])
@@ -187,8 +208,9 @@ def test_execute_binder_zookeeper_stat(api):
     for alias in ("binder0", "binder1", "binder2"):
         vm = api.vm(alias)
         for quote in ("'", '"'):
+            stat = f"{quote}echo stat | nc 127.0.0.1 2181{quote}"
             r = _execute(api, vm["server_uuid"],
-                         f"#!/usr/bin/bash\nzlogin {vm['uuid']} bash -c {quote}echo stat | nc 127.0.0.1 2181{quote}\n")
+                         f"#!/usr/bin/bash\nzlogin {vm['uuid']} bash -c {stat}\n")
             out = r.json()["stdout"]
             assert r.json()["exitCode"] == 0 and out.startswith("Zookeeper version:")
             modes[alias] = re.search(r"^Mode: (\w+)$", out, re.M).group(1)
@@ -197,10 +219,11 @@ def test_execute_binder_zookeeper_stat(api):
 
 def test_execute_binder_standalone_in_lab(lab_api):
     vm = lab_api.vm("binder0")
-    r = _execute(lab_api, vm["server_uuid"], f"#!/bin/bash\nzlogin {vm['uuid']} bash -c 'echo stat | nc 127.0.0.1 2181'\n")
+    r = _execute(lab_api, vm["server_uuid"],
+                 f"#!/bin/bash\nzlogin {vm['uuid']} bash -c 'echo stat | nc 127.0.0.1 2181'\n")
     assert "Mode: standalone" in r.json()["stdout"]
-    state = json.loads(_execute(lab_api, vm["server_uuid"],
-                                f"#!/bin/bash\nzlogin {lab_api.vm('manatee0')['uuid']} manatee-adm zk-state\n").json()["stdout"])
+    script = f"#!/bin/bash\nzlogin {lab_api.vm('manatee0')['uuid']} manatee-adm zk-state\n"
+    state = json.loads(_execute(lab_api, vm["server_uuid"], script).json()["stdout"])
     assert state["sync"] is None and state["async"] == []
 
 
@@ -212,17 +235,22 @@ def test_execute_svcs_healthy_and_unknown_commands(api):
     assert r.json()["exitCode"] == 127 and "command not found" in r.json()["stderr"]
     other = api.server("cn01")["uuid"]
     r = _execute(api, other, f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n")
-    assert r.json()["exitCode"] == 1 and "unknown" in r.json()["stderr"], "the zone is not on that server"
+    assert r.json()["exitCode"] == 1 and "unknown" in r.json()["stderr"], \
+        "the zone is not on that server"
     r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": "svcs -vx"})
     assert r.status_code == 409, "a script needs a shebang"
-    r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": "#!/bin/bash\nsvcs -vx\n"})
+    r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute",
+                 json={"script": "#!/bin/bash\nsvcs -vx\n"})
     assert r.status_code == 200 and r.json() == ""
-    r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": "#!/bin/bash\nfrobnicate\n"})
-    assert r.status_code == 500 and r.json() == {"code": "InternalError", "message": "Error executing on remote system"}
+    r = api.post("cnapi", f"/servers/{vm['server_uuid']}/execute",
+                 json={"script": "#!/bin/bash\nfrobnicate\n"})
+    assert r.status_code == 500 and r.json() == {"code": "InternalError",
+                                                 "message": "Error executing on remote system"}
 
 
 def test_vm_load_on_its_server(api):
     vm = api.vm("vmapi0")
-    assert api.ok("GET", "cnapi", f"/servers/{vm['server_uuid']}/vms/{vm['uuid']}")["uuid"] == vm["uuid"]
+    loaded = api.ok("GET", "cnapi", f"/servers/{vm['server_uuid']}/vms/{vm['uuid']}")
+    assert loaded["uuid"] == vm["uuid"]
     other = api.server("cn01")["uuid"]
     assert api.get("cnapi", f"/servers/{other}/vms/{vm['uuid']}").status_code == 404

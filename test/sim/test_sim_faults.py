@@ -26,7 +26,8 @@ def test_error_fault_with_filters_and_count(api, sim):
 
 
 def test_error_fault_custom_code_and_method_filter(api, sim):
-    sim.add_fault({"type": "error", "service": "sapi", "method": "PUT", "status": 500, "code": "InternalError"})
+    sim.add_fault({"type": "error", "service": "sapi", "method": "PUT", "status": 500,
+                   "code": "InternalError"})
     svc = api.ok("GET", "sapi", "/services?name=vmapi")[0]
     r = api.put("sapi", f"/services/{svc['uuid']}", json={"params": {"x": 1}})
     assert r.status_code == 500 and r.json()["code"] == "InternalError"
@@ -34,7 +35,8 @@ def test_error_fault_custom_code_and_method_filter(api, sim):
 
 
 def test_error_rate(api, sim):
-    sim.add_fault({"type": "error", "service": "cnapi", "path": "/platforms", "status": 502, "rate": 0.5})
+    sim.add_fault({"type": "error", "service": "cnapi", "path": "/platforms", "status": 502,
+                   "rate": 0.5})
     codes = [api.get("cnapi", "/platforms").status_code for _ in range(120)]
     assert 20 < codes.count(502) < 100 and codes.count(200) == 120 - codes.count(502)
     sim.clear_faults()
@@ -61,15 +63,18 @@ def test_dropped_connection(api, sim):
 
 def test_fail_job_reprovision(api, sim):
     vm = api.vm("moray0")
-    sim.add_fault({"type": "fail-job", "target": vm["uuid"], "action": "reprovision", "message": "zone would not boot"})
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    sim.add_fault({"type": "fail-job", "target": vm["uuid"], "action": "reprovision",
+                   "message": "zone would not boot"})
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})["job_uuid"]
     done = api.ok("GET", "vmapi", f"/jobs/{job}/wait")
     assert done["execution"] == "failed"
     assert done["chain_results"][-1]["error"] == {"name": "Error", "message": "zone would not boot"}
     assert all(c["error"] == "" for c in done["chain_results"][:-1])
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")["state"] == "running"
     # an action filter leaves other actions alone
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=update", json={"alias": "moray0"})["job_uuid"]
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=update",
+                 json={"alias": "moray0"})["job_uuid"]
     assert api.ok("GET", "vmapi", f"/jobs/{job}/wait")["execution"] == "succeeded"
 
 
@@ -78,15 +83,18 @@ def test_fail_job_by_image_for_import(api, sim):
     sim.add_fault({"type": "fail-job", "target": target["uuid"], "count": 1})
     job = api.import_image(target["uuid"])
     assert job["execution"] == "failed" and job["chain_results"][-1]["error"]["message"]
-    assert api.get("imgapi", f"/images/{target['uuid']}").status_code == 404, "the partial image is removed"
+    gone = api.get("imgapi", f"/images/{target['uuid']}")
+    assert gone.status_code == 404, "the partial image is removed"
     assert api.import_image(target["uuid"])["execution"] == "succeeded", "count=1: the retry works"
 
 
 def test_fail_task_install_agent(api, sim):
     cn = api.server("cn02")
-    sim.add_fault({"type": "fail-job", "target": cn["uuid"], "action": "install-agent", "message": "no space left"})
+    sim.add_fault({"type": "fail-job", "target": cn["uuid"], "action": "install-agent",
+                   "message": "no space left"})
     newest = api.latest("vm-agent")
-    tid = api.ok("POST", "cnapi", f"/servers/{cn['uuid']}/install-agent", json={"image_uuid": newest["uuid"]})["id"]
+    tid = api.ok("POST", "cnapi", f"/servers/{cn['uuid']}/install-agent",
+                 json={"image_uuid": newest["uuid"]})["id"]
     task = api.ok("GET", "cnapi", f"/tasks/{tid}/wait?timeout=10")
     assert task["status"] == "failure"
     assert task["history"][0] == {"name": "error", "timestamp": task["history"][0]["timestamp"],
@@ -109,7 +117,8 @@ def test_reboot_hang(api, sim):
 def test_stuck_instance(api, sim):
     vm = api.vm("moray1")
     sim.add_fault({"type": "stuck-instance", "target": vm["uuid"]})
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})["job_uuid"]
     api.ok("GET", "vmapi", f"/jobs/{job}/wait")
     time.sleep(0.2)
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}?sync=true")["state"] == "provisioning"
@@ -133,7 +142,8 @@ def test_manatee_deposed_peer(api, sim):
     sim.add_fault({"type": "manatee-deposed"})
     man = api.vm("manatee0")
     out = api.ok("POST", "cnapi", f"/servers/{man['server_uuid']}/execute",
-                 json={"script": f"#!/bin/bash\nzlogin {man['uuid']} manatee-adm zk-state\n", "json": True})
+                 json={"script": f"#!/bin/bash\nzlogin {man['uuid']} manatee-adm zk-state\n",
+                       "json": True})
     state = json.loads(out["stdout"])
     assert [d["zoneId"] for d in state["deposed"]] == [api.vm("manatee2")["uuid"]]
     assert state["async"] == []
@@ -147,10 +157,12 @@ def test_fault_admin_surface(sim):
     assert r.status_code == 422
     r = requests.post(admin + "/_sim/faults", json={"type": "fail-job"}, timeout=5)
     assert r.status_code == 422 and "target" in r.json()["message"]
-    added = requests.post(admin + "/_sim/faults", json=[{"type": "drop", "service": "sapi"},
-                                                        {"type": "latency", "service": "*", "delay": 0.01}],
+    added = requests.post(admin + "/_sim/faults",
+                          json=[{"type": "drop", "service": "sapi"},
+                                {"type": "latency", "service": "*", "delay": 0.01}],
                           timeout=5).json()
-    assert [f["type"] for f in requests.get(admin + "/_sim/faults", timeout=5).json()] == ["drop", "latency"]
+    listed = requests.get(admin + "/_sim/faults", timeout=5).json()
+    assert [f["type"] for f in listed] == ["drop", "latency"]
     assert requests.delete(admin + f"/_sim/faults/{added[0]['id']}", timeout=5).status_code == 204
     assert requests.delete(admin + "/_sim/faults/nope", timeout=5).status_code == 404
     assert [f["type"] for f in sim.faults()] == ["latency"]
@@ -182,16 +194,20 @@ def test_latencies_admin(sim):
     assert before["reprovision"] == 30.0 and before["install-agent"] == 15.0
     after = requests.post(admin + "/_sim/latencies", json={"install-agent": 2.0}, timeout=5).json()
     assert after == dict(before, **{"install-agent": 2.0})
-    assert requests.post(admin + "/_sim/latencies", json={"x": "slow"}, timeout=5).status_code == 422
+    assert requests.post(admin + "/_sim/latencies", json={"x": "slow"},
+                         timeout=5).status_code == 422
     sim.reset()
     assert requests.get(admin + "/_sim/latencies", timeout=5).json() == before
 
 
 def test_start_time_faults_latencies_and_scenario_faults(tmp_path):
     scenario = tmp_path / "faulty.yaml"
-    scenario.write_text("extends: lab\nfaults:\n  - {type: error, service: sapi, path: '^/mode', status: 503}\n")
-    handle = start_sim(scenario, state_dir=tmp_path / "s", time_scale=0.001, latencies={"reboot": 1.5},
-                       faults=[{"type": "error", "service": "cnapi", "path": "^/platforms", "status": 500, "count": 1}])
+    scenario.write_text("extends: lab\nfaults:\n"
+                        "  - {type: error, service: sapi, path: '^/mode', status: 503}\n")
+    handle = start_sim(scenario, state_dir=tmp_path / "s", time_scale=0.001,
+                       latencies={"reboot": 1.5},
+                       faults=[{"type": "error", "service": "cnapi", "path": "^/platforms",
+                                "status": 500, "count": 1}])
     try:
         assert requests.get(handle.urls["sapi"] + "/mode", timeout=5).status_code == 503
         assert requests.get(handle.urls["cnapi"] + "/platforms", timeout=5).status_code == 500
@@ -207,9 +223,13 @@ def test_start_time_faults_latencies_and_scenario_faults(tmp_path):
 def test_read_only_execute_scripts_are_not_mutations(api, sim):
     sim.clear_mutations()
     vm = api.vm("manatee0")
-    for script in (f"#!/bin/bash\nzlogin {vm['uuid']} manatee-adm zk-state\n", f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n"):
-        api.ok("POST", "cnapi", f"/servers/{vm['server_uuid']}/execute", json={"script": script, "json": True})
+    for script in (f"#!/bin/bash\nzlogin {vm['uuid']} manatee-adm zk-state\n",
+                   f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n"):
+        api.ok("POST", "cnapi", f"/servers/{vm['server_uuid']}/execute",
+               json={"script": script, "json": True})
     assert sim.mutations() == []
     api.ok("POST", "cnapi", f"/servers/{vm['server_uuid']}/execute",
-           json={"script": "#!/bin/bash\n/usbkey/scripts/switch-platform.sh 20241010T000000Z\n", "json": True})
-    assert [(m["service"], m["path"]) for m in sim.mutations()] == [("cnapi", f"/servers/{vm['server_uuid']}/execute")]
+           json={"script": "#!/bin/bash\n/usbkey/scripts/switch-platform.sh 20241010T000000Z\n",
+                 "json": True})
+    assert [(m["service"], m["path"]) for m in sim.mutations()] == [
+        ("cnapi", f"/servers/{vm['server_uuid']}/execute")]

@@ -36,7 +36,8 @@ def test_manifest_shape_and_channels_only_for_version_2(api):
     assert m["description"] and m["origin"] and "dev" in m["channels"]
     assert all("channels" not in i for i in api.ok("GET", "updates", "/images?name=vmapi"))
     local = api.ok("GET", "imgapi", "/images?name=vmapi", headers=ALL)
-    assert local and all("channels" not in i and i["owner"] == "930896af-bf8c-48d4-885c-6573a94b1853" for i in local)
+    admin = "930896af-bf8c-48d4-885c-6573a94b1853"
+    assert local and all("channels" not in i and i["owner"] == admin for i in local)
 
 
 def test_versions_are_realistic_and_sorted_by_published_at(api):
@@ -52,7 +53,8 @@ def test_versions_are_realistic_and_sorted_by_published_at(api):
     sdcadm = api.ok("GET", "updates", "/images?name=sdcadm&channel=*")
     assert [i["version"] for i in sdcadm] == ["1.38.0", "1.39.0", "1.40.0"]
     assert all(i["tags"]["buildstamp"] for i in sdcadm)
-    assert api.ok("GET", "updates", "/images?name=platform&channel=*")[0]["version"].startswith("master-2024")
+    assert api.ok("GET", "updates",
+                  "/images?name=platform&channel=*")[0]["version"].startswith("master-2024")
 
 
 def test_channel_scoping(api):
@@ -64,7 +66,8 @@ def test_channel_scoping(api):
     assert all("release" in i["channels"] for i in release)
     newest_dev = dev[-1]["uuid"]
     r = api.get("updates", f"/images/{newest_dev}?channel=release")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": "image not found"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": "image not found"}
     assert api.ok("GET", "updates", f"/images/{newest_dev}?channel=dev")["uuid"] == newest_dev
     r = api.get("updates", "/images?channel=bogus")
     assert r.status_code == 422 and r.json()["code"] == "ValidationFailed"
@@ -84,7 +87,8 @@ def test_channel_scoping(api):
 def test_list_filters(api, query, check):
     imgs = api.ok("GET", "updates", f"/images?channel=*&{query}")
     assert imgs and all(check(i) for i in imgs)
-    assert len(imgs) < len(api.ok("GET", "updates", "/images?channel=*")) or query.startswith("owner")
+    every = api.ok("GET", "updates", "/images?channel=*")
+    assert len(imgs) < len(every) or query.startswith("owner")
 
 
 def test_state_filter(api):
@@ -92,7 +96,8 @@ def test_state_filter(api):
     assert local == api.ok("GET", "imgapi", "/images")
     # an unactivated image only shows with state=unactivated or all
     u = "11111111-2222-4333-8444-555555555555"
-    api.ok("POST", "imgapi", f"/images/{u}?action=import", json={"uuid": u, "name": "foo", "version": "1.0"})
+    api.ok("POST", "imgapi", f"/images/{u}?action=import",
+           json={"uuid": u, "name": "foo", "version": "1.0"})
     assert u not in {i["uuid"] for i in api.ok("GET", "imgapi", "/images")}
     assert [i["uuid"] for i in api.ok("GET", "imgapi", "/images?state=unactivated")] == [u]
     assert u in {i["uuid"] for i in api.ok("GET", "imgapi", "/images?state=all")}
@@ -139,10 +144,12 @@ def test_list_errors(api, query, status, code):
 def test_get_image_errors(api):
     missing = "11111111-2222-4333-8444-555555555555"
     r = api.get("imgapi", f"/images/{missing}")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": f"image {missing} not found"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": f"image {missing} not found"}
     assert api.get("imgapi", "/images/abc").status_code == 422
     r = api.request("PATCH", "imgapi", "/images")
-    assert r.status_code == 405 and r.json() == {"code": "MethodNotAllowedError", "message": "PATCH is not allowed"}
+    assert r.status_code == 405 and r.json() == {"code": "MethodNotAllowedError",
+                                                 "message": "PATCH is not allowed"}
     r = api.get("imgapi", "/nope")
     assert r.json() == {"code": "ResourceNotFound", "message": "/nope does not exist"}
 
@@ -164,15 +171,19 @@ def test_admin_import_add_file_activate_delete(api):
     m = api.ok("POST", "imgapi", f"/images/{u}?action=import",
                json={"uuid": u, "name": "foo", "version": "1.0", "type": "other", "os": "other"})
     assert m["state"] == "unactivated" and m["files"] == []
-    r = api.post("imgapi", f"/images/{u}?action=import", json={"uuid": u, "name": "foo", "version": "1.0"})
+    r = api.post("imgapi", f"/images/{u}?action=import",
+                 json={"uuid": u, "name": "foo", "version": "1.0"})
     assert r.status_code == 409 and r.json()["code"] == "ImageUuidAlreadyExists"
     r = api.post("imgapi", f"/images/{u}?action=activate")
     assert r.status_code == 422 and r.json()["code"] == "NoActivationNoFile"
     r = api.put("imgapi", f"/images/{u}/file", data=b"hello")
     assert r.status_code == 422 and r.json()["code"] == "InvalidParameter"
     data = b"x" * 100_000
-    m = api.ok("PUT", "imgapi", f"/images/{u}/file?compression=none&sha1={hashlib.sha1(data).hexdigest()}", data=data)
-    assert m["files"] == [{"sha1": hashlib.sha1(data).hexdigest(), "size": len(data), "compression": "none"}]
+    m = api.ok("PUT", "imgapi",
+               f"/images/{u}/file?compression=none&sha1={hashlib.sha1(data).hexdigest()}",
+               data=data)
+    assert m["files"] == [{"sha1": hashlib.sha1(data).hexdigest(), "size": len(data),
+                           "compression": "none"}]
     m = api.ok("POST", "imgapi", f"/images/{u}?action=activate")
     assert m["state"] == "active" and m["published_at"]
     r = api.post("imgapi", f"/images/{u}?action=activate")
@@ -180,8 +191,10 @@ def test_admin_import_add_file_activate_delete(api):
     r = api.put("imgapi", f"/images/{u}/file?compression=none", data=data)
     assert r.status_code == 422 and r.json()["code"] == "ImageFilesImmutable"
     got = api.get("imgapi", f"/images/{u}/file")
-    assert got.content == data and got.headers["content-md5"] == base64.b64encode(hashlib.md5(data).digest()).decode()
-    assert api.ok("POST", "imgapi", f"/images/{u}?action=update", json={"description": "d"})["description"] == "d"
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    assert got.content == data and got.headers["content-md5"] == md5
+    updated = api.ok("POST", "imgapi", f"/images/{u}?action=update", json={"description": "d"})
+    assert updated["description"] == "d"
     assert api.ok("POST", "imgapi", f"/images/{u}?action=disable")["state"] == "disabled"
     assert api.ok("POST", "imgapi", f"/images/{u}?action=enable")["state"] == "active"
     assert api.delete("imgapi", f"/images/{u}").status_code == 204
@@ -191,7 +204,8 @@ def test_admin_import_add_file_activate_delete(api):
 def test_actions_errors(api):
     u = api.ok("GET", "imgapi", "/images")[0]["uuid"]
     r = api.post("imgapi", f"/images/{u}")
-    assert r.status_code == 422 and r.json()["errors"] == [{"field": "action", "code": "MissingParameter"}]
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "action",
+                                                            "code": "MissingParameter"}]
     r = api.post("imgapi", f"/images/{u}?action=frob")
     assert r.status_code == 422 and r.json()["message"] == '"frob" is not a valid action'
     r = api.delete("imgapi", f"/images/{u}")  # minimal-64-lts is an origin of others
@@ -212,12 +226,15 @@ def test_updates_delete_removes_from_one_channel(api):
 def test_import_remote_async_via_workflow(api, sim):
     target = api.latest("cloudapi")
     r = api.post("imgapi", f"/images/{target['uuid']}", params={
-        "action": "import-remote", "source": f"{sim.urls['updates']}?channel=dev", "skip_owner_check": "true"})
-    assert r.status_code == 422 and r.json()["code"] == "OriginIsNotActive", "origin must be imported first"
+        "action": "import-remote", "source": f"{sim.urls['updates']}?channel=dev",
+        "skip_owner_check": "true"})
+    assert r.status_code == 422 and r.json()["code"] == "OriginIsNotActive", \
+        "origin must be imported first"
     origin_job = api.import_image(target["origin"])
     assert origin_job["execution"] == "succeeded"
     r = api.post("imgapi", f"/images/{target['uuid']}", params={
-        "action": "import-remote", "source": f"{sim.urls['updates']}?channel=dev", "skip_owner_check": "true"})
+        "action": "import-remote", "source": f"{sim.urls['updates']}?channel=dev",
+        "skip_owner_check": "true"})
     assert r.status_code == 200 and r.headers["workflow-api"] == sim.urls["workflow"]
     body = r.json()
     assert body["image_uuid"] == target["uuid"] and set(body) == {"image_uuid", "job_uuid"}

@@ -41,7 +41,8 @@ def test_reset_is_fast_and_restores_state_faults_and_log(sim, api):
     started = time.monotonic()
     sim.reset()
     assert time.monotonic() - started < 0.3
-    assert api.ok("GET", "sapi", f"/services/{svc['uuid']}")["params"]["image_uuid"] == svc["params"]["image_uuid"]
+    again = api.ok("GET", "sapi", f"/services/{svc['uuid']}")
+    assert again["params"]["image_uuid"] == svc["params"]["image_uuid"]
     assert sim.faults() == [] and sim.mutations() == []
     assert api.get("vmapi", "/vms").status_code == 200
 
@@ -55,7 +56,8 @@ def test_start_is_quick_and_restart_keeps_state_and_ports(tmp_path):
         app = requests.get(urls["sapi"] + "/applications?name=sdc", timeout=5).json()[0]
         requests.put(urls["sapi"] + f"/applications/{app['uuid']}",
                      json={"metadata": {"update_channel": "release"}}, timeout=5).raise_for_status()
-        entry = {"uuid": "2be86246-4abc-4e92-b338-9fcb3f01708c", "started": 1417625874339, "changes": []}
+        entry = {"uuid": "2be86246-4abc-4e92-b338-9fcb3f01708c", "started": 1417625874339,
+                 "changes": []}
         requests.post(urls["sapi"] + "/history", json=entry, timeout=5).raise_for_status()
         handle.restart()
         assert handle.urls == urls, "a restart reuses the recorded ports"
@@ -72,9 +74,10 @@ def test_restart_mid_operation_still_completes_it(tmp_path):
     try:
         vmapi = handle.urls["vmapi"]
         vm = requests.get(vmapi + "/vms?alias=vmapi0", timeout=5).json()[0]
-        target = requests.get(handle.urls["imgapi"] + "/images?name=vmapi", timeout=5).json()[0]["uuid"]
-        job = requests.post(vmapi + f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": target},
-                            timeout=5).json()["job_uuid"]
+        target = requests.get(handle.urls["imgapi"] + "/images?name=vmapi",
+                              timeout=5).json()[0]["uuid"]
+        job = requests.post(vmapi + f"/vms/{vm['uuid']}?action=reprovision",
+                            json={"image_uuid": target}, timeout=5).json()["job_uuid"]
         handle.restart()
         done = requests.get(handle.urls["vmapi"] + f"/jobs/{job}/wait", timeout=30).json()
         assert done["execution"] == "succeeded"
@@ -98,27 +101,29 @@ def test_stop_leaves_no_process(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sdcadm.sim.cli", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "sdcadm.sim.cli", *args], capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_cli_up_detach_status_reset_down(tmp_path):
     state = tmp_path / "cli"
-    r = _cli("up", "--scenario", "lab", "--state-dir", str(state), "--detach", "--time-scale", "0.01",
-             "--latency", "install-agent=2.5")
+    r = _cli("up", "--scenario", "lab", "--state-dir", str(state), "--detach", "--time-scale",
+             "0.01", "--latency", "install-agent=2.5")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"export SDCADM_CONFIG={state.resolve() / 'sdcadm.conf'}"
     pid = int((state / "sim.pid").read_text())
     try:
         info = json.loads((state / "sim.json").read_text())
         assert set(SERVICES) <= set(info)
-        assert requests.get(info["admin"] + "/_sim/latencies", timeout=5).json()["install-agent"] == 2.5
+        latencies = requests.get(info["admin"] + "/_sim/latencies", timeout=5).json()
+        assert latencies["install-agent"] == 2.5
         assert json.loads((state / "sdcadm.conf").read_text())["pollInterval"] == 0.05
         r = _cli("up", "--scenario", "lab", "--state-dir", str(state), "--detach")
         assert r.returncode != 0 and "already running" in r.stderr
         r = _cli("status", "--state-dir", str(state))
         assert r.returncode == 0 and r.stdout.count(" up") == len(SERVICES)
-        requests.post(info["admin"] + "/_sim/faults", json={"type": "drop", "service": "sapi"}, timeout=5)
+        requests.post(info["admin"] + "/_sim/faults", json={"type": "drop", "service": "sapi"},
+                      timeout=5)
         r = _cli("reset", "--state-dir", str(state))
         assert r.returncode == 0, r.stderr
         assert requests.get(info["admin"] + "/_sim/faults", timeout=5).json() == []
@@ -165,9 +170,11 @@ def test_port_base_status_and_shutdown(tmp_path):
     base = _free_base()
     handle = start_sim("lab", state_dir=tmp_path / "pb", time_scale=0.001, port_base=base)
     try:
-        assert [handle.urls[n] for n in SERVICES] == [f"http://127.0.0.1:{base + i}" for i in range(7)]
+        assert [handle.urls[n] for n in SERVICES] == [f"http://127.0.0.1:{base + i}"
+                                                      for i in range(7)]
         status = handle.status()
-        assert status["scenario"] == "lab" and status["urls"] == handle.urls and status["pid"] == handle.proc.pid
+        assert (status["scenario"] == "lab" and status["urls"] == handle.urls
+                and status["pid"] == handle.proc.pid)
         assert status["counts"]["server"] == 1
         requests.post(handle.urls["admin"] + "/_sim/shutdown", timeout=5)
         handle.proc.wait(10)

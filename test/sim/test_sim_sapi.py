@@ -33,11 +33,13 @@ def test_services_v2_include_agents_and_type(api):
     services = api.ok("GET", "sapi", "/services", headers=V2)
     by_name = {s["name"]: s for s in services}
     assert by_name["vmapi"]["type"] == "vm" and by_name["cn-agent"]["type"] == "agent"
-    assert set(by_name["vmapi"]) == {"uuid", "name", "application_uuid", "type", "params", "metadata", "manifests"}
+    assert set(by_name["vmapi"]) == {"uuid", "name", "application_uuid", "type", "params",
+                                     "metadata", "manifests"}
     assert by_name["vmapi"]["params"]["tags"]["smartdc_role"] == "vmapi"
     agents = api.ok("GET", "sapi", "/services?type=agent", headers=V2)
     assert agents and all(s["type"] == "agent" for s in agents)
-    assert [s["name"] for s in api.ok("GET", "sapi", "/services?name=moray", headers=V2)] == ["moray"]
+    assert [s["name"] for s in api.ok("GET", "sapi", "/services?name=moray",
+                                      headers=V2)] == ["moray"]
     assert api.ok("GET", "sapi", "/services?name=nothing", headers=V2) == []
 
 
@@ -69,12 +71,14 @@ def test_instances_filter_by_service(api):
 
 def test_not_found_errors(api):
     missing = "00000000-1111-4222-8333-444444444444"
-    for path, label in (("/applications", "application"), ("/services", "service"), ("/instances", "instance")):
+    for path, label in (("/applications", "application"), ("/services", "service"),
+                        ("/instances", "instance")):
         r = api.get("sapi", f"{path}/{missing}")
         assert r.status_code == 404
         assert r.json() == {"code": "ResourceNotFound", "message": f"no such {label}: {missing}"}
     r = api.get("sapi", "/nope")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": "/nope does not exist"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": "/nope does not exist"}
     r = api.request("PATCH", "sapi", "/services")
     assert r.status_code == 405 and r.json()["code"] == "MethodNotAllowedError"
     # untyped 500 on updating something that is not there; empty 404 on delete
@@ -88,21 +92,25 @@ def test_not_found_errors(api):
 def test_update_replace_delete_semantics(api):
     svc = api.ok("GET", "sapi", "/services?name=vmapi", headers=V2)[0]
     path = f"/services/{svc['uuid']}"
-    out = api.ok("PUT", "sapi", path, json={"params": {"image_uuid": "NEW", "tags": {"x": 1}}}, headers=V2)
+    out = api.ok("PUT", "sapi", path, json={"params": {"image_uuid": "NEW", "tags": {"x": 1}}},
+                 headers=V2)
     assert out["params"]["image_uuid"] == "NEW"
     assert out["params"]["tags"] == {"x": 1}, "nested objects are replaced wholesale"
     assert out["params"]["quota"] == svc["params"]["quota"], "other keys stay"
     assert out["metadata"] == svc["metadata"], "absent bags are untouched"
     out = api.ok("PUT", "sapi", path, json={"action": "replace", "metadata": {"A": 1}}, headers=V2)
     assert out["metadata"] == {"A": 1}
-    out = api.ok("PUT", "sapi", path, json={"action": "delete", "params": {"quota": None}}, headers=V2)
+    out = api.ok("PUT", "sapi", path, json={"action": "delete", "params": {"quota": None}},
+                 headers=V2)
     assert "quota" not in out["params"] and out["params"]["image_uuid"] == "NEW"
     r = api.put("sapi", path, json={"action": "frob", "params": {}})
     assert r.status_code == 409 and r.json()["code"] == "InvalidArgument"
     assert api.ok("GET", "sapi", path, headers=V2) == out
     app = api.ok("GET", "sapi", "/applications?name=sdc")[0]
-    api.ok("PUT", "sapi", f"/applications/{app['uuid']}", json={"metadata": {"update_channel": "staging"}})
-    assert api.ok("GET", "sapi", f"/applications/{app['uuid']}")["metadata"]["update_channel"] == "staging"
+    api.ok("PUT", "sapi", f"/applications/{app['uuid']}",
+           json={"metadata": {"update_channel": "staging"}})
+    got = api.ok("GET", "sapi", f"/applications/{app['uuid']}")
+    assert got["metadata"]["update_channel"] == "staging"
     api.ok("PUT", "sapi", f"/applications/{app['uuid']}",
            json={"action": "delete", "metadata": {"update_channel": "x"}})
     assert "update_channel" not in api.ok("GET", "sapi", f"/applications/{app['uuid']}")["metadata"]
@@ -110,17 +118,22 @@ def test_update_replace_delete_semantics(api):
 
 def test_create_returns_200_with_object_and_validates(api):
     app = api.ok("GET", "sapi", "/applications?name=sdc")[0]
-    r = api.post("sapi", "/services", json={"name": "volapi", "application_uuid": app["uuid"], "type": "vm",
+    r = api.post("sapi", "/services",
+                 json={"name": "volapi", "application_uuid": app["uuid"], "type": "vm",
                                             "params": {"image_uuid": "abc"}}, headers=V2)
     assert r.status_code == 200 and r.json()["name"] == "volapi" and r.json()["type"] == "vm"
     assert api.ok("GET", "sapi", f"/services/{r.json()['uuid']}", headers=V2) == r.json()
     r = api.post("sapi", "/services", json={"application_uuid": app["uuid"]})
-    assert r.status_code == 409 and r.json() == {"code": "MissingParameter", "message": "missing required keys: name"}
-    r = api.post("sapi", "/services", json={"name": "x", "application_uuid": app["uuid"], "type": "weird"})
+    assert r.status_code == 409 and r.json() == {"code": "MissingParameter",
+                                                 "message": "missing required keys: name"}
+    r = api.post("sapi", "/services",
+                 json={"name": "x", "application_uuid": app["uuid"], "type": "weird"})
     assert r.status_code == 500 and "code" not in r.json()
-    agent = api.post("sapi", "/services", json={"name": "dockerlogger", "application_uuid": app["uuid"],
+    agent = api.post("sapi", "/services",
+                     json={"name": "dockerlogger", "application_uuid": app["uuid"],
                                                 "type": "agent"}, headers=V2).json()
-    inst = api.post("sapi", "/instances", json={"service_uuid": agent["uuid"], "params": {"server_uuid": "s"}},
+    inst = api.post("sapi", "/instances",
+                    json={"service_uuid": agent["uuid"], "params": {"server_uuid": "s"}},
                     headers=V2)
     assert inst.status_code == 200 and inst.json()["type"] == "agent"
     assert api.delete("sapi", f"/instances/{inst.json()['uuid']}").status_code == 204
@@ -130,9 +143,9 @@ def test_create_returns_200_with_object_and_validates(api):
 def test_create_vm_instance_provisions_a_vm(api):
     svc = api.ok("GET", "sapi", "/services?name=cloudapi", headers=V2)[0]
     hn = api.server("headnode")
-    inst = api.ok("POST", "sapi", "/instances", json={"service_uuid": svc["uuid"],
-                                                      "params": {"alias": "cloudapi1", "server_uuid": hn["uuid"]}},
-                  headers=V2)
+    params = {"alias": "cloudapi1", "server_uuid": hn["uuid"]}
+    inst = api.ok("POST", "sapi", "/instances",
+                  json={"service_uuid": svc["uuid"], "params": params}, headers=V2)
     vm = api.ok("GET", "vmapi", f"/vms/{inst['uuid']}")
     assert vm["state"] == "running" and vm["alias"] == "cloudapi1"
     assert vm["image_uuid"] == svc["params"]["image_uuid"] and vm["server_uuid"] == hn["uuid"]
@@ -142,8 +155,10 @@ def test_create_vm_instance_provisions_a_vm(api):
 
 def test_instance_upgrade_reprovisions_without_touching_params(api):
     vm = api.vm("moray0")
-    older = [i for i in api.ok("GET", "imgapi", "/images?name=mantav2-moray") if i["uuid"] != vm["image_uuid"]][0]
-    inst = api.ok("PUT", "sapi", f"/instances/{vm['uuid']}/upgrade", json={"image_uuid": older["uuid"]}, headers=V2)
+    morays = api.ok("GET", "imgapi", "/images?name=mantav2-moray")
+    older = [i for i in morays if i["uuid"] != vm["image_uuid"]][0]
+    inst = api.ok("PUT", "sapi", f"/instances/{vm['uuid']}/upgrade",
+                  json={"image_uuid": older["uuid"]}, headers=V2)
     assert "image_uuid" not in inst["params"]
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")["image_uuid"] == older["uuid"]
     r = api.put("sapi", f"/instances/{vm['uuid']}/upgrade", json={})
@@ -177,14 +192,18 @@ def test_history_lifecycle(api):
     assert api.ok("POST", "sapi", "/history", json=entry) == entry
     r = api.post("sapi", "/history", json=entry)
     assert r.status_code == 409
-    done = api.ok("PUT", "sapi", f"/history/{HIST}", json={"finished": 1417625949883, "error": {"message": "x"}})
+    done = api.ok("PUT", "sapi", f"/history/{HIST}",
+                  json={"finished": 1417625949883, "error": {"message": "x"}})
     assert done["finished"] == 1417625949883 and done["changes"] == entry["changes"]
     assert api.ok("GET", "sapi", f"/history/{HIST}") == done
-    other = {"uuid": "aa9beb7d-13c5-4956-98d1-59450fe9bb68", "started": "2014-12-03T18:01:19.385Z", "changes": []}
+    other = {"uuid": "aa9beb7d-13c5-4956-98d1-59450fe9bb68", "started": "2014-12-03T18:01:19.385Z",
+             "changes": []}
     api.ok("POST", "sapi", "/history", json=other)
     assert [h["uuid"] for h in api.ok("GET", "sapi", "/history")] == [HIST, other["uuid"]]
-    assert [h["uuid"] for h in api.ok("GET", "sapi", "/history?since=2014-12-03T17:00:00Z")] == [other["uuid"]]
-    assert [h["uuid"] for h in api.ok("GET", "sapi", "/history?until=2014-12-03T17:00:00Z")] == [HIST]
+    assert [h["uuid"] for h in api.ok("GET", "sapi",
+                                      "/history?since=2014-12-03T17:00:00Z")] == [other["uuid"]]
+    assert [h["uuid"] for h in api.ok("GET", "sapi",
+                                      "/history?until=2014-12-03T17:00:00Z")] == [HIST]
     assert api.delete("sapi", f"/history/{HIST}").status_code == 204
     r = api.get("sapi", f"/history/{HIST}")
     assert r.status_code == 404 and r.json()["code"] == "ResourceNotFound"

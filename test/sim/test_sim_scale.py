@@ -20,7 +20,8 @@ def test_fifty_concurrent_task_waits_add_no_latency(api, sim):
         server = servers[i % len(servers)]
         s = requests.Session()
         t0 = time.monotonic()
-        tid = s.post(f"{cnapi}/servers/{server['uuid']}/install-agent", json={"image_uuid": image}, timeout=10).json()["id"]
+        tid = s.post(f"{cnapi}/servers/{server['uuid']}/install-agent", json={"image_uuid": image},
+                     timeout=10).json()["id"]
         task = s.get(f"{cnapi}/tasks/{tid}/wait?timeout=30", timeout=40).json()
         assert task["status"] == "complete"
         return time.monotonic() - t0
@@ -39,13 +40,15 @@ def test_large_starts_fast_and_lists_all_servers_quickly(tmp_path):
         assert time.monotonic() - t0 < 10
         s = requests.Session()
         t0 = time.monotonic()
-        page = s.get(handle.urls["cnapi"] + "/servers?extras=sysinfo,agents&limit=1000&offset=0", timeout=30).json()
-        rest = s.get(handle.urls["cnapi"] + "/servers?extras=sysinfo,agents&limit=1000&offset=1000", timeout=30).json()
+        page = s.get(handle.urls["cnapi"] + "/servers?extras=sysinfo,agents&limit=1000&offset=0",
+                     timeout=30).json()
+        rest = s.get(handle.urls["cnapi"] + "/servers?extras=sysinfo,agents&limit=1000&offset=1000",
+                     timeout=30).json()
         assert time.monotonic() - t0 < 1.0
         assert len(page) == 1000 and rest == []
         assert all(len(srv["agents"]) == 12 and srv["sysinfo"] for srv in page)
-        agent_insts = s.get(handle.urls["sapi"] + "/instances?type=agent", headers={"Accept-Version": "~2"},
-                            timeout=30).json()
+        agent_insts = s.get(handle.urls["sapi"] + "/instances?type=agent",
+                            headers={"Accept-Version": "~2"}, timeout=30).json()
         assert len(agent_insts) == 12_000
     finally:
         handle.stop()

@@ -11,11 +11,12 @@ from sdcadm.sim.generate import AGENTS, CORE_SERVICES, IMAGE_NAME, lab, small
 from sdcadm.sim.scenario import load_scenario
 
 V2 = {"Accept-Version": "~2"}
-LAB_SERVICES = {"adminui", "amon", "amonredis", "assets", "binder", "cloudapi", "cnapi", "dhcpd", "fwapi",
-                "imgapi", "mahi", "manatee", "moray", "napi", "papi", "rabbitmq", "redis", "sapi", "sdc",
-                "ufds", "vmapi", "workflow", "cns", "portolan", "docker"}
-LAB_AGENTS = {"cn-agent", "vm-agent", "net-agent", "config-agent", "amon-agent", "amon-relay", "cmon-agent",
-              "firewaller", "hagfish-watcher", "smartlogin", "agents_core"}
+LAB_SERVICES = {"adminui", "amon", "amonredis", "assets", "binder", "cloudapi", "cnapi", "dhcpd",
+                "fwapi",
+                "imgapi", "mahi", "manatee", "moray", "napi", "papi", "rabbitmq", "redis", "sapi",
+                "sdc", "ufds", "vmapi", "workflow", "cns", "portolan", "docker"}
+LAB_AGENTS = {"cn-agent", "vm-agent", "net-agent", "config-agent", "amon-agent", "amon-relay",
+              "cmon-agent", "firewaller", "hagfish-watcher", "smartlogin", "agents_core"}
 
 
 def test_lab_one_headnode_one_instance_each(lab_api):
@@ -25,9 +26,11 @@ def test_lab_one_headnode_one_instance_each(lab_api):
     services = lab_api.ok("GET", "sapi", "/services", headers=V2)
     assert LAB_SERVICES <= {s["name"] for s in services if s["type"] == "vm"}
     assert LAB_AGENTS <= {s["name"] for s in services if s["type"] == "agent"}
-    vms = lab_api.ok("GET", "vmapi", "/vms?state=active&owner_uuid=930896af-bf8c-48d4-885c-6573a94b1853")
+    vms = lab_api.ok("GET", "vmapi",
+                     "/vms?state=active&owner_uuid=930896af-bf8c-48d4-885c-6573a94b1853")
     roles = collections.Counter(v["tags"]["smartdc_role"] for v in vms)
-    assert set(roles) == {s["name"] for s in services if s["type"] == "vm"} and set(roles.values()) == {1}
+    assert (set(roles) == {s["name"] for s in services if s["type"] == "vm"}
+            and set(roles.values()) == {1})
 
 
 def test_small_has_work_to_plan(api):
@@ -68,8 +71,10 @@ def test_catalog_changelog_data(api):
         "platform", "sdcadm", "agentsshar", "gz-tools", "cn-agent"}
 
 
-@pytest.mark.parametrize("service,image", [("manatee", "sdc-postgres"), ("binder", "mantav2-nameservice"),
-                                           ("moray", "mantav2-moray"), ("mahi", "mantav2-authcache"),
+@pytest.mark.parametrize("service,image",
+                         [("manatee", "sdc-postgres"), ("binder", "mantav2-nameservice"),
+                                           ("moray", "mantav2-moray"),
+                          ("mahi", "mantav2-authcache"),
                                            ("vmapi", "vmapi"), ("cn-agent", "cn-agent")])
 def test_service_image_names(api, service, image):
     svc = api.ok("GET", "sapi", f"/services?name={service}", headers=V2)[0]
@@ -109,4 +114,5 @@ def test_file_bytes_are_deterministic_and_sized():
         assert len(data) == size
         sums = compute_sums(u, size)
         assert sums["sha1"] == hashlib.sha1(data).hexdigest()
-    assert b"".join(iter_bytes(u, 1000)) != b"".join(iter_bytes("21111111-2222-4333-8444-555555555555", 1000))
+    other = "21111111-2222-4333-8444-555555555555"
+    assert b"".join(iter_bytes(u, 1000)) != b"".join(iter_bytes(other, 1000))

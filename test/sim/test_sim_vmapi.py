@@ -17,12 +17,17 @@ def test_ping_and_header(api):
 def test_core_vms_listing(api):
     vms = api.ok("GET", "vmapi", f"/vms?state=active&owner_uuid={ADMIN}")
     roles = [v["tags"]["smartdc_role"] for v in vms]
-    assert len(vms) == 32 and roles.count("moray") == roles.count("binder") == roles.count("manatee") == 3
-    assert [v["uuid"] for v in vms] == sorted((v["uuid"] for v in vms), reverse=True), "default sort uuid desc"
+    assert (len(vms) == 32
+            and roles.count("moray") == roles.count("binder") == roles.count("manatee") == 3)
+    assert [v["uuid"] for v in vms] == sorted((v["uuid"] for v in vms),
+                                              reverse=True), "default sort uuid desc"
     vm = vms[0]
-    for key in ("uuid", "alias", "brand", "image_uuid", "server_uuid", "owner_uuid", "state", "zone_state",
-                "nics", "tags", "customer_metadata", "internal_metadata", "create_timestamp", "last_modified",
-                "max_physical_memory", "quota", "ram", "resolvers", "snapshots", "datasets", "autoboot"):
+    for key in ("uuid", "alias", "brand", "image_uuid", "server_uuid", "owner_uuid", "state",
+                "zone_state",
+                "nics", "tags", "customer_metadata", "internal_metadata", "create_timestamp",
+                "last_modified",
+                "max_physical_memory", "quota", "ram", "resolvers", "snapshots", "datasets",
+                "autoboot"):
         assert key in vm, key
     assert vm["nics"][0]["nic_tag"] == "admin" and vm["nics"][0]["ip"].startswith("10.99.99.")
     assert api.ok("GET", "vmapi", "/vms?owner_uuid=930896af-0000-0000-0000-000000000000") == []
@@ -40,7 +45,8 @@ def test_offset_limit_paging_like_the_node_client(api):
     assert [v["uuid"] for v in pages] == [v["uuid"] for v in everything]
     r = api.get("vmapi", "/vms?limit=7")
     assert r.headers["x-joyent-resource-count"] == str(len(everything))
-    assert api.request("HEAD", "vmapi", "/vms?state=active").headers["x-joyent-resource-count"] == str(len(everything))
+    head = api.request("HEAD", "vmapi", "/vms?state=active")
+    assert head.headers["x-joyent-resource-count"] == str(len(everything))
 
 
 @pytest.mark.parametrize("query,check", [
@@ -58,20 +64,24 @@ def test_list_filters(api, query, check):
 def test_filter_by_server_image_uuids_predicate_and_fields(api):
     moray = api.ok("GET", "vmapi", "/vms?tag.smartdc_role=moray")
     first = moray[0]
-    assert {v["uuid"] for v in api.ok("GET", "vmapi", f"/vms?server_uuid={first['server_uuid']}")} >= {first["uuid"]}
+    on_server = api.ok("GET", "vmapi", f"/vms?server_uuid={first['server_uuid']}")
+    assert {v["uuid"] for v in on_server} >= {first["uuid"]}
     same = api.ok("GET", "vmapi", f"/vms?image_uuid={first['image_uuid']}")
     assert all(v["image_uuid"] == first["image_uuid"] for v in same)
     two = api.ok("GET", "vmapi", f"/vms?uuids={moray[0]['uuid']},{moray[1]['uuid']}")
     assert {v["uuid"] for v in two} == {moray[0]["uuid"], moray[1]["uuid"]}
-    pred = json.dumps({"and": [{"eq": ["state", "running"]}, {"eq": ["tag.smartdc_role", "moray"]}]})
-    assert {v["uuid"] for v in api.ok("GET", "vmapi", "/vms", params={"predicate": pred})} == {v["uuid"] for v in moray}
+    pred = json.dumps({"and": [{"eq": ["state", "running"]},
+                               {"eq": ["tag.smartdc_role", "moray"]}]})
+    assert {v["uuid"] for v in api.ok("GET", "vmapi", "/vms",
+                                      params={"predicate": pred})} == {v["uuid"] for v in moray}
     slim = api.ok("GET", "vmapi", "/vms?tag.smartdc_role=moray&fields=uuid,alias")
     assert all(set(v) == {"uuid", "alias"} for v in slim)
 
 
 def test_list_errors(api):
     r = api.get("vmapi", "/vms?bogus=1")
-    assert r.status_code == 409 and r.json()["code"] == "ValidationFailed" and r.json()["errors"][0]["field"] == "bogus"
+    assert (r.status_code == 409 and r.json()["code"] == "ValidationFailed"
+            and r.json()["errors"][0]["field"] == "bogus")
     r = api.get("vmapi", "/vms?limit=5000")
     assert r.status_code == 409 and r.json()["code"] == "ValidationFailed"
 
@@ -81,7 +91,8 @@ def test_get_vm(api):
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}?sync=true") == vm
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}?owner_uuid={ADMIN}") == vm
     r = api.get("vmapi", f"/vms/{vm['uuid']}?owner_uuid=11111111-2222-4333-8444-555555555555")
-    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound", "message": "VM not found"}
+    assert r.status_code == 404 and r.json() == {"code": "ResourceNotFound",
+                                                 "message": "VM not found"}
     r = api.get("vmapi", "/vms/11111111-2222-4333-8444-555555555555")
     assert r.status_code == 404 and r.json()["code"] == "ResourceNotFound"
     r = api.get("vmapi", f"/vms/{vm['uuid']}?sync=yes")
@@ -91,14 +102,16 @@ def test_get_vm(api):
 def test_reprovision_job_lifecycle(api, sim, until):
     sim.set_latencies({"reprovision": 300})  # 0.3 s at the test scale
     vm = api.vm("moray0")
-    target = next(i["uuid"] for i in api.ok("GET", "imgapi", "/images?name=mantav2-moray") if i["uuid"] != vm["image_uuid"])
+    morays = api.ok("GET", "imgapi", "/images?name=mantav2-moray")
+    target = next(i["uuid"] for i in morays if i["uuid"] != vm["image_uuid"])
     r = api.post("vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": target})
     assert r.status_code == 202 and r.headers["workflow-api"] == sim.urls["workflow"]
     body = r.json()
     assert body["vm_uuid"] == vm["uuid"] and set(body) == {"vm_uuid", "job_uuid"}
     until(lambda: api.ok("GET", "vmapi", f"/vms/{vm['uuid']}?sync=true")["state"] == "provisioning")
     job = api.ok("GET", "vmapi", f"/jobs/{body['job_uuid']}")
-    assert set(job) == {"name", "uuid", "execution", "params", "exec_after", "created_at", "timeout", "chain_results"}
+    assert set(job) == {"name", "uuid", "execution", "params", "exec_after", "created_at",
+                        "timeout", "chain_results"}
     assert job["name"] == "reprovision-7.0.4" and job["params"]["image_uuid"] == target
     done = api.ok("GET", "vmapi", f"/jobs/{body['job_uuid']}/wait")
     assert done["execution"] == "succeeded" and done["chain_results"][-1]["error"] == ""
@@ -107,30 +120,37 @@ def test_reprovision_job_lifecycle(api, sim, until):
     assert after["last_modified"] > vm["last_modified"]
     full = api.ok("GET", "workflow", f"/jobs/{body['job_uuid']}")
     assert full["execution"] == "succeeded" and full["chain"] and "workflow_uuid" in full
-    assert [j["uuid"] for j in api.ok("GET", "vmapi", f"/vms/{vm['uuid']}/jobs")] == [body["job_uuid"]]
-    assert [j["uuid"] for j in api.ok("GET", "vmapi", f"/jobs?vm_uuid={vm['uuid']}")] == [body["job_uuid"]]
+    assert [j["uuid"] for j in api.ok("GET", "vmapi",
+                                      f"/vms/{vm['uuid']}/jobs")] == [body["job_uuid"]]
+    assert [j["uuid"] for j in api.ok("GET", "vmapi",
+                                      f"/jobs?vm_uuid={vm['uuid']}")] == [body["job_uuid"]]
 
 
 def test_reprovision_validation(api):
     vm = api.vm("vmapi0")
     r = api.post("vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={})
-    assert r.status_code == 409 and r.json() == {"code": "ValidationFailed", "message": "Invalid Parameters",
-                                                 "errors": [{"field": "image_uuid", "code": "MissingParameter",
+    assert r.status_code == 409 and r.json() == {"code": "ValidationFailed",
+                                                 "message": "Invalid Parameters",
+                                                 "errors": [{"field": "image_uuid",
+                                                             "code": "MissingParameter",
                                                              "message": "image_uuid is required"}]}
     r = api.post("vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": "nope"})
     assert r.status_code == 409 and r.json()["errors"][0]["code"] == "Invalid"
     r = api.post("vmapi", f"/vms/{vm['uuid']}?action=explode")
     assert r.status_code == 409 and r.json()["code"] == "ValidationFailed"
-    r = api.post("vmapi", "/vms/11111111-2222-4333-8444-555555555555?action=reprovision", json={"image_uuid": vm["image_uuid"]})
+    r = api.post("vmapi", "/vms/11111111-2222-4333-8444-555555555555?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})
     assert r.status_code == 404
     api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=update&sync=true", json={"brand": "bhyve"})
-    r = api.post("vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})
+    r = api.post("vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})
     assert r.status_code == 409 and r.json()["code"] == "BrandNotSupported"
 
 
 def test_update_action_with_sync(api):
     vm = api.vm("cnapi0")
-    r = api.post("vmapi", f"/vms/{vm['uuid']}?action=update&sync=true", json={"tags": {"extra": "yes"}})
+    r = api.post("vmapi", f"/vms/{vm['uuid']}?action=update&sync=true",
+                 json={"tags": {"extra": "yes"}})
     assert r.status_code == 202
     assert api.ok("GET", "vmapi", f"/vms/{vm['uuid']}")["tags"] == dict(vm["tags"], extra="yes")
     r = api.post("vmapi", f"/vms/{vm['uuid']}?action=update&sync=maybe", json={})
@@ -152,7 +172,8 @@ def test_stop_start(api):
 def test_workflow_job_listing_and_errors(api, sim):
     sim.set_latencies({"reprovision": 60000, "job-queue": 0})
     vm = api.vm("moray0")
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})["job_uuid"]
     running = api.ok("GET", "workflow", "/jobs?execution=running&limit=10")
     queued = api.ok("GET", "workflow", "/jobs?execution=queued&limit=10")
     assert job in {j["uuid"] for j in running + queued}
@@ -171,7 +192,8 @@ def test_wait_job_long_poll_returns_when_done(api, sim):
 
     sim.set_latencies({"reprovision": 400, "job-queue": 0})
     vm = api.vm("moray2")
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})["job_uuid"]
     t0 = time.monotonic()
     done = api.ok("GET", "vmapi", f"/jobs/{job}/wait")
     elapsed = time.monotonic() - t0
@@ -182,7 +204,8 @@ def test_wait_job_long_poll_returns_when_done(api, sim):
 def test_job_goes_queued_running_succeeded(api, sim, until):
     sim.set_latencies({"job-queue": 300, "reprovision": 300})
     vm = api.vm("moray1")
-    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision", json={"image_uuid": vm["image_uuid"]})["job_uuid"]
+    job = api.ok("POST", "vmapi", f"/vms/{vm['uuid']}?action=reprovision",
+                 json={"image_uuid": vm["image_uuid"]})["job_uuid"]
     seen = []
 
     def finished():
