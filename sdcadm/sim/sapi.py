@@ -61,6 +61,13 @@ def apply_update(doc: dict[str, Any], body: dict[str, Any], kinds: tuple[str, ..
                 doc.setdefault(bag, {}).pop(key, None)
 
 
+def require(params: dict[str, Any], *keys: str) -> None:
+    """SAPI's check of required keys: every missing (or empty) one named in one error."""
+    missing = [k for k in keys if not params.get(k)]
+    if missing:
+        raise missing_parameter(f"missing required keys: {', '.join(missing)}")
+
+
 def _parse_time(value: Any, field: str) -> float:
     """ms since epoch from a number or a date string (JS `new Date(x)` accepts both)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -106,9 +113,7 @@ def routes(world: "World") -> list[Route]:
 
     async def create_app(request: Request) -> Response:
         p = await params_of(request)
-        missing = [k for k in ("name", "owner_uuid") if not p.get(k)]
-        if missing:
-            raise missing_parameter(f"missing required keys: {', '.join(missing)}")
+        require(p, "name", "owner_uuid")
         u = p.get("uuid") or str(uuidlib.uuid4())
         doc = {"uuid": u, "name": p["name"], "owner_uuid": p["owner_uuid"],
                "params": p.get("params") or {}, "metadata": p.get("metadata") or {},
@@ -166,9 +171,7 @@ def routes(world: "World") -> list[Route]:
 
     async def create_service(request: Request) -> Response:
         p = await params_of(request)
-        missing = [k for k in ("name", "application_uuid") if not p.get(k)]
-        if missing:
-            raise missing_parameter(f"missing required keys: {', '.join(missing)}")
+        require(p, "name", "application_uuid")
         if p.get("type", "vm") not in ("vm", "agent"):
             raise RestError(500, None, f"invalid service type: {p['type']}")
         if store.get("app", p["application_uuid"]) is None:
@@ -206,8 +209,7 @@ def routes(world: "World") -> list[Route]:
         from sdcadm.sim import ops
 
         p = await params_of(request)
-        if not p.get("service_uuid"):
-            raise missing_parameter("missing required keys: service_uuid")
+        require(p, "service_uuid")
         svc = _get("service", "service", p["service_uuid"])
         u = p.get("uuid") or str(uuidlib.uuid4())
         doc = {"uuid": u, "service_uuid": svc["uuid"], "type": svc.get("type", "vm"),

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from sdcadm.errors import Interrupted, SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext
-from sdcadm.executor.handlers.jobs import settle_jobs, wait_job
+from sdcadm.executor.handlers.jobs import follow_job, settle_jobs
 from sdcadm.plan import Step
 
 ATTEMPTS = 5
@@ -80,12 +80,9 @@ class ImportImage:
         uuid = p["image_uuid"]
         source = _source(ctx, p.get("source"), p.get("channel"))
         res = ctx.clients.imgapi.import_remote(uuid, source, skip_owner_check=True)
-        job_uuid = (res or {}).get("job_uuid")
-        if not job_uuid:
-            raise StepFailedError(f"import-remote of image {uuid} returned no job: {res!r}")
-        ctx.note(step, job_uuid=job_uuid)
-        wait_job(ctx, ctx.clients.wfapi.get_job, job_uuid, timeout=ctx.scaled(IMPORT_TIMEOUT),
-                 what=f"import of image {uuid}")
+        follow_job(ctx, step, res, ctx.clients.wfapi.get_job,
+                   request=f"import-remote of image {uuid}",
+                   timeout=ctx.scaled(IMPORT_TIMEOUT), what=f"import of image {uuid}")
         got = _local_image(ctx, uuid)
         if not got or got.get("state") != "active":
             raise StepFailedError(f"image {uuid} is not active after its import job "

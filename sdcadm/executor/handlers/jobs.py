@@ -95,6 +95,25 @@ def wait_task(ctx: ExecContext, task_id: str, *, timeout: float, what: str) -> M
             ctx.sleep()  # the server answered without long-polling: do not spin
 
 
+def follow_job(
+    ctx: ExecContext,
+    step: Step,
+    started: Mapping[str, Any] | None,
+    get_job: Callable[[str], Mapping[str, Any]],
+    *,
+    request: str,
+    timeout: float,
+    what: str,
+) -> Mapping[str, Any]:
+    """Journal the job that `request` just started (so a resumed run waits for it instead
+    of starting another), then wait until it finishes."""
+    job_uuid = (started or {}).get("job_uuid")
+    if not job_uuid:
+        raise StepFailedError(f"{request} returned no job: {started!r}")
+    ctx.note(step, job_uuid=job_uuid)
+    return wait_job(ctx, get_job, job_uuid, timeout=timeout, what=what)
+
+
 def settle_jobs(
     ctx: ExecContext,
     step: Step,

@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from sdcadm.errors import InstanceIsDownError, SdcAdmError, StepFailedError
+from sdcadm.errors import InstanceIsDownError, SdcAdmError
 from sdcadm.executor.context import ExecContext, minutes
-from sdcadm.executor.handlers.jobs import settle_jobs, wait_job
+from sdcadm.executor.handlers.jobs import follow_job, settle_jobs
 from sdcadm.executor.health import HealthGate, default_gate
 from sdcadm.plan import Step
 
@@ -42,12 +42,10 @@ class Reprovision:
         p = step.params
         ctx.say(f"Reprovisioning VM {p['instance']} on server {p.get('server_uuid')}")
         res = ctx.clients.vmapi.reprovision(p["instance"], p["image_uuid"])
-        job_uuid = (res or {}).get("job_uuid")
-        if not job_uuid:
-            raise StepFailedError(f"reprovision of VM {p['instance']} returned no job: {res!r}")
-        ctx.note(step, job_uuid=job_uuid)
-        wait_job(ctx, ctx.clients.vmapi.get_job, job_uuid, timeout=ctx.scaled(REPROVISION_TIMEOUT),
-                 what=f"reprovision of VM {p['instance']} ({p.get('alias') or p.get('service')})")
+        follow_job(ctx, step, res, ctx.clients.vmapi.get_job,
+                   request=f"reprovision of VM {p['instance']}",
+                   timeout=ctx.scaled(REPROVISION_TIMEOUT),
+                   what=f"reprovision of VM {p['instance']} ({p.get('alias') or p.get('service')})")
 
 
 class WaitInstance:
