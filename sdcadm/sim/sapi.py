@@ -155,19 +155,20 @@ def routes(world: "World") -> list[Route]:
             raise RestError(404, None, "", empty=True)
         return no_content()
 
-    # -- services ------------------------------------------------------------------------
-    async def list_services(request: Request) -> Response:
+    # services and instances are listed alike: under ~1 only `vm` ones, `type` defaults to vm
+    async def list_objs(request: Request, kind: str, filters: tuple[str, ...]) -> Response:
         version = api_version(request)
         p = request.query_params
         out = []
-        for s in store.all("service"):
-            if version < 2 and s.get("type", "vm") != "vm":
+        for doc in store.all(kind):
+            if version < 2 and doc.get("type", "vm") != "vm":
                 continue
-            if any(k in p and s.get(k, "vm" if k == "type" else None) != p[k]
-                   for k in ("name", "application_uuid", "type")):
+            if any(k in p and doc.get(k, "vm" if k == "type" else None) != p[k] for k in filters):
                 continue
-            out.append(_shape(s, version))
+            out.append(_shape(doc, version))
         return send(out)
+
+    # -- services ------------------------------------------------------------------------
 
     async def create_service(request: Request) -> Response:
         p = await params_of(request)
@@ -187,20 +188,6 @@ def routes(world: "World") -> list[Route]:
                            api_version(request)))
 
     # -- instances -----------------------------------------------------------------------
-    async def list_instances(request: Request) -> Response:
-        version = api_version(request)
-        p = request.query_params
-        out = []
-        for i in store.all("instance"):
-            if version < 2 and i.get("type", "vm") != "vm":
-                continue
-            if "service_uuid" in p and i["service_uuid"] != p["service_uuid"]:
-                continue
-            if "type" in p and i.get("type", "vm") != p["type"]:
-                continue
-            out.append(_shape(i, version))
-        return send(out)
-
     async def get_instance(request: Request) -> Response:
         return send(_shape(_get("instance", "instance", request.path_params["uuid"]),
                            api_version(request)))
@@ -341,12 +328,14 @@ def routes(world: "World") -> list[Route]:
         Route("/applications/{uuid}", get_app, methods=["GET"]),
         Route("/applications/{uuid}", partial(update_obj, kind="app"), methods=["PUT"]),
         Route("/applications/{uuid}", partial(delete_obj, kind="app"), methods=["DELETE"]),
-        Route("/services", list_services, methods=["GET"]),
+        Route("/services", partial(list_objs, kind="service",
+                                   filters=("name", "application_uuid", "type")), methods=["GET"]),
         Route("/services", create_service, methods=["POST"]),
         Route("/services/{uuid}", get_service, methods=["GET"]),
         Route("/services/{uuid}", partial(update_obj, kind="service"), methods=["PUT"]),
         Route("/services/{uuid}", partial(delete_obj, kind="service"), methods=["DELETE"]),
-        Route("/instances", list_instances, methods=["GET"]),
+        Route("/instances", partial(list_objs, kind="instance", filters=("service_uuid", "type")),
+              methods=["GET"]),
         Route("/instances", create_instance, methods=["POST"]),
         Route("/instances/{uuid}", get_instance, methods=["GET"]),
         Route("/instances/{uuid}", partial(update_obj, kind="instance"), methods=["PUT"]),
