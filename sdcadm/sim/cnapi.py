@@ -205,14 +205,15 @@ def routes(world: "World") -> list[Route]:
 
     async def platforms(request: Request) -> Response:
         with_os = truthy(request.query_params.get("os"))
-        plats = {p_: store.get("platform", p_) for p_ in sorted(store.docs.get("platform", {}))}
-        latest: dict[str, str] = {}
-        for stamp, doc in plats.items():
-            latest[doc.get("os", "smartos")] = max(latest.get(doc.get("os", "smartos"), ""), stamp)
+        os_of = {stamp: doc.get("os", "smartos")
+                 for stamp, doc in sorted(store.docs.get("platform", {}).items())}
+        latest: dict[str, str] = {}  # the newest platform of each OS
+        for stamp, os_ in os_of.items():
+            latest[os_] = max(latest.get(os_, ""), stamp)
         out = {}
-        for stamp, doc in plats.items():
-            entry: dict[str, Any] = {"os": doc.get("os", "smartos")} if with_os else {}
-            if latest.get(doc.get("os", "smartos")) == stamp:
+        for stamp, os_ in os_of.items():
+            entry: dict[str, Any] = {"os": os_} if with_os else {}
+            if latest[os_] == stamp:
                 entry["latest"] = True
             out[stamp] = entry
         return send(out)

@@ -61,7 +61,7 @@ class SumCache:
     _lock = threading.Lock()
 
     def __init__(self, paths: Iterable[Path]):
-        self.paths = [p for p in paths]
+        self.paths = list(paths)
         self.sums: dict[str, dict[str, str]] = {}
         for path in self.paths:
             try:

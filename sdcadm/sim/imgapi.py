@@ -266,13 +266,14 @@ def routes(world: "World", mode: str) -> list[Route]:
         if m.get("published_at"):
             m["_activated"] = True
         if mode == "private":
-            m["channels"] = [channel_of(request) if channel_of(request) != "*" else "dev"]
+            ch = channel_of(request)
+            m["channels"] = [ch if ch != "*" else "dev"]
         else:
             m.pop("channels", None)
         return send(shape(store.put(kind, u, m), request))
 
     async def activate(request: Request, m: dict[str, Any]) -> Response:
-        if m.get("state") == "active" or (m.get("state") == "disabled"):
+        if m.get("state") in ("active", "disabled"):
             raise RestError(422, "ImageAlreadyActivated",
                             f"image \"{m['uuid']}\" is already activated")
         if not m.get("files"):
