@@ -268,7 +268,7 @@ def test_import_remote_validation(api, sim):
     assert r.status_code == 503 and r.json()["code"] == "RemoteSourceError"
 
 
-def test_import_shows_unactivated_while_running(api, sim):
+def test_import_shows_unactivated_while_running(api, sim, until):
     sim.set_latencies({"import-image": 5000})  # 5 s at the test time scale
     target = api.latest("workflow")
     api.ok("POST", "imgapi", f"/images/{target['uuid']}", params={
@@ -277,5 +277,4 @@ def test_import_shows_unactivated_while_running(api, sim):
     def unactivated():
         r = api.get("imgapi", f"/images/{target['uuid']}")
         return r.status_code == 200 and r.json()["state"] == "unactivated"
-    from conftest import wait_until
-    wait_until(unactivated, timeout=5)
+    until(unactivated, timeout=5)
