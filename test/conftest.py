@@ -1,25 +1,16 @@
 """Shared fixtures: a simulated datacenter over real HTTP, and the CLI run against it."""
 from __future__ import annotations
 
-import io
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cli_runner import make_runner
 from sdcadm.sim.testing import SimHandle, start_sim
 
 # Fast enough for tests, still asynchronous: a 30 s reprovision takes 30 ms.
 TEST_TIME_SCALE = float(os.environ.get("SDCADM_TEST_TIME_SCALE", "0.001"))
-
-
-@dataclass
-class Result:
-    exit_code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(scope="session")
@@ -58,22 +49,3 @@ def lab(sim_factory) -> SimHandle:
 def sdcadm(sim: SimHandle, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture, tmp_path: Path):
     """Run `sdcadm ARGS...` in-process against the `small` simulator; returns a Result."""
     return make_runner(sim, monkeypatch, capfd)
-
-
-def make_runner(handle: SimHandle, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture):
-    from sdcadm.cli.main import run
-
-    def runner(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        monkeypatch.setenv("SDCADM_CONFIG", str(handle.config_path))
-        monkeypatch.setenv("NO_COLOR", "1")
-        for k, v in (env or {}).items():
-            monkeypatch.setenv(k, v)
-        stdin = io.StringIO(input if input is not None else "")
-        stdin.isatty = lambda: input is None and False  # type: ignore[method-assign]
-        monkeypatch.setattr(sys, "stdin", stdin)
-        capfd.readouterr()
-        code = run(list(args))
-        captured = capfd.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return runner

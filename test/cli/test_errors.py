@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import make_runner
+from cli_runner import make_runner
 
 
 def conf_with(sim: Any, tmp_path: Path, **changes: Any) -> Path:

@@ -5,7 +5,7 @@ import json
 import shutil
 import signal
 
-from conftest import cli, end_state, events, run_dirs, var_dir, wait_for_event
+from e2e_runs import cli, end_state, events, run_dirs, var_dir, wait_for_event
 
 
 def test_cli_ctrl_c_then_resume(sim_factory):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import end_state, run_dirs, var_dir
+from e2e_runs import end_state, run_dirs, var_dir
 
 
 def test_plan_is_rechecked_under_the_lock_and_refused_when_the_datacenter_moved(sim_factory):

@@ -6,7 +6,7 @@ import shutil
 
 import requests
 
-from conftest import cli, events, run_dirs, var_dir
+from e2e_runs import cli, events, run_dirs, var_dir
 
 
 def _servers(sim):

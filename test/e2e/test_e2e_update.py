@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import driver, end_state, events, kill, run_dirs, var_dir, wait_for_event
+from e2e_runs import driver, end_state, events, kill, run_dirs, var_dir, wait_for_event
 
 SCALE = 0.002
 
