@@ -62,27 +62,40 @@ class App:
         else:
             click.echo(text, err=True)
 
+    def has_terminal(self) -> bool:
+        """Could `confirm` ask? It reads the controlling terminal, like the original, so a
+        prompt works even with stdin and stdout redirected."""
+        try:
+            fd = os.open("/dev/tty", os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            return os.isatty(fd)
+        finally:
+            os.close(fd)
+
     def confirm(self, question: str = "Would you like to continue?", *, yes: bool = False) -> bool:
         """Ask `[y/N]` on the terminal. Without a terminal and without -y, refuse (exit 2)."""
         if yes:
             return True
         try:
-            tty = open("/dev/tty", "r+")
+            # Two handles: a text-mode "r+" open of a terminal fails (it is not seekable).
+            tty_in = open("/dev/tty", encoding="utf-8", errors="replace")
+            tty_out = open("/dev/tty", "w", encoding="utf-8")
         except OSError:
-            tty = None
-        if tty is None or not os.isatty(tty.fileno()):
-            raise UsageError("no terminal to confirm on: use -y/--yes to proceed without a prompt")
-        with tty:
+            raise UsageError(
+                "no terminal to confirm on: use -y/--yes to proceed without a prompt") from None
+        with tty_in, tty_out:
             while True:
-                tty.write(f"{question} [y/N] ")
-                tty.flush()
-                answer = tty.readline()
+                tty_out.write(f"{question} [y/N] ")
+                tty_out.flush()
+                answer = tty_in.readline()
                 if answer == "":  # EOF
-                    tty.write("\n")
+                    tty_out.write("\n")
                     return False
                 answer = answer.strip().lower()
                 if answer in ("", "n", "no"):
                     return False
                 if answer in ("y", "yes"):
                     return True
-                tty.write('Please enter "y", "yes", "n" or "no".\n')
+                tty_out.write('Please enter "y", "yes", "n" or "no".\n')

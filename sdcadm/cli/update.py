@@ -134,7 +134,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     _announce(app, state, requests, options)
     # Reading HA roles is a CommandExecute POST: only when this run may execute (without
     # -y and without a terminal the confirmation will refuse, so it may not).
-    may_execute = not (dry_run or json_out or plan_out) and (yes or _have_terminal())
+    may_execute = not (dry_run or json_out or plan_out) and (yes or app.has_terminal())
     plan, steps = _plan(app, state, requests, options, read_roles=may_execute)
     if state.channel:
         app.info(f"Using channel {state.channel}")
@@ -149,20 +149,6 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
 
 
 # -- pieces -------------------------------------------------------------------------------
-
-def _have_terminal() -> bool:
-    """Could `app.confirm` ask? (It reads /dev/tty, like the original.)"""
-    import os
-
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        return os.isatty(fd)
-    finally:
-        os.close(fd)
-
 
 def _read_spec_file(path: str) -> Any:
     from sdcadm.errors import UsageError
@@ -348,7 +334,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned")
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
-    may_execute = not (dry_run or json_out) and (yes or _have_terminal())
+    may_execute = not (dry_run or json_out) and (yes or app.has_terminal())
     ha = [c.service.name for c in plan.changes
           if c.service is not None and c.procedure in ("manatee", "binder")]
     if may_execute and ha:
