@@ -199,8 +199,19 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
         entry["username"] = user
     try:
         if resuming:
+            # SAPI refuses an update without `finished`, so the interrupted attempt's
+            # `finished` and error stay until this attempt ends and replaces them.
+            # SAPI merges an update into the entry: a resumed run that succeeds must clear
+            # the interrupted attempt's error explicitly.
+            previous = store.get(entry["uuid"]) or {}
             entry["resumed"] = hist.now_ms()
-            store.update(entry)
+            entry["error"] = None
+            if "finished" in previous:
+                store.update({**previous, **entry, "error": previous.get("error"),
+                              "steps": previous.get("steps") or entry["steps"]})
+            elif not previous:
+                store.create(entry)
+            # else: the entry is already there unfinished (a killed run); the end writes it
         else:
             store.create(entry)
     except Exception as e:  # history never fails a command

@@ -51,6 +51,31 @@ def test_failed_step_then_update_resume(sdcadm, sim, clean_var):
     assert r.exit_code == 0 and "Nothing to resume" in r.err
 
 
+def test_resumed_run_that_succeeds_leaves_a_clean_history_entry(sdcadm, sim, clean_var):
+    import requests
+
+    for e in requests.get(sim.urls["sapi"] + "/history", timeout=10).json():
+        requests.delete(f"{sim.urls['sapi']}/history/{e['uuid']}", timeout=10)
+    plan = json.loads(sdcadm("update", "cloudapi", "-j").out)
+    step = next(s for s in plan["steps"] if s["action"] == "reprovision")
+    sim.add_fault({"type": "fail-job", "target": step["params"]["instance"],
+                   "action": "reprovision", "count": 1})
+    assert sdcadm("update", "cloudapi", "-y").exit_code == 1
+    failed = json.loads(sdcadm("history", "-j").out)
+    assert len(failed) == 1 and failed[0]["error"]
+    r = sdcadm("update", "--resume")
+    assert r.exit_code == 0, r.err
+    # SAPI takes no history update without `finished`: resuming must not fall back to a
+    # local file, and the success must replace the failed attempt's error.
+    assert "could not save history" not in r.err
+    assert not list((clean_var / "history").glob("*.json"))
+    h = sdcadm("history", "-H", "-o", "uuid,error")
+    assert h.out.split() == [failed[0]["uuid"], "-"], h.out
+    entry = json.loads(sdcadm("history", failed[0]["uuid"]).out)
+    assert entry["finished"] > failed[0]["finished"] and entry.get("resumed")
+    assert all(s["status"] != "failed" for s in entry["steps"]), entry["steps"]
+
+
 def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var):
     r = sdcadm("update", "--all", "-n")
     assert r.exit_code == 0, r.err
