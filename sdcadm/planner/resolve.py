@@ -100,7 +100,7 @@ def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *,
         # `avail` lists sdcadm itself; `update` does not update it (self-update does).
         return Resolved(req, implicit, "unsupported",
                         service=Service(uuid="", name="sdcadm", type="other"))
-    if req.instance:
+    if req.instance is not None:
         inst = idx.instance(req.instance)
         if inst is None:
             raise UpdateError(f'unknown SDC instance or service "{req.instance}" from {text}')

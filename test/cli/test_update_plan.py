@@ -244,6 +244,8 @@ def _bad_cases(sim: Any, tmp_path: Path) -> list[tuple[list[str], str | None, st
         (["-f", f("doc.yaml", "all: true\nforce-all-the-things: true\n")], None,
          '(Validation): invalid extra fields "force-all-the-things"'),
         (["nosuchsvc0"], None, '(Update): unknown SDC instance or service "nosuchsvc0" from '),
+        (["@"], None, '(Update): unknown SDC instance or service "" from '),
+        ([], '{"instance": ""}', '(Update): unknown SDC instance or service "" from '),
         ([], '{"service": "nosuch"}', '(Update): unknown service "nosuch" from '),
         (["workflow@00000000-0000-4000-8000-000000000000"], None,
          '(Update): unknown image "00000000-0000-4000-8000-000000000000" from '),
