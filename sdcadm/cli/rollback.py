@@ -100,10 +100,33 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
                           concurrency=concurrency, channel=channel)
     topology = _topology(app, state, requests)
     plan = make_plan(state, requests, options, app.config, topology=topology)
-    changes = tuple(dataclasses.replace(c, type="rollback-service")
-                    if c.type == "update-service" else c for c in plan.changes)
-    plan = dataclasses.replace(plan, changes=changes)
+    changed = _changed_instances(doc)
+    changes = []
+    for c in plan.changes:
+        moved = changed.get(c.service.name) if c.service else None
+        if moved is not None and c.type in ("update-service", "update-agent"):
+            # Only what the update moved goes back: an instance that was already on the
+            # update's target image before it ran is left where it was.
+            c = dataclasses.replace(
+                c, instances=tuple(i for i in c.instances if i.instance in moved),
+                already=(*c.already, *(i for i in c.instances if i.instance not in moved)))
+        if c.type == "update-service":
+            c = dataclasses.replace(c, type="rollback-service")
+        changes.append(c)
+    plan = dataclasses.replace(plan, changes=tuple(changes))
     return plan, expand(plan)
+
+
+def _changed_instances(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """Service name -> the instances the saved update changed (services listing them)."""
+    out: dict[str, set[str]] = {}
+    for change in doc.get("changes") or []:
+        name = (change.get("service") or {}).get("name")
+        insts = change.get("insts")
+        if name and isinstance(insts, list) and insts:
+            out.setdefault(name, set()).update(
+                i["instance"] for i in insts if isinstance(i, dict) and i.get("instance"))
+    return out
 
 
 def _topology(app: Any, state: Any, requests: list[Any]) -> Any:

@@ -65,6 +65,21 @@ def test_rollback_latest_puts_the_old_images_back(sdcadm, sim, clean_var):
     assert _vm_images(sim, "cns") == before_vms
 
 
+def test_rollback_leaves_instances_the_update_did_not_move(sdcadm, sim, clean_var):
+    # In the small scenario moray1 already runs moray's latest image; moray0 and moray2 not.
+    before_svc, before_vms = _service_image(sim, "moray"), _vm_images(sim, "moray")
+    assert len({img for _, img in before_vms}) == 2
+    r = sdcadm("update", "moray", "-y")
+    assert r.exit_code == 0, r.err
+    dry = sdcadm("rollback", "--latest", "--force", "-n")
+    assert "2 instances forced downgrade from image" in dry.out, dry.out
+    assert "1 instance left at newer image" in dry.out, dry.out
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert r.exit_code == 0, r.err
+    assert _service_image(sim, "moray") == before_svc
+    assert _vm_images(sim, "moray") == before_vms
+
+
 def test_rollback_from_a_plan_file_with_nothing_to_do(sdcadm, sim, clean_var, tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"v": 2, "changes": []}))
