@@ -237,6 +237,7 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
     which listed services `update` would not act on, and why.
     """
     from sdcadm.gather import gather
+    from sdcadm.planner.candidates import published_key
     from sdcadm.render import tables
 
     state = gather(app, app.config, channel=channel)
@@ -252,11 +253,15 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
         if not candidates:
             continue
         shared = in_use[0] if len(set(in_use)) == 1 else None
-        if all_images:
-            shown = [c for c in candidates if c.uuid != shared]
-        else:
-            latest = candidates[-1]
-            shown = [] if latest.uuid == shared else [latest]
+        # Instances on mixed images: the oldest one in use is a candidate too, but nothing
+        # moves to it (update never moves an instance backwards without being told to).
+        used = [img for img in (state.image(u) for u in in_use) if img is not None]
+        floor = min(map(published_key, used)) if used and t.service != "sdcadm" else None
+        candidates = [c for c in candidates
+                      if c.uuid != shared and (floor is None or published_key(c) > floor)]
+        if not all_images:
+            candidates = candidates[-1:]
+        shown = candidates
         for img in shown:
             rows.append({"service": t.service, "image": img.uuid,
                          "version": f"{img.name}@{img.version}"})

@@ -43,6 +43,23 @@ def test_avail_lists_what_update_all_does(sdcadm: Any, sim: Any) -> None:
     assert sim.mutations() == []
 
 
+def test_avail_on_an_older_channel_lists_only_what_update_would_move(sdcadm: Any,
+                                                                     sim: Any) -> None:
+    # On `release` the newest cmon-agent is the one cn03/cn04 already run, and older than
+    # the others' image: nothing moves to it, so it is no update.
+    newest = max((i for i in requests.get(sim.urls["updates"] + "/images",
+                                          params={"channel": "release"}, timeout=10).json()
+                  if i["name"] == "cmon-agent"), key=lambda i: i["published_at"])
+    insts = json.loads(sdcadm("instances", "-j").out)
+    assert newest["uuid"] in {i["image"] for i in insts if i["service"] == "cmon-agent"}
+    rows = listed(sdcadm, "-C", "release")
+    assert {s: i for s, i in rows.items() if s not in LOCKED} == planned(
+        sdcadm, "--all", "-C", "release")
+    assert "cmon-agent" not in listed(sdcadm, "-C", "release", "-a")
+    r = sdcadm("avail", "-C", "release", "cmon-agent")
+    assert (r.exit_code, r.out) == (0, "Up-to-date.\n")
+
+
 def test_avail_leaves_out_agents_update_cannot_handle(sdcadm: Any, sim: Any) -> None:
     # cabase has a newer build on the channel, but `update` has no procedure for it
     newer = [i for i in catalog(sim) if i["name"] == "cabase"]
