@@ -81,6 +81,8 @@ def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         svc = c.get("service") if isinstance(c, Mapping) else None
         name = svc.get("name") if isinstance(svc, Mapping) else None
         ctype = c.get("type") if isinstance(c, Mapping) else None
+        if name is None and ctype == "update-platform":
+            name = "platform"  # platform changes have no service; the original named it so
         labels.append(f"{ctype}({name})" if ctype and name else "")
     err = entry.get("error")
     if isinstance(err, Mapping):

@@ -112,3 +112,16 @@ def test_update_records_history_locally_when_sapi_history_fails(sdcadm, sim, cle
     assert list((clean_var / "history").glob("*.json")) == []
     uuids = {e["uuid"] for e in requests.get(sim.urls["sapi"] + "/history", timeout=10).json()}
     assert entry["uuid"] in uuids and len(uuids) == 2
+
+
+def test_platform_update_is_named_in_the_changes_column(sdcadm, sim, clean_var, tmp_path):
+    servers = requests.get(sim.urls["cnapi"] + "/servers", timeout=10).json()
+    newest = max(s["current_platform"] for s in servers)
+    old = next(s for s in servers if s["current_platform"] != newest)
+    spec = tmp_path / "platform.json"
+    spec.write_text(json.dumps({"changes": [{"type": "update-platform", "platform": newest,
+                                             "servers": [old["hostname"]]}]}))
+    r = sdcadm("update", "-f", str(spec), "-y")
+    assert r.exit_code == 0, r.err
+    h = sdcadm("history", "-H", "-o", "changes")
+    assert h.out == "update-platform(platform)\n", h.out
