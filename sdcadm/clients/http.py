@@ -184,6 +184,9 @@ class RestClient:
     def _transport_error(self, method: str, url: str, e: Exception) -> SDCClientError:
         if isinstance(e, requests.Timeout) and not isinstance(e, requests.ConnectTimeout):
             code, what = "RequestTimeout", "timed out waiting for"
+        elif _dropped(e):
+            # Not "could not connect": the request went out, so a change may have happened.
+            code, what = "ConnectionError", "connection closed without a response by"
         else:
             code, what = "ConnectionError", "could not connect to"
         path = url[len(self.url):]
@@ -216,3 +219,19 @@ class RestClient:
         if self.log_path:
             with _log_lock, open(self.log_path, "a") as f:
                 f.write(line + "\n")
+
+
+def _dropped(e: Exception) -> bool:
+    """The connection was made and then closed before any response (not refused)."""
+    from urllib3.exceptions import NewConnectionError, ProtocolError
+
+    seen: list[Any] = [e]
+    while seen:
+        cur = seen.pop()
+        if isinstance(cur, NewConnectionError):
+            return False
+        if isinstance(cur, ProtocolError):
+            return True
+        seen.extend(x for x in (*getattr(cur, "args", ()), getattr(cur, "reason", None))
+                    if isinstance(x, BaseException))
+    return False

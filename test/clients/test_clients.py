@@ -173,6 +173,19 @@ def test_dropped_connection_is_retried(clients: Clients, sim: Any, tmp_path: Pat
     assert [x.split()[3] for x in logged(tmp_path) if "/platforms" in x] == ["ERR", "200"]
 
 
+def test_dropped_mutation_is_not_retried_nor_called_a_connect_failure(clients: Clients,
+                                                                        sim: Any) -> None:
+    app = clients.sapi.list_applications(name="sdc")[0]
+    sim.add_fault({"type": "drop", "service": "sapi", "method": "PUT", "count": 1})
+    with pytest.raises(SDCClientError) as e:
+        clients.sapi.update_application(app["uuid"], {"metadata": {"x": "1"}})
+    assert e.value.rest_code == "ConnectionError"
+    # the request went out: the operator must not read this as "nothing was sent"
+    assert "could not connect" not in e.value.message
+    assert "(ConnectionError): connection closed without a response by http://" in e.value.message
+    assert len([m for m in sim.mutations() if m["method"] == "PUT"]) == 1
+
+
 def test_mutations_are_not_retried(clients: Clients, sim: Any) -> None:
     app = clients.sapi.list_applications(name="sdc")[0]
     sim.add_fault({"type": "error", "service": "sapi", "method": "PUT", "status": 503,
