@@ -237,7 +237,6 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
     which listed services `update` would not act on, and why.
     """
     from sdcadm.gather import gather
-    from sdcadm.planner.candidates import published_key
     from sdcadm.render import tables
 
     state = gather(app, app.config, channel=channel)
@@ -253,15 +252,12 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
         if not candidates:
             continue
         shared = in_use[0] if len(set(in_use)) == 1 else None
-        # Instances on mixed images: the oldest one in use is a candidate too, but nothing
-        # moves to it (update never moves an instance backwards without being told to).
-        used = [img for img in (state.image(u) for u in in_use) if img is not None]
-        floor = min(map(published_key, used)) if used and t.service != "sdcadm" else None
-        candidates = [c for c in candidates
-                      if c.uuid != shared and (floor is None or published_key(c) > floor)]
-        if not all_images:
-            candidates = candidates[-1:]
-        shown = candidates
+        if all_images:
+            shown = [c for c in candidates if c.uuid != shared]
+        else:
+            latest = candidates[-1]
+            shown = [] if latest.uuid == shared or _moves_nothing(state, t, latest, in_use) \
+                else [latest]
         for img in shown:
             rows.append({"service": t.service, "image": img.uuid,
                          "version": f"{img.name}@{img.version}"})
@@ -273,6 +269,19 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
     notes = update_notes(state, app.config, sorted({r["service"] for r in rows}))
     for service in sorted(notes):
         app.warn(notes[service])
+
+
+def _moves_nothing(state: "DatacenterState", t: Target, latest: "Image",
+                   in_use: list[str]) -> bool:
+    """True when the implicit latest candidate is no newer than every image in use (instances
+    on mixed images whose newest channel build is the oldest one running): `update` moves
+    nothing to it, as it never moves an instance backwards unless told to."""
+    from sdcadm.planner.candidates import published_key
+
+    if t.image or t.version or t.service == "sdcadm":
+        return False
+    used = [img for img in (state.image(u) for u in in_use) if img is not None]
+    return bool(used) and published_key(latest) <= min(map(published_key, used))
 
 
 def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[str, Any]]] | None,

@@ -304,8 +304,11 @@ def expected_avail(api: Api, *, all_images: bool = False, only: Iterable[str] | 
         if not ordered:
             continue
         shared = used[0] if len(used) == 1 else None
+        # Without -a, a latest image nothing would move to (no instance runs an older one)
+        # is not an update.
+        moves = oldest is None or ordered[-1]["published_at"] > oldest["published_at"]
         shown = [i for i in ordered if i["uuid"] != shared] if all_images else (
-            [] if ordered[-1]["uuid"] == shared else [ordered[-1]])
+            [] if ordered[-1]["uuid"] == shared or not moves else [ordered[-1]])
         rows += [{"service": svc, "image": i["uuid"], "version": f"{i['name']}@{i['version']}"}
                  for i in shown]
     return sorted(rows, key=lambda r: (r["service"], r["version"], r["image"]))
