@@ -1,8 +1,10 @@
 """Health gates: is an instance that just came back actually fit to carry traffic?
 
 `wait-instance` asks a gate once the VM is `running` on its target image. The VM-state gate
-is what we can know from VMAPI alone; a later gate will run SMF (`svcs -vxz`) and HTTP
-`/ping` checks over SSH behind the same protocol.
+is what we can know from VMAPI alone; the SMF gate then runs `svcs -vxz <zone>` in the
+server's global zone (CNAPI CommandExecute), as the original's health check does, so a
+rolling update stops at an instance whose services went into maintenance instead of taking
+the next one down too. HTTP `/ping` checks can follow behind the same protocol.
 """
 from __future__ import annotations
 
@@ -34,5 +36,40 @@ class VmStateGate:
         return Health(True)
 
 
+class SmfGate:
+    """VM running, then no SMF service of the zone in maintenance (`svcs -vxz` prints nothing
+    when all is well). A zone still starting (svcs failing, services not yet online) is
+    polled again; maintenance is fatal: waiting will not fix it."""
+
+    def __init__(self, vm_gate: HealthGate | None = None) -> None:
+        self.vm_gate = vm_gate or VmStateGate()
+
+    def check(self, ctx: Any, service: str, vm: Mapping[str, Any]) -> Health:
+        from sdcadm.errors import SdcAdmError
+
+        health = self.vm_gate.check(ctx, service, vm)
+        if not health.ok or not vm.get("server_uuid") or not vm.get("uuid"):
+            return health
+        try:
+            res = ctx.clients.cnapi.execute(vm["server_uuid"],
+                                            f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n")
+        except SdcAdmError as e:
+            return Health(False, f"could not check SMF services: {e.message}")
+        res = res or {}
+        out = str(res.get("stdout") or "").strip()
+        if res.get("exitCode") not in (0, None):
+            err = str(res.get("stderr") or out).strip().splitlines()
+            return Health(False, "svcs failed: " + (err[0] if err else
+                                                   f"exit status {res.get('exitCode')}"))
+        if not out:
+            return Health(True)
+        fmri = out.split()[0]
+        if "State: maintenance" in out:
+            return Health(False, f"SMF service {fmri} is in maintenance "
+                                 f"(svcs -vxz {vm['uuid']} on server {vm['server_uuid']})",
+                          fatal=True)
+        return Health(False, f"SMF service {fmri} is not online yet")
+
+
 def default_gate() -> HealthGate:
-    return VmStateGate()
+    return SmfGate()

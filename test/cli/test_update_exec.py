@@ -76,6 +76,20 @@ def test_resumed_run_that_succeeds_leaves_a_clean_history_entry(sdcadm, sim, cle
     assert all(s["status"] != "failed" for s in entry["steps"]), entry["steps"]
 
 
+def test_rolling_update_stops_at_an_instance_left_in_maintenance(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "moray", "-j").out)
+    order = [s["params"]["instance"] for s in plan["steps"] if s["action"] == "reprovision"]
+    assert len(order) >= 2
+    sim.add_fault({"type": "unhealthy", "target": order[0]})
+    r = sdcadm("update", "moray", "-y")
+    assert r.exit_code == 2
+    assert "error (InstanceIsDown): " in r.err and "is in maintenance" in r.err, r.err
+    # the next instance of the service was not taken down as well
+    reprovisioned = [m["path"] for m in sim.mutations()
+                     if m["service"] == "vmapi" and "reprovision" in m["path"]]
+    assert len(reprovisioned) == 1 and order[0] in reprovisioned[0], reprovisioned
+
+
 def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var):
     r = sdcadm("update", "--all", "-n")
     assert r.exit_code == 0, r.err

@@ -167,6 +167,18 @@ def test_wait_instance_times_out_with_the_original_message(sim, app):
     assert info.value.exit_status == 2
 
 
+def test_wait_instance_stops_at_once_on_smf_maintenance(sim, app):
+    vm, svc, img, steps = _vm_steps(sim, "vmapi")
+    sim.add_fault({"type": "unhealthy", "target": vm["uuid"],
+                   "fmri": "svc:/smartdc/application/vmapi:default"})
+    with pytest.raises(InstanceIsDownError) as info:
+        _run(app, steps)
+    assert info.value.message.startswith(
+        f"vmapi instance {vm['uuid']} is not healthy: SMF service "
+        "svc:/smartdc/application/vmapi:default is in maintenance")
+    assert "Timeout" not in info.value.message
+
+
 def test_check_shard_passes_on_a_healthy_shard_and_refuses_a_deposed_peer(sim, app):
     vms = _get(sim, "vmapi", "/vms", owner_uuid=ADMIN, state="active",
                **{"tag.smartdc_role": "manatee"})
