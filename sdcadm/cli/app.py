@@ -74,8 +74,13 @@ class App:
         finally:
             os.close(fd)
 
-    def confirm(self, question: str = "Would you like to continue?", *, yes: bool = False) -> bool:
-        """Ask `[y/N]` on the terminal. Without a terminal and without -y, refuse (exit 2)."""
+    def confirm(self, question: str = "Would you like to continue?", *, yes: bool = False,
+                summary: str | None = None) -> bool:
+        """Ask `[y/N]` on the terminal. Without a terminal and without -y, refuse (exit 2).
+
+        `summary` is what the question is about, already printed on stdout; when stdout is
+        not the terminal (redirected to a file or a pipe), it is shown on the terminal too,
+        so nobody answers without seeing what they agree to."""
         if yes:
             return True
         try:
@@ -86,6 +91,8 @@ class App:
             raise UsageError(
                 "no terminal to confirm on: use -y/--yes to proceed without a prompt") from None
         with tty_in, tty_out:
+            if summary and not _isatty(sys.stdout):
+                tty_out.write(summary)
             while True:
                 tty_out.write(f"{question} [y/N] ")
                 tty_out.flush()
@@ -99,3 +106,10 @@ class App:
                 if answer in ("y", "yes"):
                     return True
                 tty_out.write('Please enter "y", "yes", "n" or "no".\n')
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False

@@ -69,11 +69,12 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     for block in rollback_blocks(summaries(plan)):
         lines.extend("    " + ln for ln in block)
     # A blank line closes the block before the prompt or the last line, as for update.
-    click.echo("\n".join(lines) + "\n\n", nl=False)
+    breakdown = "\n".join(lines) + "\n\n"
+    click.echo(breakdown, nl=False)
     if dry_run:
         app.out("Dry run: nothing was changed.")
         return
-    if not app.confirm(yes=yes):
+    if not app.confirm(yes=yes, summary=breakdown):
         app.out("Aborting rollback")
         return
     from sdcadm.executor.run import execute

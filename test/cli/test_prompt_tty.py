@@ -28,13 +28,13 @@ def _controlling_tty(fd: int):
 class Console:
     """`python -m sdcadm ARGS` whose terminal is a pty we type into; stdin is /dev/null."""
 
-    def __init__(self, sim, *args: str) -> None:
+    def __init__(self, sim, *args: str, stdout_on_tty: bool = False) -> None:
         self.master, slave = pty.openpty()
         env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sdcadm", *args], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=_controlling_tty(slave), pass_fds=(slave,))
+            stdout=slave if stdout_on_tty else subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, preexec_fn=_controlling_tty(slave), pass_fds=(slave,))
         os.close(slave)
         self.screen = ""
 
@@ -89,3 +89,27 @@ def test_yes_runs_the_update(console_sim):
     assert out.rstrip().splitlines()[-1].startswith("Updated successfully (elapsed ")
     assert any(m["method"] == "POST" and "action=reprovision" in m["path"]
                for m in console_sim.mutations())
+
+
+BREAKDOWN = "This update will make the following changes:"
+
+
+def test_breakdown_is_shown_on_the_terminal_when_stdout_is_redirected(console_sim):
+    con = Console(console_sim, "update", "cns")
+    con.expect("Would you like to continue? [y/N] ")
+    before_prompt = con.screen.split("Would you like to continue?")[0]
+    assert BREAKDOWN in before_prompt and 'update "cns" service' in before_prompt
+    con.type("n")
+    code, out, err = con.finish()
+    assert code == 0, err
+    assert BREAKDOWN in out  # the data still goes to stdout
+
+
+def test_breakdown_is_not_repeated_when_stdout_is_the_terminal(console_sim):
+    con = Console(console_sim, "update", "cns", stdout_on_tty=True)
+    con.expect("Would you like to continue? [y/N] ")
+    assert con.screen.count(BREAKDOWN) == 1
+    con.type("n")
+    con.expect("Aborting update")
+    code, out, err = con.finish()
+    assert code == 0, err
