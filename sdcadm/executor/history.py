@@ -125,20 +125,29 @@ class HistoryStore:
             self.warn(f"Warning: could not read history from SAPI ({_short(e)}); "
                       f"showing local entries from {self.dir}")
             entries = [e for e in self._all_local() if _in_range(e, since, until)]
-        return [e for e in entries if isinstance(e, dict)]
+            return [e for e in entries if isinstance(e, dict)]
+        # A local file holds what SAPI missed while it was down (the entry's end, say) until
+        # the next write pushes it: show that, not SAPI's older copy.
+        merged = {e.get("uuid"): e for e in entries if isinstance(e, dict)}
+        for local in self._all_local():
+            if _in_range(local, since, until):
+                merged[local["uuid"]] = {**merged.get(local["uuid"], {}), **local}
+        return list(merged.values())
 
     def get(self, uuid: str) -> dict[str, Any] | None:
         local = self._local_path(uuid)
         try:
             if self.sapi is None:
                 raise RuntimeError("no SAPI client")
-            return dict(self.sapi.get_history(uuid))
+            remote = dict(self.sapi.get_history(uuid))
         except Exception as e:
             if local.exists():
                 return self._read_local(local)
             if _is_not_found(e):
                 return None
             raise
+        # As in list(): the local file is newer than SAPI's copy until it is pushed.
+        return {**remote, **self._read_local(local)} if local.exists() else remote
 
     # -- local files ------------------------------------------------------------------------
     def _local_path(self, uuid: str) -> Path:

@@ -125,3 +125,20 @@ def test_platform_update_is_named_in_the_changes_column(sdcadm, sim, clean_var, 
     assert r.exit_code == 0, r.err
     h = sdcadm("history", "-H", "-o", "changes")
     assert h.out == "update-platform(platform)\n", h.out
+
+
+def test_listing_shows_the_end_saved_locally_while_sapi_missed_it(sdcadm, sim, clean_var):
+    # SAPI takes the start of the run, then fails the update that records its end.
+    sim.add_fault({"type": "error", "service": "sapi", "method": "PUT", "path": "^/history",
+                   "status": 503})
+    r = sdcadm("update", "cns", "-y")
+    assert r.exit_code == 0, r.err
+    sim.clear_faults()
+    (local,) = (clean_var / "history").glob("*.json")
+    uuid_ = local.stem
+    remote = requests.get(f"{sim.urls['sapi']}/history/{uuid_}", timeout=10).json()
+    assert "finished" not in remote  # SAPI alone would show a run that never ended
+    r = sdcadm("history", "-H", "-o", "uuid,finished")
+    assert r.out.split()[0] == uuid_ and r.out.split()[1] != "-", r.out
+    shown = json.loads(sdcadm("history", uuid_).out)
+    assert shown["finished"] and shown["steps"]
