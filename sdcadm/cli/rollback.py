@@ -13,7 +13,8 @@ FORCE_MESSAGE = ('Migrations and version dependencies not implemented. Use "--fo
 @click.option("-f", "--file", "plan_file", metavar="FILE",
               help="A plan.json of an earlier update (in its work dir under updates/).")
 @click.option("--latest", is_flag=True,
-              help="Roll back the most recent update that finished successfully.")
+              help="Roll back the most recent update, which must have finished "
+                   "successfully.")
 @click.option("--force", is_flag=True,
               help="Required: rollback does not undo data migrations.")
 @click.option("-n", "--dry-run", "dry_run", is_flag=True,
@@ -34,7 +35,7 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     from pathlib import Path
 
     from sdcadm.errors import UsageError
-    from sdcadm.executor.journal import finished_update_dirs
+    from sdcadm.executor.journal import finished_update_dirs, update_dirs
     from sdcadm.executor.rollback import load_plan_file, rollback_blocks, rollback_requests
 
     if plan_file and latest:
@@ -45,6 +46,14 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
         raise UsageError(FORCE_MESSAGE)
     if latest:
         runs = finished_update_dirs(Path(app.config.var_dir))
+        newest = next(iter(update_dirs(Path(app.config.var_dir))), None)
+        if newest is not None and (not runs or newest != runs[0]):
+            # Rolling back an older update past a newer one that stopped half-way is never
+            # what "the latest" means; let the operator say which one.
+            raise UsageError(
+                f'the latest update, in {newest}, did not finish: finish it with "sdcadm '
+                f'update --resume", or roll it back with "sdcadm rollback -f '
+                f'{newest / "plan.json"} --force"')
         if not runs:
             raise UsageError(f"no finished update to roll back under "
                              f"{Path(app.config.var_dir) / 'updates'}")

@@ -184,14 +184,23 @@ def latest_run_dir(var_dir: Path) -> Path | None:
     return max(found, key=_stamp_key)[1]
 
 
-def finished_update_dirs(var_dir: Path) -> list[Path]:
-    """Work dirs of updates that finished successfully, newest first."""
+def update_dirs(var_dir: Path) -> list[Path]:
+    """Work dirs of every update that has a plan, newest first."""
     root = Path(var_dir) / "updates"
     if not root.is_dir():
         return []
     runs = [(p.name, p) for p in root.iterdir() if p.is_dir() and (p / PLAN_FILE).exists()]
     runs.sort(key=_stamp_key, reverse=True)
-    return [p for _, p in runs if RunState.from_events(read_events(p / EVENTS_FILE)).finished]
+    return [p for _, p in runs]
+
+
+def run_finished(work_dir: Path) -> bool:
+    return RunState.from_events(read_events(Path(work_dir) / EVENTS_FILE)).finished
+
+
+def finished_update_dirs(var_dir: Path) -> list[Path]:
+    """Work dirs of updates that finished successfully, newest first."""
+    return [p for p in update_dirs(var_dir) if run_finished(p)]
 
 
 def _stamp_key(item: tuple[str, Path]) -> tuple[str, int]:

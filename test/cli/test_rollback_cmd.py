@@ -80,6 +80,26 @@ def test_rollback_leaves_instances_the_update_did_not_move(sdcadm, sim, clean_va
     assert _vm_images(sim, "moray") == before_vms
 
 
+def test_latest_refuses_to_skip_a_newer_update_that_stopped_half_way(sdcadm, sim, clean_var):
+    assert sdcadm("update", "cns", "-y").exit_code == 0
+    cns_after = _vm_images(sim, "cns")
+    plan = json.loads(sdcadm("update", "moray", "-j").out)
+    last = [s for s in plan["steps"] if s["action"] == "reprovision"][-1]
+    sim.add_fault({"type": "fail-job", "target": last["params"]["instance"],
+                   "action": "reprovision"})
+    assert sdcadm("update", "moray", "-y").exit_code != 0
+    sim.clear_faults()
+    sim.clear_mutations()
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert r.exit_code == 2
+    failed = sorted((clean_var / "updates").iterdir())[-1]
+    assert r.err.strip() == (
+        f'sdcadm rollback: error (Usage): the latest update, in {failed}, did not finish: '
+        f'finish it with "sdcadm update --resume", or roll it back with "sdcadm rollback '
+        f'-f {failed / "plan.json"} --force"')
+    assert sim.mutations() == [] and _vm_images(sim, "cns") == cns_after
+
+
 def test_rollback_from_a_plan_file_with_nothing_to_do(sdcadm, sim, clean_var, tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"v": 2, "changes": []}))
