@@ -214,11 +214,13 @@ class RestClient:
         full = url + ("?" + urlencode(query) if query else "")
         ms = (time.monotonic() - started) * 1000
         line = f"{self.name} {method} {full} {status if status is not None else 'ERR'} {ms:.0f}ms"
-        if self.verbose:
-            print(f"sdcadm: {line}", file=sys.stderr)
-        if self.log_path:
-            with _log_lock, open(self.log_path, "a") as f:
-                f.write(line + "\n")
+        with _log_lock:  # gather reads in parallel: one whole line at a time
+            if self.verbose:
+                sys.stderr.write(f"sdcadm: {line}\n")
+                sys.stderr.flush()
+            if self.log_path:
+                with open(self.log_path, "a") as f:
+                    f.write(line + "\n")
 
 
 def _dropped(e: Exception) -> bool:

@@ -140,6 +140,18 @@ def test_traceback_only_with_verbose(sdcadm: Any, sim: Any) -> None:
         '{"instance":"nosuch","type":"update-instance"}')
 
 
+def test_verbose_request_lines_are_whole_lines(sdcadm: Any, sim: Any) -> None:
+    import re
+
+    # gather() reads in parallel threads; their log lines must not run into each other
+    logline = re.compile(r"^sdcadm: [a-z]+ [A-Z]+ http://\S+ (\d{3}|ERR) \d+ms$")
+    for _ in range(12):
+        r = sdcadm("-v", "update", "--all", "-n")
+        assert r.exit_code == 0, r.err
+        log = [ln for ln in r.err.splitlines() if "http://" in ln or not ln.strip()]
+        assert log and all(logline.match(ln) for ln in log), log
+
+
 def test_lab_scenario_avail_runs(lab: Any, monkeypatch: pytest.MonkeyPatch,
                                  capfd: pytest.CaptureFixture) -> None:
     run = make_runner(lab, monkeypatch, capfd)
