@@ -43,17 +43,23 @@ class Journal:
     @classmethod
     def create(cls, root: Path, now: float | None = None) -> "Journal":
         """A new work dir `<root>/<UTC stamp>`; a second run in the same second gets `.N`."""
+        from sdcadm.errors import InternalError
+
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
         stamp = utc_stamp(now)
-        for n in range(0, 1000):
-            path = root / (stamp if n == 0 else f"{stamp}.{n}")
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            return cls(path)
-        raise RuntimeError(f"cannot create a work directory under {root}")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for n in range(0, 1000):
+                path = root / (stamp if n == 0 else f"{stamp}.{n}")
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+                return cls(path)
+        except OSError as e:
+            raise InternalError(
+                f"cannot create a work directory under {root}: {e.strerror or e}") from e
+        raise InternalError(f"cannot create a work directory under {root}")
 
     def write_plan(self, doc: Mapping[str, Any]) -> None:
         tmp = self.plan_path.with_suffix(".json.tmp")

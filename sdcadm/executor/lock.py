@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sdcadm.errors import LockError
+from sdcadm.errors import InternalError, LockError
 
 DEFAULT_WAIT = 5.0  # seconds a second run waits before giving up
 
@@ -48,8 +48,11 @@ class RunLock:
                    wait=wait, info=app.info)
 
     def acquire(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # the original's InternalError, naming the lock path
+            raise InternalError(f"error acquiring lock {self.path}: {e.strerror or e}") from e
         deadline = time.monotonic() + self.wait
         said_waiting = False
         while True:

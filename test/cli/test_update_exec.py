@@ -120,3 +120,25 @@ def test_download_via_rejects_an_unknown_mode(sdcadm, sim):
     assert r.exit_code == 1
     assert r.err.startswith("sdcadm update: error (Option): ")
     assert sim.mutations() == []
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"varDir": "{blocker}/var"}, "error (InternalError): error acquiring lock {blocker}/var/"
+                                  "sdcadm.lock: Not a directory"),
+    ({"varDir": "{blocker}/var", "lockPath": "{tmp}/sdcadm.lock"},
+     "error (InternalError): cannot create a work directory under {blocker}/var/updates: "
+     "Not a directory"),
+])
+def test_unusable_var_dir_is_one_error_line_and_changes_nothing(sdcadm, sim, tmp_path, keys,
+                                                                 message):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    conf = json.loads(Path(sim.config_path).read_text())
+    conf.update({k: v.format(blocker=blocker, tmp=tmp_path) for k, v in keys.items()})
+    path = tmp_path / "sdcadm.conf"
+    path.write_text(json.dumps(conf))
+    r = sdcadm("--config", str(path), "update", "cns", "-y")
+    assert r.exit_code == 1
+    assert r.err.splitlines()[-1] == "sdcadm update: " + message.format(blocker=blocker), r.err
+    assert "Traceback" not in r.err
+    assert sim.mutations() == []
