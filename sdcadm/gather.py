@@ -73,7 +73,8 @@ def gather(
     cnapi = clients.cnapi if servers else None
     vmapi = clients.vmapi if vms else None
 
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather") as pool:
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather")
+    try:
         f_app = pool.submit(_sdc_app, sapi)
         f_mode = pool.submit(sapi.get_mode)
         f_images = pool.submit(imgapi.list_images, state="all")
@@ -119,6 +120,10 @@ def gather(
         services = _services(f_services.result())
         mode = f_mode.result()
         platforms = f_platforms.result() if f_platforms else {}
+    finally:
+        # After an error or Ctrl-C, do not wait for reads still in flight: a slow or hung API
+        # would hold the error line (or the operator's Ctrl-C) for a whole read timeout.
+        pool.shutdown(wait=False, cancel_futures=True)
 
     server_map = {s["uuid"]: _server(s) for s in server_rows}
     instances = _vm_instances(vm_rows, server_map, local, catalog) + _agent_instances(

@@ -146,7 +146,27 @@ def _subcommand_path(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    sys.exit(run(argv))
+    code = run(argv)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit now, even if worker threads are still blocked in a request (a parallel read
+    abandoned after Ctrl-C or another read's error): the command is over, and Python would
+    otherwise wait for them, up to a whole read timeout, before exiting."""
+    import os
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive()
+           for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def run(argv: list[str]) -> int:

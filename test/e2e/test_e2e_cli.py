@@ -28,3 +28,31 @@ def test_cli_ctrl_c_then_resume(sim_factory):
     r = cli(sim, "update", "--all", "-y")
     assert (r.returncode, r.stdout.strip()) == (0, "Up-to-date."), r.stderr
     assert end_state(sim)  # still answering
+
+
+def test_ctrl_c_while_reading_a_slow_api_exits_at_once(sim_factory):
+    import time
+
+    sim = sim_factory("small", 0.002)
+    sim.reset()
+    sim.add_fault({"type": "latency", "service": "vmapi", "delay": 4})
+    try:
+        proc = cli(sim, "instances", wait=False)
+        deadline = time.monotonic() + 30
+        while not any(m for m in _vm_reads_started(sim)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        # not held until the slow VMAPI read ends (4 s)
+        assert time.monotonic() - sent < 2, err
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+    finally:
+        sim.clear_faults()
+
+
+def _vm_reads_started(sim):
+    """The latency fault counts a request when it starts delaying it."""
+    return [f for f in sim.faults() if f.get("fired")]
