@@ -78,7 +78,8 @@ class Engine:
             for group in groups(steps):
                 if self.ctx.cancelled():
                     break
-                self._announce(group[0])
+                if not self._done_before(group):
+                    self._announce(group[0])
                 if len(group) == 1 and not group[0].parallel:
                     self._run_one(group[0], outcomes[group[0].id])
                 else:
@@ -170,6 +171,13 @@ class Engine:
         summarize = getattr(handler, "summarize", None)
         if callable(summarize):
             summarize(self.ctx, group, [outcomes[s.id] for s in group])
+
+    def _done_before(self, group: list[Step]) -> bool:
+        """Resuming: every step of the group was done by the earlier run (nothing to say)."""
+        if not self.resume:
+            return False
+        prev = [self.ctx.previous.get(s.id) for s in group]
+        return all(p is not None and p.done for p in prev)
 
     def _announce(self, step: Step) -> None:
         if self.change_count <= 1 or not step.change or step.action == "import-image":

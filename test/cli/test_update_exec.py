@@ -90,6 +90,24 @@ def test_rolling_update_stops_at_an_instance_left_in_maintenance(sdcadm, sim, cl
     assert len(reprovisioned) == 1 and order[0] in reprovisioned[0], reprovisioned
 
 
+def test_resume_announces_only_the_services_it_still_works_on(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "--all", "-j").out)
+    reprovs = [s for s in plan["steps"] if s["action"] == "reprovision"]
+    stop = reprovs[len(reprovs) // 2]
+    sim.add_fault({"type": "fail-job", "target": stop["params"]["instance"],
+                   "action": "reprovision", "count": 1})
+    first = sdcadm("update", "--all", "-y")
+    assert first.exit_code == 1
+    r = sdcadm("update", "--resume")
+    assert r.exit_code == 0, r.err
+    headers = [ln[len("--- Updating "):-len(" ...")] for ln in r.err.splitlines()
+               if ln.startswith("--- Updating ")]
+    finished_before = {ln[len("--- Updating "):-len(" ...")] for ln in first.err.splitlines()
+                       if ln.startswith("--- Updating ")} - {stop["change"]}
+    assert headers and headers[0] == stop["change"], headers
+    assert not finished_before & set(headers), headers
+
+
 def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var):
     r = sdcadm("update", "--all", "-n")
     assert r.exit_code == 0, r.err
