@@ -87,9 +87,14 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if resume:
         if targets or all_ or spec_file or plan_in:
             raise UsageError("--resume takes no changes: it continues the latest run")
-        from sdcadm.executor.run import resume as resume_run
+        if json_out or plan_out:
+            raise UsageError("--resume cannot be combined with -j or --plan-out")
+        from sdcadm.executor.run import resume as resume_run, resume_preview
 
-        resume_run(app, run_options)
+        if dry_run:
+            resume_preview(app)
+        else:
+            resume_run(app, run_options)
         return
     if plan_in:
         if targets or all_ or spec_file or plan_out:

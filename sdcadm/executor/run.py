@@ -117,6 +117,28 @@ def resume(
         lock.release()
 
 
+def resume_preview(app: Any) -> None:
+    """`update --resume -n`: what a resume would do, without the lock or any change."""
+    run_dir = latest_run_dir(Path(app.config.var_dir))
+    if run_dir is None:
+        app.info("Nothing to resume: no update has been run from this headnode.")
+        return
+    journal = Journal(run_dir)
+    state = RunState.from_events(read_events(journal.events_path))
+    if state.finished:
+        app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
+        return
+    doc = journal.read_plan()
+    steps = [Step.from_json(s) for s in doc.get("steps") or []]
+    left = [s for s in steps if not (s.id in state.steps and state.steps[s.id].done)]
+    app.info(f"Would resume run {doc.get('run_uuid') or state.run_uuid} from work dir: "
+             f"{run_dir}")
+    app.out(f"{len(steps) - len(left)} of {len(steps)} steps already done; to run:")
+    for s in left:
+        app.out(f"    {s.id}: {s.summary or s.action}")
+    app.out("Dry run: nothing was changed.")
+
+
 # -- the common part -------------------------------------------------------------------------
 def _drive(
     app: Any,

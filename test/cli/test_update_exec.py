@@ -108,6 +108,26 @@ def test_resume_announces_only_the_services_it_still_works_on(sdcadm, sim, clean
     assert not finished_before & set(headers), headers
 
 
+def test_resume_dry_run_lists_the_steps_left_and_changes_nothing(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "moray", "-j").out)
+    first = next(s for s in plan["steps"] if s["action"] == "reprovision")
+    sim.add_fault({"type": "fail-job", "target": first["params"]["instance"],
+                   "action": "reprovision", "count": 1})
+    assert sdcadm("update", "moray", "-y").exit_code == 1
+    sim.clear_mutations()
+    r = sdcadm("update", "--resume", "-n")
+    assert r.exit_code == 0, r.err
+    assert r.out.splitlines()[-1] == "Dry run: nothing was changed."
+    assert f"    {first['id']}: {first['summary']}" in r.out.splitlines()
+    for opt in ("-j", "--plan-out=x.json"):
+        r = sdcadm("update", "--resume", opt)
+        assert (r.exit_code, r.err.strip()) == (
+            2, "sdcadm update: error (Usage): --resume cannot be combined with -j or "
+               "--plan-out")
+    assert sim.mutations() == []
+    assert sdcadm("update", "--resume").exit_code == 0  # the run is still there to resume
+
+
 def test_dry_run_never_takes_the_lock_or_writes_a_journal(sdcadm, sim, clean_var):
     r = sdcadm("update", "--all", "-n")
     assert r.exit_code == 0, r.err
