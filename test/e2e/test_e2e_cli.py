@@ -56,3 +56,26 @@ def test_ctrl_c_while_reading_a_slow_api_exits_at_once(sim_factory):
 def _vm_reads_started(sim):
     """The latency fault counts a request when it starts delaying it."""
     return [f for f in sim.faults() if f.get("fired")]
+
+
+def test_ctrl_c_during_agent_updates_says_how_many_servers_were_left(sim_factory):
+    import re
+
+    sim = sim_factory("small", 0.002)
+    sim.reset()
+    shutil.rmtree(var_dir(sim), ignore_errors=True)
+    sim.set_latencies({"install-agent": 250})  # 0.5 s each at this time scale
+    try:
+        proc = cli(sim, "update", "cn-agent", "-y", "--concurrency", "1", wait=False)
+        wait_for_event(sim, lambda e: e.get("event") == "step-end"
+                       and e.get("step", "").split(":")[1] == "install-agent", proc=proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        m = re.search(r"Updated cn-agent on (\d+)/(\d+) servers \(0 failures, (\d+) not "
+                      r"updated: interrupted\)", err)
+        assert m, err
+        done, total, left = map(int, m.groups())
+        assert done >= 1 and left >= 1 and done + left == total
+    finally:
+        sim.reset()

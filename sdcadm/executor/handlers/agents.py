@@ -58,7 +58,10 @@ class InstallAgent:
             bar.close()
         ok = sum(1 for o in outcomes if o.ok)
         failed = [o for o in outcomes if o.outcome == "failed"]
-        ctx.say(f"Updated {agent} on {ok}/{len(steps)} servers ({len(failed)} failures)")
+        stopped = sum(1 for o in outcomes if o.outcome in ("interrupted", "not-run"))
+        # After Ctrl-C, say how many servers were left as they were, not just the count done.
+        left = f", {stopped} not updated: interrupted" if stopped and ctx.cancelled() else ""
+        ctx.say(f"Updated {agent} on {ok}/{len(steps)} servers ({len(failed)} failures{left})")
         for o in failed:
             p = o.step.params
             msg = o.error.message.splitlines()[0] if o.error else "failed"
