@@ -120,6 +120,7 @@ def plan(
     # 3. Changes, dropping no-ops.
     changes: list[tuple[Resolved, PlannedChange]] = []
     downgrades: list[str] = []
+    up_to_date: list[str] = []  # named by the operator, nothing to do
     for r in resolved:
         if r.kind == "unsupported":
             changes.append((r, PlannedChange(type=r.request.type, procedure="unsupported",
@@ -128,6 +129,10 @@ def plan(
         pc = planned_change(r, idx, options, agent_servers, downgrades, warnings)
         if pc is not None:
             changes.append((r, pc))
+        elif not r.implicit:
+            req = r.request
+            up_to_date.append(req.instance or (f"{req.servers[0]}/{req.service}" if req.servers
+                                               else req.service) or req.describe())
 
     # 4-6. Locks, minimum platform, minimum image.
     live = [(r, pc) for r, pc in changes if pc.procedure != "unsupported"]
@@ -167,6 +172,10 @@ def plan(
             "roles were not read (dry run): the update orders instances by role when it runs",))
             if pc.procedure in ("manatee", "binder") and len(pc.instances) > 1 else pc
             for pc in final]
+    if final:
+        # Never silent: a named change the plan leaves out is said to be a no-op (alone it is
+        # the plain "Up-to-date." line).
+        warnings.extend(f"note: already up-to-date: {what}" for what in up_to_date)
     order = {p: i for i, p in enumerate(rules.PROCEDURE_ORDER)}
     final.sort(key=lambda pc: order.get(pc.procedure, len(order)))  # stable: request order
     downloads = plan_downloads([pc.image for pc in final if pc.image is not None], state)

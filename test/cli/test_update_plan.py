@@ -331,3 +331,14 @@ def test_roles_are_not_read_while_another_run_holds_the_lock(sim, sdcadm) -> Non
     assert "Waiting for sdcadm lock" in r.err
     assert error_line(r).startswith("sdcadm update: error (Lock): another sdcadm is running")
     assert sim.mutations() == []
+
+
+def test_a_named_service_with_nothing_to_do_is_said_to_be_up_to_date(sim, sdcadm) -> None:
+    avail = {row["service"] for row in json.loads(sdcadm("avail", "-j").out)}
+    assert "cloudapi" in avail and "vmapi" not in avail
+    r = sdcadm("update", "-n", "vmapi", "cloudapi")
+    assert r.exit_code == 0, r.err
+    assert 'update "cloudapi" service' in r.out and '"vmapi"' not in r.out
+    assert "note: already up-to-date: vmapi\n" in r.err
+    alone = sdcadm("update", "-n", "vmapi")
+    assert (alone.out, "note:" in alone.err) == ("Up-to-date.\n", False)
