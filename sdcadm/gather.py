@@ -103,7 +103,8 @@ def gather(
                         default=bool(c.get("default")))
                 for c in f_channels.result()
             ]
-            if channel and chans and channel not in {c.name for c in chans}:
+            # `-C ""` is a channel name too (no channel has it), not "use the default".
+            if channel is not None and chans and channel not in {c.name for c in chans}:
                 raise ValidationError(
                     f'unknown update channel "{channel}" (valid channels: '
                     + ", ".join(c.name for c in chans) + ")"

@@ -38,6 +38,11 @@ def conf_with(sim: Any, tmp_path: Path, **changes: Any) -> Path:
     (["avail", "-C", "bogus"],
      'sdcadm avail: error (Validation): unknown update channel "bogus" (valid channels: '
      'dev, staging, release)', 2),
+    (["update", "-n", "-C", "", "cns"],
+     'sdcadm update: error (Validation): unknown update channel "" (valid channels: '
+     'dev, staging, release)', 2),
+    (["update", "@"], 'sdcadm update: error (Update): unknown SDC instance or service "" from '
+                      '{"instance":"","type":"update-instance"}', 2),
     (["channel", "set"], "sdcadm channel set: error (Usage): must specify a channel name", 2),
     (["changes", "not-a-uuid", "nor-this"],
      'sdcadm changes: error (Usage): "not-a-uuid" is neither an image UUID nor an instance', 2),
