@@ -26,7 +26,30 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"update plan {path} is not valid JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
         raise UsageError(f"update plan {path} has no \"changes\" list")
+    for change in doc["changes"]:
+        if not _change_shape_ok(change):
+            text = json.dumps(change, separators=(",", ":"))
+            raise UsageError(f"update plan {path} has an invalid change: "
+                             f"{text if len(text) <= 200 else text[:200] + '...'}")
     return doc
+
+
+def _change_shape_ok(change: Any) -> bool:
+    """The fields rollback reads have the types a saved plan gives them (a hand-edited or
+    foreign file must be one error line, not a traceback)."""
+    if not isinstance(change, dict):
+        return False
+    svc = change.get("service")
+    if svc is not None and not (isinstance(svc, dict)
+                                and isinstance(svc.get("params") or {}, dict)):
+        return False
+    if not isinstance(change.get("image") or {}, dict):
+        return False
+    insts = change.get("insts")
+    if insts is not None and not (isinstance(insts, list)
+                                  and all(isinstance(i, dict) for i in insts)):
+        return False
+    return change.get("inst") is None or isinstance(change["inst"], dict)
 
 
 def rollback_requests(doc: Mapping[str, Any]) -> tuple[list[ChangeRequest], list[str]]:

@@ -113,3 +113,19 @@ def test_rollback_without_a_terminal_needs_yes(sdcadm, sim, clean_var):
     r = sdcadm("rollback", "--latest", "--force")
     assert r.exit_code == 2 and "-y" in r.err
     assert [m for m in sim.mutations() if m["method"] != "GET"] == []
+
+
+@pytest.mark.parametrize("change", [
+    "update-service",
+    {"type": "update-service", "service": "cns"},
+    {"type": "update-service", "service": {"name": "cns"}, "insts": [1]},
+    {"type": "update-service", "service": {"name": "cns"}, "image": "abc"},
+])
+def test_a_malformed_plan_file_is_one_error_line(sdcadm, sim, tmp_path, change):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"changes": [change]}))
+    r = sdcadm("rollback", "-f", str(plan), "--force", "-y")
+    assert r.exit_code == 2
+    assert r.err == (f"sdcadm rollback: error (Usage): update plan {plan} has an invalid "
+                     f"change: {json.dumps(change, separators=(',', ':'))}\n")
+    assert sim.mutations() == []
