@@ -263,7 +263,8 @@ def _next_step(outcomes: list[StepOutcome]) -> str:
 
 
 def _trap_sigint(ctx: ExecContext) -> Any:
-    """First Ctrl-C: stop at the next safe point. Second: abandon immediately."""
+    """First Ctrl-C (or SIGTERM, SIGHUP): stop at the next safe point. Second: abandon
+    immediately."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -272,11 +273,19 @@ def _trap_sigint(ctx: ExecContext) -> Any:
             raise KeyboardInterrupt
         ctx.sigint = True  # no locks in a signal handler: see ExecContext.sigint
 
+    # A `kill` (SIGTERM) or a dropped ssh session (SIGHUP) stops the run the same way, so the
+    # journal and history say where it stopped instead of ending mid-step without a word.
+    signums = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
     try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        previous = {n: signal.signal(n, on_sigint) for n in signums}
     except ValueError:
         return lambda: None
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        for n, handler in previous.items():
+            signal.signal(n, handler)
+
+    return restore
 
 
 def _lock(app: Any, command: str, run_uuid: str, options: Mapping[str, Any]) -> RunLock:

@@ -79,3 +79,22 @@ def test_ctrl_c_during_agent_updates_says_how_many_servers_were_left(sim_factory
         assert done >= 1 and left >= 1 and done + left == total
     finally:
         sim.reset()
+
+
+def test_sigterm_stops_the_run_like_ctrl_c(sim_factory):
+    sim = sim_factory("small", 0.002)
+    sim.reset()
+    shutil.rmtree(var_dir(sim), ignore_errors=True)
+    proc = cli(sim, "update", "--all", "-y", wait=False)
+    wait_for_event(sim, lambda e: e.get("event") == "step-start"
+                   and e.get("step", "").split(":")[1] == "reprovision", proc=proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "sdcadm update: error (Interrupted): interrupted at step " in err
+    run_dir = run_dirs(sim)[-1]
+    assert events(run_dir)[-1]["status"] == "interrupted"
+    uuid_ = json.loads((run_dir / "plan.json").read_text())["run_uuid"]
+    entry = cli(sim, "history", uuid_)
+    assert json.loads(entry.stdout)["finished"], entry.stderr
+    assert cli(sim, "update", "--resume").returncode == 0
