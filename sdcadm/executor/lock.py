@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sdcadm.errors import InternalError, LockError
+from sdcadm.errors import ConfigError, InternalError, LockError
 
 DEFAULT_WAIT = 5.0  # seconds a second run waits before giving up
 
@@ -43,7 +43,12 @@ class RunLock:
         configuration's `lockWait`."""
         if wait is None:
             env = os.environ.get("SDCADM_LOCK_WAIT")
-            wait = float(env) if env else float(getattr(app.config, "lock_wait", DEFAULT_WAIT))
+            try:
+                wait = float(env) if env else float(getattr(app.config, "lock_wait",
+                                                            DEFAULT_WAIT))
+            except ValueError:
+                raise ConfigError(
+                    f'SDCADM_LOCK_WAIT: "{env}" is not a number of seconds') from None
         return cls(app.config.lock_path, command=command, run_uuid=run_uuid or app.request_id,
                    wait=wait, info=app.info)
 

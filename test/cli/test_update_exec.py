@@ -180,3 +180,11 @@ def test_unusable_var_dir_is_one_error_line_and_changes_nothing(sdcadm, sim, tmp
     assert r.err.splitlines()[-1] == "sdcadm update: " + message.format(blocker=blocker), r.err
     assert "Traceback" not in r.err
     assert sim.mutations() == []
+
+
+def test_bad_lock_wait_in_the_environment_is_a_config_error(sdcadm, sim, clean_var):
+    r = sdcadm("update", "cns", "-y", env={"SDCADM_LOCK_WAIT": "soon"})
+    assert r.exit_code == 2
+    assert r.err.splitlines()[-1] == ('sdcadm update: error (Config): SDCADM_LOCK_WAIT: "soon" '
+                                      "is not a number of seconds")
+    assert sim.mutations() == []
