@@ -22,6 +22,7 @@ USER_AGENT = f"sdcadm/{__version__}"
 
 # Reads are retried on these; anything below 500 is an answer, not a hiccup.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_unwritable_logs: set[str] = set()
 _log_lock = threading.Lock()
 
 
@@ -219,8 +220,17 @@ class RestClient:
                 sys.stderr.write(f"sdcadm: {line}\n")
                 sys.stderr.flush()
             if self.log_path:
-                with open(self.log_path, "a") as f:
-                    f.write(line + "\n")
+                try:
+                    with open(self.log_path, "a") as f:
+                        f.write(line + "\n")
+                except OSError as e:
+                    # A debugging aid must never fail a request (least of all a POST that
+                    # already happened): say so once and stop logging to that file.
+                    if self.log_path not in _unwritable_logs:
+                        _unwritable_logs.add(self.log_path)
+                        sys.stderr.write(f"sdcadm: warning: cannot write request log "
+                                         f"{self.log_path}: {e.strerror or e}\n")
+                    self.log_path = None
 
 
 def _dropped(e: Exception) -> bool:

@@ -163,3 +163,12 @@ def test_lab_scenario_avail_runs(lab: Any, monkeypatch: pytest.MonkeyPatch,
     r = run("avail")
     assert r.exit_code == 0, r.err
     assert lab.mutations() == []
+
+
+def test_unwritable_request_log_warns_once_and_the_command_works(sdcadm: Any, sim: Any,
+                                                                  tmp_path: Path) -> None:
+    log = tmp_path / "no-such-dir" / "requests.log"
+    r = sdcadm("services", env={"SDCADM_REQUEST_LOG": str(log)})
+    assert r.exit_code == 0, r.err
+    assert r.out.startswith("TYPE ")
+    assert r.err == f"sdcadm: warning: cannot write request log {log}: No such file or directory\n"
