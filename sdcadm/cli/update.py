@@ -105,6 +105,9 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if spec_file and targets:
         raise UsageError("-f FILE cannot be combined with SVC/INSTANCE arguments")
 
+    if servers and not _split(servers):
+        # `-s "$LIST"` with an empty list must not widen to every server.
+        raise UsageError("-s/--servers needs at least one server (uuid or hostname)")
     spec = None
     if spec_file:
         spec = _read_spec_file(spec_file)

@@ -261,6 +261,10 @@ def _bad_cases(sim: Any, tmp_path: Path) -> list[tuple[list[str], str | None, st
         ([f"workflow@{older}"], None, f"(Update): image {older} (workflow@"),
         (["manatee0"], None, "(Update): Individual update of manatee instances is not allowed"),
         (["-x", "sapi", "workflow"], None, "(Usage): -x/--exclude is only valid with --all"),
+        (["cn-agent", "-s", ""], None,
+         "(Usage): -s/--servers needs at least one server (uuid or hostname)"),
+        (["cn-agent", "-s", ",", "-s", ""], None,
+         "(Usage): -s/--servers needs at least one server (uuid or hostname)"),
     ]
 
 
