@@ -51,9 +51,9 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
             # Rolling back an older update past a newer one that stopped half-way is never
             # what "the latest" means; let the operator say which one.
             raise UsageError(
-                f'the latest update, in {newest}, did not finish: finish it with "sdcadm '
-                f'update --resume", or roll it back with "sdcadm rollback -f '
-                f'{newest / "plan.json"} --force"')
+                f"the latest update, in {newest}, has not finished (it is running, or it "
+                f'stopped): finish it with "sdcadm update --resume", or roll it back with '
+                f'"sdcadm rollback -f {newest / "plan.json"} --force"')
         if not runs:
             raise UsageError(f"no finished update to roll back under "
                              f"{Path(app.config.var_dir) / 'updates'}")

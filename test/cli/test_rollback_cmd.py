@@ -94,9 +94,9 @@ def test_latest_refuses_to_skip_a_newer_update_that_stopped_half_way(sdcadm, sim
     assert r.exit_code == 2
     failed = sorted((clean_var / "updates").iterdir())[-1]
     assert r.err.strip() == (
-        f'sdcadm rollback: error (Usage): the latest update, in {failed}, did not finish: '
-        f'finish it with "sdcadm update --resume", or roll it back with "sdcadm rollback '
-        f'-f {failed / "plan.json"} --force"')
+        f"sdcadm rollback: error (Usage): the latest update, in {failed}, has not finished "
+        f'(it is running, or it stopped): finish it with "sdcadm update --resume", or roll '
+        f'it back with "sdcadm rollback -f {failed / "plan.json"} --force"')
     assert sim.mutations() == [] and _vm_images(sim, "cns") == cns_after
 
 
