@@ -89,7 +89,8 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
             raise UsageError("--resume takes no changes: it continues the latest run")
         if json_out or plan_out:
             raise UsageError("--resume cannot be combined with -j or --plan-out")
-        from sdcadm.executor.run import resume as resume_run, resume_preview
+        from sdcadm.executor.run import resume as resume_run
+        from sdcadm.executor.run import resume_preview
 
         if dry_run:
             resume_preview(app)

@@ -111,5 +111,5 @@ def test_breakdown_is_not_repeated_when_stdout_is_the_terminal(console_sim):
     assert con.screen.count(BREAKDOWN) == 1
     con.type("n")
     con.expect("Aborting update")
-    code, out, err = con.finish()
+    code, _, err = con.finish()
     assert code == 0, err

@@ -92,7 +92,7 @@ def test_latest_refuses_to_skip_a_newer_update_that_stopped_half_way(sdcadm, sim
     sim.clear_mutations()
     r = sdcadm("rollback", "--latest", "--force", "-y")
     assert r.exit_code == 2
-    failed = sorted((clean_var / "updates").iterdir())[-1]
+    failed = max((clean_var / "updates").iterdir())
     assert r.err.strip() == (
         f"sdcadm rollback: error (Usage): the latest update, in {failed}, has not finished "
         f'(it is running, or it stopped): finish it with "sdcadm update --resume", or roll '

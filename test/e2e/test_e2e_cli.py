@@ -44,7 +44,7 @@ def test_ctrl_c_while_reading_a_slow_api_exits_at_once(sim_factory):
         time.sleep(0.3)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         # not held until the slow VMAPI read ends (4 s)
         assert time.monotonic() - sent < 2, err
         assert proc.returncode == 130, err
@@ -70,7 +70,7 @@ def test_ctrl_c_during_agent_updates_says_how_many_servers_were_left(sim_factory
         wait_for_event(sim, lambda e: e.get("event") == "step-end"
                        and e.get("step", "").split(":")[1] == "install-agent", proc=proc)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         m = re.search(r"Updated cn-agent on (\d+)/(\d+) servers \(0 failures, (\d+) not "
                       r"updated: interrupted\)", err)
@@ -89,7 +89,7 @@ def test_sigterm_stops_the_run_like_ctrl_c(sim_factory):
     wait_for_event(sim, lambda e: e.get("event") == "step-start"
                    and e.get("step", "").split(":")[1] == "reprovision", proc=proc)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "sdcadm update: error (Interrupted): interrupted at step " in err
     run_dir = run_dirs(sim)[-1]

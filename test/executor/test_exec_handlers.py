@@ -168,7 +168,7 @@ def test_wait_instance_times_out_with_the_original_message(sim, app):
 
 
 def test_wait_instance_stops_at_once_on_smf_maintenance(sim, app):
-    vm, svc, img, steps = _vm_steps(sim, "vmapi")
+    vm, _svc, _img, steps = _vm_steps(sim, "vmapi")
     sim.add_fault({"type": "unhealthy", "target": vm["uuid"],
                    "fmri": "svc:/smartdc/application/vmapi:default"})
     with pytest.raises(InstanceIsDownError) as info:
