@@ -38,6 +38,10 @@ def _all_selection(state: DatacenterState, options: PlanOptions) -> tuple[list[s
     """(services `--all` covers, VM services it leaves out for lack of a procedure)."""
     idx = StateIndex(state)
     excluded = {p for x in options.exclude for p in x.split(",") if p}
+    for x in sorted(excluded):
+        if x not in idx.services and x != "sdcadm":
+            # A typo here would update the very service the operator meant to leave alone.
+            raise UsageError(f'unknown service "{x}" in -x/--exclude')
     out, unknown = [], []
     for name, svc in idx.services.items():
         if name in rules.UNSUPPORTED_IN_ALL or name in excluded:
@@ -76,12 +80,8 @@ def plan(
     warnings: list[str] = []
 
     agent_servers = _resolve_option_servers(options, idx)
-    known = set(idx.services)
-    for x in {p for x in options.exclude for p in x.split(",") if p}:
-        if not options.all:
-            raise UsageError("-x/--exclude is only valid with --all")
-        if x not in known:
-            warnings.append(f'warning: excluded service "{x}" is not a known service')
+    if any(p for x in options.exclude for p in x.split(",")) and not options.all:
+        raise UsageError("-x/--exclude is only valid with --all")
 
     # 1. Resolve. Explicit requests win over what --all implies for the same service.
     resolved: list[Resolved] = []
@@ -168,10 +168,15 @@ def plan(
     if topology_unread:
         # A dry run does not ask the shard (that is a CommandExecute POST): say that the
         # order shown is the fallback one.
-        final = [dataclasses.replace(pc, notes=pc.notes + (
-            "roles were not read (dry run): the update orders instances by role when it runs",))
-            if pc.procedure in ("manatee", "binder") and len(pc.instances) > 1 else pc
-            for pc in final]
+        def unread(pc: PlannedChange) -> str:
+            if pc.procedure == "manatee":
+                return ("roles and shard health were not read (dry run): the update checks "
+                        "the shard and orders instances by role when it runs")
+            return "roles were not read (dry run): the update orders instances by role when it runs"
+
+        final = [dataclasses.replace(pc, notes=pc.notes + (unread(pc),))
+                 if pc.procedure in ("manatee", "binder") and len(pc.instances) > 1 else pc
+                 for pc in final]
     if final:
         # Never silent: a named change the plan leaves out is said to be a no-op (alone it is
         # the plain "Up-to-date." line).

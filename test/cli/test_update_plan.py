@@ -261,6 +261,9 @@ def _bad_cases(sim: Any, tmp_path: Path) -> list[tuple[list[str], str | None, st
         ([f"workflow@{older}"], None, f"(Update): image {older} (workflow@"),
         (["manatee0"], None, "(Update): Individual update of manatee instances is not allowed"),
         (["-x", "sapi", "workflow"], None, "(Usage): -x/--exclude is only valid with --all"),
+        (["--all", "-x", "manate"], None, '(Usage): unknown service "manate" in -x/--exclude'),
+        (["--all", "-x", "sapi,manate"], None,
+         '(Usage): unknown service "manate" in -x/--exclude'),
         (["cn-agent", "-s", ""], None,
          "(Usage): -s/--servers needs at least one server (uuid or hostname)"),
         (["cn-agent", "-s", ",", "-s", ""], None,
@@ -276,6 +279,15 @@ def test_bad_input_is_refused_and_changes_nothing(sim, sdcadm, tmp_path) -> None
         assert line.startswith("sdcadm update: error " + expected), (args, line)
         assert r.out == "", (args, r.out)
         assert sim.mutations() == [], args
+
+
+def test_a_typo_in_exclude_is_refused_before_any_progress_line(sim, sdcadm) -> None:
+    for cmd in (("update", "--all", "-y"), ("avail",)):
+        r = sdcadm(*cmd, "-x", "manate")
+        assert (r.exit_code, r.out) == (2, ""), (cmd, r.err)
+        assert r.err == f'sdcadm {cmd[0]}: error (Usage): unknown service "manate" in ' \
+                        "-x/--exclude\n", cmd
+    assert sim.mutations() == []
 
 
 def test_downgrade_with_allow_downgrade_is_planned(sim, sdcadm) -> None:
@@ -346,3 +358,14 @@ def test_a_named_service_with_nothing_to_do_is_said_to_be_up_to_date(sim, sdcadm
     assert "note: already up-to-date: vmapi\n" in r.err
     alone = sdcadm("update", "-n", "vmapi")
     assert (alone.out, "note:" in alone.err) == ("Up-to-date.\n", False)
+
+
+def test_dry_run_says_the_shard_and_roles_were_not_read(sim, sdcadm) -> None:
+    r = sdcadm("update", "manatee", "-n")
+    assert r.exit_code == 0, r.err
+    assert ("note: roles and shard health were not read (dry run): the update checks the shard"
+            " and orders instances by role when it runs") in r.out
+    r = sdcadm("update", "binder", "--force-same-image", "-n")
+    assert r.exit_code == 0, r.err
+    assert "note: roles were not read (dry run): the update orders instances by role" in r.out
+    assert sim.mutations() == []

@@ -63,11 +63,15 @@ def test_all_orders_by_procedure_and_includes_agents() -> None:
         ("cn-agent", "agent")]
 
 
-def test_exclude_needs_all_and_warns_about_unknown_names() -> None:
+def test_exclude_needs_all_and_refuses_unknown_names() -> None:
     with pytest.raises(UsageError, match=r"^-x/--exclude is only valid with --all$"):
         run(full_dc(), "vmapi", exclude=("papi",))
-    p = run(full_dc(), all=True, exclude=("nosuch",))
-    assert p.options["warnings"] == ['warning: excluded service "nosuch" is not a known service']
+    with pytest.raises(UsageError, match=r'^unknown service "manate" in -x/--exclude$'):
+        run(full_dc(), all=True, exclude=("manate",))
+    with pytest.raises(UsageError, match=r'^unknown service "nosuch" in -x/--exclude$'):
+        run(full_dc(), all=True, exclude=("papi,nosuch",))
+    p = run(full_dc(), all=True, exclude=("papi,manatee",))
+    assert {c.service.name for c in p.changes}.isdisjoint({"papi", "manatee"})
 
 
 def test_all_warns_about_services_without_image_names() -> None:
