@@ -242,7 +242,13 @@ def _document(data: Mapping[str, Any]) -> SpecDocument:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 errors.append(ValidationError(f'"{key}" in spec (array of strings) is required'))
                 continue
-            opts[field_name] = tuple(p for v in value for p in v.split(",") if p)
+            names = tuple(p.strip() for v in value for p in v.split(",") if p.strip())
+            if field_name == "servers" and not names:
+                # An empty list must not widen an agent update to every server.
+                errors.append(ValidationError(
+                    f'"{key}" in spec needs at least one server (uuid or hostname)'))
+                continue
+            opts[field_name] = names
         elif field_name == "concurrency":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 errors.append(ValidationError(f'"{key}" in spec (positive integer) is required'))

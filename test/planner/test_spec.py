@@ -103,6 +103,10 @@ def test_yaml_document_with_options() -> None:
     ("all: yes please\n", '"all" in spec (boolean) is required'),
     ("concurrency: 0\nall: true\n", '"concurrency" in spec (positive integer) is required'),
     ("changes: {service: vmapi}\n", '"changes" in spec (array) is required'),
+    ("servers: []\nchanges: [{service: cn-agent}]\n",
+     '"servers" in spec needs at least one server (uuid or hostname)'),
+    ("servers: ', '\nchanges: [{service: cn-agent}]\n",
+     '"servers" in spec needs at least one server (uuid or hostname)'),
 ])
 def test_bad_documents(text: str, message: str) -> None:
     with pytest.raises(ValidationError) as e:
