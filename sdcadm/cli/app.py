@@ -74,6 +74,18 @@ class App:
         finally:
             os.close(fd)
 
+    def go_ahead(self, breakdown: str, *, dry_run: bool, yes: bool, abort: str) -> bool:
+        """Show what a change will do; True when it should run (not a dry run, and the
+        operator said yes). Prints the dry-run or abort line otherwise."""
+        click.echo(breakdown, nl=False)
+        if dry_run:
+            self.out("Dry run: nothing was changed.")
+            return False
+        if not self.confirm(yes=yes, summary=breakdown):
+            self.out(abort)
+            return False
+        return True
+
     def confirm(self, question: str = "Would you like to continue?", *, yes: bool = False,
                 summary: str | None = None) -> bool:
         """Ask `[y/N]` on the terminal. Without a terminal and without -y, refuse (exit 2).

@@ -79,12 +79,7 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
         lines.extend("    " + ln for ln in block)
     # A blank line closes the block before the prompt or the last line, as for update.
     breakdown = "\n".join(lines) + "\n\n"
-    click.echo(breakdown, nl=False)
-    if dry_run:
-        app.out("Dry run: nothing was changed.")
-        return
-    if not app.confirm(yes=yes, summary=breakdown):
-        app.out("Aborting rollback")
+    if not app.go_ahead(breakdown, dry_run=dry_run, yes=yes, abort="Aborting rollback"):
         return
     from sdcadm.executor.run import execute
 

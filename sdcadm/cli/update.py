@@ -274,13 +274,8 @@ def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run
     if plan.empty:
         app.out("Up-to-date (all images are imported)." if plan.just_images else "Up-to-date.")
         return
-    breakdown = render_breakdown(plan)
-    click.echo(breakdown, nl=False)
-    if dry_run:
-        app.out("Dry run: nothing was changed.")
-        return
-    if not app.confirm(yes=yes, summary=breakdown):
-        app.out("Aborting update")
+    if not app.go_ahead(render_breakdown(plan), dry_run=dry_run, yes=yes,
+                        abort="Aborting update"):
         return
     from sdcadm.executor.run import execute
 
