@@ -115,3 +115,13 @@ class DC:
             channels=(Channel("dev", default=True), Channel("release")),
             sapi_mode=self.sapi_mode, platforms=dict(self.platforms),
         )
+
+
+def plan_for(dc: "DC", *args: str, cfg: Any = None, topology: Any = None, **opts: Any) -> Any:
+    """Plan `sdcadm update ARGS...` (with PlanOptions `opts`) against the built datacenter."""
+    from sdcadm.planner import PlanOptions, plan, requests_from_args
+
+    state = dc.state()
+    names = list(state.services) + [i.service for i in state.instances if i.type == "agent"]
+    return plan(state, requests_from_args(args, names), PlanOptions(**opts), cfg or config(),
+                topology=topology)

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from dcbuilder import DC, config
+from dcbuilder import DC, config, plan_for
 from sdcadm.errors import UpdateError
 from sdcadm.plan import Plan
-from sdcadm.planner import PlanOptions, plan, requests_from_args
+from sdcadm.planner import PlanOptions, plan
 
 
 def run(dc: DC, *args: str, **opts) -> Plan:
-    state = dc.state()
-    reqs = requests_from_args(args, list(state.services) + [
-        i.service for i in state.instances if i.type == "agent"])
-    return plan(state, reqs, PlanOptions(**opts), config())
+    return plan_for(dc, *args, **opts)
 
 
 def outline(p: Plan) -> list[tuple]:

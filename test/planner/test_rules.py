@@ -6,17 +6,14 @@ import json
 
 import pytest
 
-from dcbuilder import DC, config
+from dcbuilder import DC, config, plan_for
 from sdcadm.errors import MultiError, UpdateError, UsageError
 from sdcadm.plan import ChangeRequest, Plan
 from sdcadm.planner import PlanOptions, all_services, parse_spec, plan, requests_from_args
 
 
 def run(dc: DC, *args: str, cfg=None, topology=None, **opts) -> Plan:
-    state = dc.state()
-    names = list(state.services) + [i.service for i in state.instances if i.type == "agent"]
-    return plan(state, requests_from_args(args, names), PlanOptions(**opts),
-                cfg or config(), topology=topology)
+    return plan_for(dc, *args, cfg=cfg, topology=topology, **opts)
 
 
 def stale(dc: DC, name: str, count: int = 1, image_name: str | None = None, servers=None):

@@ -5,17 +5,14 @@ import json
 
 import pytest
 
-from dcbuilder import DC, config
+from dcbuilder import DC, config, plan_for
 from sdcadm.plan import Plan, Step
-from sdcadm.planner import PlanOptions, parse_spec, plan, requests_from_args
+from sdcadm.planner import PlanOptions, parse_spec, plan
 from sdcadm.procedures import expand
 
 
 def steps_for(dc: DC, *args: str, topology=None, **opts) -> tuple[Plan, list[Step]]:
-    state = dc.state()
-    names = list(state.services) + [i.service for i in state.instances if i.type == "agent"]
-    p = plan(state, requests_from_args(args, names), PlanOptions(**opts), config(),
-             topology=topology)
+    p = plan_for(dc, *args, topology=topology, **opts)
     return p, expand(p)
 
 
