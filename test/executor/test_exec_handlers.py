@@ -163,7 +163,11 @@ def test_wait_instance_times_out_with_the_original_message(sim, app):
     sim.add_fault({"type": "stuck-instance", "target": vm["uuid"]})
     with pytest.raises(InstanceIsDownError) as info:
         _run(app, steps)
-    assert info.value.message == f"Timeout (5m) waiting for vmapi instance {vm['uuid']} to come up"
+    first, *rest = info.value.message.split("\n")
+    assert first == f"Timeout (5m) waiting for vmapi instance {vm['uuid']} to come up"
+    # ... and what was still wrong when it gave up.
+    assert len(rest) == 1 and rest[0].startswith("    last seen: "), rest
+    assert "provisioning" in rest[0], rest
     assert info.value.exit_status == 2
 
 

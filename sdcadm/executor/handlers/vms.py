@@ -80,9 +80,11 @@ class WaitInstance:
                         raise InstanceIsDownError(
                             f"{svc} instance {p['instance']} is not healthy: {detail}")
             if time.monotonic() >= deadline:
+                # The first line is the original's; the second says what was still wrong.
+                last = f"\n    last seen: {detail}" if detail else ""
                 raise InstanceIsDownError(
                     f"Timeout ({minutes(nominal)}) waiting for {svc} instance {p['instance']} "
-                    f"to come up")
+                    f"to come up{last}")
             ctx.sleep()
 
 
