@@ -7,7 +7,7 @@ request per image or per server. Independent reads run in parallel.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sdcadm import __version__
@@ -84,6 +84,8 @@ def gather(
         if vmapi and config.admin_uuid:
             f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=config.admin_uuid)
 
+        first = [f_app, f_mode, f_images, f_servers, f_platforms, f_vms]
+        _settle(first, until=f_app)
         app = f_app.result()
         if vmapi and f_vms is None:
             f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=app.owner_uuid)
@@ -112,8 +114,10 @@ def gather(
             resolved = resolve_channel(channel, app.metadata, chans)
             if f_catalog is None:
                 f_catalog = pool.submit(clients.updates_for(resolved).list_images)
+            _settle([*first, f_vms, f_services, f_catalog], until=f_catalog)
             catalog_rows = f_catalog.result()
 
+        _settle([*first, f_vms, f_services])
         local = _images(f_images.result())
         catalog = _images(catalog_rows)
         server_rows = f_servers.result() if f_servers else []
@@ -147,6 +151,28 @@ def gather(
 
 
 # -- conversions (pure) -----------------------------------------------------------------
+
+def _settle(futures: list["Future[Any] | None"], until: "Future[Any] | None" = None) -> None:
+    """Wait until `until` is done (or all of `futures` are), raising as soon as a read fails:
+    a failed API is reported without waiting for a slow one.
+
+    Reads that fail together (an API that is down fails all its reads within a moment) get a
+    short grace, and the first of them in `futures` order is the one reported, so the same
+    outage always gives the same line.
+    """
+    listed = [f for f in futures if f is not None]
+    pending = set(listed)
+    while pending and not (until is not None and until.done()):
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        if any(f.exception() is not None for f in done):
+            wait(pending, timeout=FAILURE_GRACE)
+            for f in listed:
+                if f.done() and f.exception() is not None:
+                    f.result()
+
+
+FAILURE_GRACE = 0.25  # seconds other reads get to fail too before one error is chosen
+
 
 def _sdc_app(sapi: Any) -> Application:
     apps = sapi.list_applications(name="sdc")

@@ -172,3 +172,20 @@ def test_unwritable_request_log_warns_once_and_the_command_works(sdcadm: Any, si
     assert r.exit_code == 0, r.err
     assert r.out.startswith("TYPE ")
     assert r.err == f"sdcadm: warning: cannot write request log {log}: No such file or directory\n"
+
+
+def test_a_failing_api_is_reported_without_waiting_for_a_slow_one(sdcadm: Any, sim: Any) -> None:
+    import time
+
+    # The local image listing is read before the server listing; make it the slow one.
+    sim.add_fault({"type": "latency", "service": "imgapi", "delay": 3})
+    sim.add_fault({"type": "error", "service": "cnapi", "method": "GET", "path": "^/servers",
+                   "status": 409, "code": "InvalidArgument", "message": "bad servers query"})
+    started = time.monotonic()
+    r = sdcadm("instances")
+    elapsed = time.monotonic() - started
+    assert (r.exit_code, r.out) == (1, "")
+    assert r.err == ("sdcadm instances: error (SDCClient): cnapi client error "
+                     "(InvalidArgument): bad servers query\n")
+    assert elapsed < 1.5, elapsed  # not held for the 3 s IMGAPI read
+    assert sim.mutations() == []
