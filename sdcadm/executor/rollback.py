@@ -62,6 +62,9 @@ def rollback_requests(doc: Mapping[str, Any]) -> tuple[list[ChangeRequest], list
         svc = change.get("service") or {}
         name = svc.get("name") or "?"
         insts = change.get("insts") or ([change["inst"]] if change.get("inst") else [])
+        if ctype == "update-platform":
+            refused.append(_platform_refusal(change, insts))
+            continue
         if ctype not in ("update-service", "update-instance", "update-agent"):
             refused.append(f'cannot roll back "{ctype}" change of "{name}": only service, '
                            f"instance and agent image updates can be rolled back")
@@ -99,6 +102,19 @@ def rollback_requests(doc: Mapping[str, Any]) -> tuple[list[ChangeRequest], list
             type="update-service", service=name, image=old,
             source={"type": "rollback-service", "service": name, "image": old}))
     return requests, refused
+
+
+def _platform_refusal(change: Mapping[str, Any], insts: list[Any]) -> str:
+    """Name the platform, the servers and what they booted before, so the operator can
+    write the update-platform change that goes back (there is no platform rollback)."""
+    hosts = [str(i.get("hostname") or i.get("server") or i.get("instance")) for i in insts]
+    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    before = sorted({str(i["version"]) for i in insts if i.get("version")})
+    where = f" on {shown}" if hosts else ""
+    was = f" (they ran {', '.join(before)} before)" if before else ""
+    return (f'cannot roll back the platform update to {change.get("platform") or "?"}{where}'
+            f"{was}: platforms are not rolled back; to go back, update the platform again "
+            f'with an "update-platform" change')
 
 
 def rollback_blocks(blocks: list[list[str]]) -> list[list[str]]:

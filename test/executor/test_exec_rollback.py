@@ -36,6 +36,17 @@ def test_rollback_requests(changes, expect, refused):
     assert len(why) == refused
 
 
+def test_platform_refusal_names_platform_servers_and_previous_platform():
+    change = {"type": "update-platform", "service": None, "image": None, "platform": "P2",
+              "insts": [{"instance": "s1", "hostname": "cn03", "version": "P1"},
+                        {"instance": "s2", "hostname": "cn04", "version": "P0"}]}
+    reqs, why = rollback_requests({"changes": [change]})
+    assert reqs == []
+    assert why == ['cannot roll back the platform update to P2 on cn03, cn04 (they ran P0, P1 '
+                   'before): platforms are not rolled back; to go back, update the platform '
+                   'again with an "update-platform" change']
+
+
 def test_blocks_read_as_rollback():
     blocks = [["update \"papi\" service (1 instance) to image X:", "    1 instance ..."],
               ["download 1 image (1 MiB):"]]
