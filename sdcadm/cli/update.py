@@ -84,6 +84,18 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
 
     run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images,
                    "download_via": download_via}
+    if resume or plan_in:
+        # A saved plan (or the run being resumed) was planned with its own options; one
+        # given now would be ignored, and `--plan p.json -I` would run the whole update.
+        given = [name for name, value in (
+            ("-C", channel), ("-x", exclude), ("-s", servers), ("-I", just_images),
+            ("--allow-downgrade", allow_downgrade), ("--force-same-image", force_same_image),
+            ("--force-rabbitmq", force_rabbitmq), ("--force-data-path", force_data_path),
+            ("--force-bypass-min-image", force_bypass_min_image)) if value]
+        if given:
+            what = "--resume" if resume else "--plan FILE"
+            raise UsageError(f"{what} runs the plan as it was made: {', '.join(given)} cannot "
+                             "be given with it (plan again with them instead)")
     if resume:
         if targets or all_ or spec_file or plan_in:
             raise UsageError("--resume takes no changes: it continues the latest run")

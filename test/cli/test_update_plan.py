@@ -188,6 +188,23 @@ def test_saved_plan_dry_run(sim, sdcadm, tmp_path) -> None:
     assert sim.mutations() == []
 
 
+@pytest.mark.parametrize("opt", [["-I"], ["-C", "release"], ["-x", "sapi"], ["-s", "cn01"],
+                                 ["--allow-downgrade"], ["--force-data-path"]])
+@pytest.mark.parametrize("how", ["--plan", "--resume"])
+def test_planning_options_with_a_saved_plan_are_refused(sim, sdcadm, tmp_path, opt, how):
+    # They used to be ignored: `--plan p.json -I` ran the whole update, not only imports.
+    path = tmp_path / "plan.json"
+    assert sdcadm("update", "workflow", "--plan-out", str(path)).exit_code == 0
+    sim.clear_mutations()
+    args = ["--plan", str(path)] if how == "--plan" else ["--resume"]
+    r = sdcadm("update", *args, *opt, "-y")
+    what = "--plan FILE" if how == "--plan" else "--resume"
+    assert (r.exit_code, r.err) == (2, f"sdcadm update: error (Usage): {what} runs the plan as "
+                                       f"it was made: {opt[0]} cannot be given with it (plan "
+                                       "again with them instead)\n")
+    assert sim.mutations() == []
+
+
 # -- spec files ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec", sorted(p.name for p in (ROOT / "procedures").glob("*.yaml")))
