@@ -18,7 +18,8 @@ TRUNCATE = 40
               help=f'Specify fields (columns) to output. Default is "{",".join(DEFAULT_COLUMNS)}".')
 @click.option("-s", "sort", multiple=True, metavar="field1,...",
               help=f'Sort on the given fields. Default is "{",".join(DEFAULT_SORT)}".')
-@click.option("--since", metavar="ISO-DATE", help="Only entries started at or after this time.")
+@click.option("--since", metavar="ISO-DATE", help="Only entries started at or after this time "
+              "(ISO date, UTC unless it has an offset; or seconds or ms since the epoch).")
 @click.option("--until", metavar="ISO-DATE", help="Only entries started at or before this time.")
 @click.argument("args", nargs=-1, metavar="[HISTORY-ITEM-UUID]")
 @click.pass_obj
@@ -127,7 +128,10 @@ def normalize_date(text: str) -> str:
     value = text.strip()
     dt = None
     if value.isdigit():
-        dt = datetime.fromtimestamp(int(value) / 1000, timezone.utc)
+        # `date +%s` prints seconds; ms since the epoch (what history stores) has 13
+        # digits today. Read as ms, a seconds value meant 1970 and matched everything.
+        scale = 1 if len(value) <= 11 else 1000
+        dt = datetime.fromtimestamp(int(value) / scale, timezone.utc)
     else:
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))

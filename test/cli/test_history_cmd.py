@@ -142,3 +142,17 @@ def test_listing_shows_the_end_saved_locally_while_sapi_missed_it(sdcadm, sim, c
     assert r.out.split()[0] == uuid_ and r.out.split()[1] != "-", r.out
     shown = json.loads(sdcadm("history", uuid_).out)
     assert shown["finished"] and shown["steps"]
+
+
+@pytest.mark.parametrize("text, iso", [
+    ("2026-11-21", "2026-11-21T00:00:00.000Z"),
+    ("2026-11-21T10:00:00Z", "2026-11-21T10:00:00.000Z"),
+    ("2026-11-21 10:00", "2026-11-21T10:00:00.000Z"),
+    ("2026-11-21T10:00:00+02:00", "2026-11-21T08:00:00.000Z"),
+    ("1763719200", "2025-11-21T10:00:00.000Z"),         # seconds, as `date +%s` prints
+    ("1763719200123", "2025-11-21T10:00:00.123Z"),      # ms, as history stores
+])
+def test_normalize_date(text, iso):
+    from sdcadm.cli.history import normalize_date
+
+    assert normalize_date(text) == iso
