@@ -115,6 +115,10 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
             c = dataclasses.replace(
                 c, instances=tuple(i for i in c.instances if i.instance in moved),
                 already=(*c.already, *(i for i in c.instances if i.instance not in moved)))
+            if not c.instances:
+                # Everything the update moved is back already (a second rollback of the
+                # same update): nothing to put back, so no block, prompt or steps for it.
+                continue
         if c.type == "update-service":
             c = dataclasses.replace(c, type="rollback-service")
         changes.append(c)

@@ -100,6 +100,19 @@ def test_latest_refuses_to_skip_a_newer_update_that_stopped_half_way(sdcadm, sim
     assert sim.mutations() == [] and _vm_images(sim, "cns") == cns_after
 
 
+def test_rolling_back_the_same_update_twice_has_nothing_to_do(sdcadm, sim, clean_var):
+    # moray1 was already on the target image; the second rollback used to offer a
+    # "rollback moray ... 0 instances" block for it and ask to go ahead.
+    assert sdcadm("update", "moray", "-y").exit_code == 0
+    assert sdcadm("rollback", "--latest", "--force", "-y").exit_code == 0
+    after = _vm_images(sim, "moray")
+    sim.clear_mutations()
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert (r.exit_code, r.out) == (0, "Nothing to rollback\n"), r.out + r.err
+    assert sim.mutations() == []
+    assert _vm_images(sim, "moray") == after
+
+
 def test_rollback_from_a_plan_file_with_nothing_to_do(sdcadm, sim, clean_var, tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"v": 2, "changes": []}))
