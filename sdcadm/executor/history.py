@@ -44,6 +44,9 @@ class HistoryStore:
         self.sapi = sapi
         self.dir = Path(var_dir) / "history"
         self.warn = warn or (lambda _m: None)
+        # Entries already reported as kept locally: a run's start and end both fail while
+        # SAPI is down, and one line per entry says it all.
+        self._warned: set[str] = set()
 
     # -- writing ------------------------------------------------------------------------
     def create(self, entry: Mapping[str, Any]) -> None:
@@ -65,8 +68,10 @@ class HistoryStore:
             self._sapi_write(entry, create=create)
         except Exception as e:  # any SAPI failure: keep the entry locally
             self._write_local(entry)
-            self.warn(f"Warning: could not save history entry {uuid} to SAPI ({_short(e)}); "
-                      f"saved it to {local}")
+            if uuid not in self._warned:
+                self._warned.add(uuid)
+                self.warn(f"Warning: could not save history entry {uuid} to SAPI "
+                          f"({_short(e)}); saved it to {local}")
             return
         if local.exists():
             local.unlink(missing_ok=True)
