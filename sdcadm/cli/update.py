@@ -303,8 +303,25 @@ def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run
             verify=verify if plan.fingerprint else None)
 
 
+def _stopped_run_of(app: Any, plan: "Plan") -> Any:
+    """The newest update's work dir when it ran this very plan and did not finish."""
+    import json
+
+    from sdcadm.executor.journal import PLAN_FILE, run_finished, update_dirs
+
+    newest = next(iter(update_dirs(app.config.var_dir)), None)
+    if newest is None or run_finished(newest):
+        return None
+    try:
+        saved = json.loads((newest / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return newest if isinstance(saved, dict) and saved.get("fingerprint") == plan.fingerprint \
+        else None
+
+
 def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
-                 since: str) -> None:
+                 since: str, resumable: Any = None) -> None:
     """Raise PlanDriftError, after one line per changed fact, unless `state` is the state
     the plan was computed from."""
     from sdcadm.errors import PlanDriftError
@@ -320,9 +337,13 @@ def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
         app.info(f"    {line}")
     if len(lines) > 50:
         app.info(f"    ... and {len(lines) - 50} more")
+    # After a failed or interrupted run of this plan the drift is that run's own work:
+    # continuing it is the way on, not planning again.
+    way_on = (f'it was started in {resumable} and stopped: continue it with "sdcadm update '
+              f'--resume", or make a new plan') if resumable else "make a new plan"
     raise PlanDriftError(f"{what} no longer matches the datacenter "
                          f"({len(lines)} changed fact{'s' if len(lines) != 1 else ''}): "
-                         "make a new plan")
+                         f"{way_on}")
 
 
 def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
@@ -348,7 +369,8 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
         raise UsageError(f"{path} has no fingerprint: it was not saved with --plan-out")
 
     state = gather(app, app.config, channel=plan.channel)
-    _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned")
+    _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned",
+                 resumable=_stopped_run_of(app, plan) if plan.fingerprint else None)
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())

@@ -179,6 +179,26 @@ def test_saved_plan_executes_when_nothing_changed(sim, sdcadm, tmp_path) -> None
     assert {v["image_uuid"] for v in vms_of(sim, "workflow")} == {target}
 
 
+def test_saved_plan_after_its_own_run_stopped_points_to_resume(sim, sdcadm, tmp_path):
+    path = tmp_path / "plan.json"
+    assert sdcadm("update", "workflow", "cloudapi", "--plan-out", str(path)).exit_code == 0
+    sim.add_fault({"type": "fail-job", "target": "*", "action": "reprovision", "count": 1})
+    assert sdcadm("update", "--plan", str(path), "-y").exit_code == 1
+    sim.clear_mutations()
+    r = sdcadm("update", "--plan", str(path), "-y")
+    assert r.exit_code == 2, r.err
+    last = r.err.splitlines()[-1]
+    assert last.startswith("sdcadm update: error (PlanDrift): the plan in "), last
+    assert last.endswith(' and stopped: continue it with "sdcadm update --resume", or make '
+                         "a new plan"), last
+    assert sim.mutations() == []
+    # When the newest stopped run is another one, the advice stays "make a new plan".
+    sim.add_fault({"type": "fail-job", "target": "*", "action": "reprovision", "count": 1})
+    assert sdcadm("update", "moray", "-y").exit_code == 1
+    r = sdcadm("update", "--plan", str(path), "-y")
+    assert r.exit_code == 2 and r.err.endswith("): make a new plan\n"), r.err
+
+
 def test_saved_plan_dry_run(sim, sdcadm, tmp_path) -> None:
     path = tmp_path / "plan.json"
     first = sdcadm("update", "-n", "manatee", "--plan-out", str(path))
