@@ -181,6 +181,8 @@ def plan(
         # Never silent: a named change the plan leaves out is said to be a no-op (alone it is
         # the plain "Up-to-date." line).
         warnings.extend(f"note: already up-to-date: {what}" for what in up_to_date)
+    if agent_servers is not None:
+        _check_servers_option(final, options, warnings)
     order = {p: i for i, p in enumerate(rules.PROCEDURE_ORDER)}
     final.sort(key=lambda pc: order.get(pc.procedure, len(order)))  # stable: request order
     downloads = plan_downloads([pc.image for pc in final if pc.image is not None], state)
@@ -219,6 +221,23 @@ def _names_known(service: str, config: Any) -> bool:
     from sdcadm.planner.resolve import allowed_names
 
     return bool(allowed_names(service, config))
+
+
+def _check_servers_option(final: list[PlannedChange], options: PlanOptions,
+                          warnings: list[str]) -> None:
+    """-s restricts agent updates (and checks a named instance is on those servers): a VM
+    service next to it is updated wherever its instances run, which must never look like
+    "only on these servers"."""
+    vms = [pc.service.name for pc in final
+           if pc.type == "update-service" and pc.service is not None]
+    if not vms:
+        return
+    names = ", ".join(dict.fromkeys(vms))
+    if not options.all and not any(pc.type == "update-agent" for pc in final):
+        raise UsageError(f"-s/--servers restricts agent updates, and this update has none: "
+                         f"{names} would be updated wherever its instances run (leave out -s)")
+    warnings.append(f"note: -s/--servers restricts agent updates only: {names} "
+                    "updated wherever the instances run")
 
 
 def _resolve_option_servers(options: PlanOptions, idx: StateIndex) -> set[str] | None:

@@ -305,6 +305,9 @@ def _bad_cases(sim: Any, tmp_path: Path) -> list[tuple[list[str], str | None, st
          "(Usage): -s/--servers needs at least one server (uuid or hostname)"),
         (["cn-agent", "-s", ",", "-s", ""], None,
          "(Usage): -s/--servers needs at least one server (uuid or hostname)"),
+        # -s restricts agents only: cloudapi0 runs on the headnode, not on cn01.
+        (["workflow", "-s", "cn01"], None, "(Usage): -s/--servers restricts agent updates, "
+         "and this update has none: workflow would be updated wherever its instances run"),
     ]
 
 
@@ -359,6 +362,15 @@ def test_platform_spec_dry_run(sim, sdcadm, tmp_path) -> None:
     assert "(at most 2 unavailable at once):" in r.out
     assert " servers will reboot from platform " in r.out
     assert sim.mutations() == []
+
+
+def test_servers_option_next_to_a_vm_service_says_it_restricts_agents_only(sim, sdcadm):
+    r = sdcadm("update", "workflow", "cn-agent", "-s", "cn01", "-n")
+    assert r.exit_code == 0, r.err
+    assert ("note: -s/--servers restricts agent updates only: workflow updated wherever the "
+            "instances run") in r.err.splitlines()
+    r = sdcadm("update", "cn-agent", "-s", "cn01", "-n")
+    assert r.exit_code == 0 and "-s/--servers restricts" not in r.err, r.err
 
 
 def test_one_agent_on_one_server(sim, sdcadm) -> None:
