@@ -183,14 +183,58 @@ def validate_changes(items: Sequence[Any]) -> list[ChangeRequest]:
 
 # -- documents ------------------------------------------------------------------------
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int | None = None) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _yaml_unique(text: str) -> Any:
+    """yaml.safe_load, refusing a key given twice in one mapping (PyYAML keeps the last,
+    so a spec with two `changes:` lists silently lost the first)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` may be overridden by the mapping's own keys
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _load_text(text: str, origin: str | None) -> Any:
     try:
-        return json.loads(text)
+        return _load_unique(text, origin)
+    except _DuplicateKey as dup:
+        where = f" (line {dup.line})" if dup.line else ""
+        raise UsageError(f'{origin or "input"} has the key "{dup.key}" twice{where}: '
+                         "only one would be used") from None
+
+
+def _load_unique(text: str, origin: str | None) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
     except ValueError as json_err:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = _yaml_unique(text)
         except yaml.YAMLError as e:
             if origin is None:
                 raise UsageError("input is not valid JSON") from e

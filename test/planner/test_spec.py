@@ -120,6 +120,28 @@ def test_bad_yaml_names_the_file_and_line() -> None:
     assert e.value.message.startswith("up.yaml is not valid JSON or YAML (line ")
 
 
+@pytest.mark.parametrize("text, origin, message", [
+    ('{"changes": [{"service": "vmapi"}], "changes": []}', "s.json",
+     's.json has the key "changes" twice: only one would be used'),
+    ("changes:\n  - service: vmapi\nchanges:\n  - service: cnapi\n", "s.yaml",
+     's.yaml has the key "changes" twice (line 3): only one would be used'),
+    ("changes:\n  - service: vmapi\n    service: cnapi\n", "s.yaml",
+     's.yaml has the key "service" twice (line 3): only one would be used'),
+    ('[{"service": "vmapi", "service": "cnapi"}]', None,
+     'input has the key "service" twice: only one would be used'),
+])
+def test_a_key_given_twice_is_refused(text: str, origin: str | None, message: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse_spec(text, origin=origin)
+    assert e.value.message == message
+
+
+def test_yaml_anchors_merge_keys_and_a_bom_still_load() -> None:
+    text = "\ufeffchanges:\r\n  - &v {service: vmapi}\r\n  - {<<: *v, service: cnapi}\r\n"
+    doc = parse_spec(text, origin="s.yaml")
+    assert [r.service for r in doc.changes] == ["vmapi", "cnapi"]
+
+
 def test_document_without_changes_or_all_is_refused() -> None:
     with pytest.raises(UsageError, match="no changes"):
         parse_spec("channel: dev\n", origin="x.yaml")
