@@ -119,6 +119,18 @@ def iso_time(value: Any) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def _mail_date(value: str) -> Any:
+    """`date` and `date -R` output (`Sat Nov 21 14:30:54 UTC 2026`), as the original's
+    JavaScript Date read them; only with a zone it knows, never guessing UTC for CET."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return dt if dt.tzinfo is not None else None
+
+
 def normalize_date(text: str) -> str:
     """Parse a date the way an operator writes one; UsageError `Invalid Date: X` otherwise."""
     from datetime import datetime, timezone
@@ -136,7 +148,7 @@ def normalize_date(text: str) -> str:
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
         except ValueError:
-            dt = None
+            dt = _mail_date(value)
     if dt is None:
         raise UsageError(f"Invalid Date: {text}")
     if dt.tzinfo is None:

@@ -151,8 +151,19 @@ def test_listing_shows_the_end_saved_locally_while_sapi_missed_it(sdcadm, sim, c
     ("2026-11-21T10:00:00+02:00", "2026-11-21T08:00:00.000Z"),
     ("1763719200", "2025-11-21T10:00:00.000Z"),         # seconds, as `date +%s` prints
     ("1763719200123", "2025-11-21T10:00:00.123Z"),      # ms, as history stores
+    ("Sat Nov 21 14:30:54 UTC 2026", "2026-11-21T14:30:54.000Z"),   # `date`
+    ("Sat, 21 Nov 2026 10:00:00 +0200", "2026-11-21T08:00:00.000Z"),  # `date -R`
 ])
 def test_normalize_date(text, iso):
     from sdcadm.cli.history import normalize_date
 
     assert normalize_date(text) == iso
+
+
+@pytest.mark.parametrize("text", ["Sat Nov 21 14:30:54 CET 2026", "yesterday", "Nov 21"])
+def test_normalize_date_refuses_what_it_would_guess(text):
+    from sdcadm.cli.history import normalize_date
+    from sdcadm.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"^Invalid Date: {text}$"):
+        normalize_date(text)
