@@ -178,7 +178,7 @@ def run(argv: list[str]) -> int:
         cli.main(args=argv, prog_name="sdcadm", standalone_mode=False)
         return 0
     except SdcAdmError as e:
-        _print_error(_subcommand_path(argv), e.code, e.message, verbose)
+        _print_error(_subcommand_path(argv), e.code, _shown_message(e, verbose), verbose)
         return e.exit_status
     except click.exceptions.Exit as e:
         return int(e.exit_code or 0)
@@ -200,6 +200,25 @@ def run(argv: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+MULTI_SHOWN = 10
+
+
+def _shown_message(e: Exception, verbose: bool) -> str:
+    """A MultiError lists at most MULTI_SHOWN errors (-v: all): agent failures on hundreds
+    of servers were already listed per server above and would scroll the summary away."""
+    from sdcadm.errors import MultiError
+
+    message: str = e.message  # type: ignore[attr-defined]
+    if verbose or not isinstance(e, MultiError) or len(e.errors) <= MULTI_SHOWN:
+        return message
+    lines = message.split("\n")
+    head = lines[:1 + MULTI_SHOWN] if len(lines) == 1 + len(e.errors) else lines
+    if head is lines:
+        return message  # some error spans several lines: keep it whole
+    more = len(e.errors) - MULTI_SHOWN
+    return "\n".join([*head, f"    ... and {more} more (-v lists them all)"])
 
 
 def _is_option_error(e: click.UsageError) -> bool:

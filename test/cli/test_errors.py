@@ -189,3 +189,21 @@ def test_a_failing_api_is_reported_without_waiting_for_a_slow_one(sdcadm: Any, s
                      "(InvalidArgument): bad servers query\n")
     assert elapsed < 1.5, elapsed  # not held for the 3 s IMGAPI read
     assert sim.mutations() == []
+
+
+def test_many_errors_are_capped_unless_verbose(sdcadm: Any, sim: Any) -> None:
+    # 12 bad changes on stdin: a MultiError of 12 validation errors.
+    bad = json.dumps([{"service": n} for n in range(12)])
+    r = sdcadm("update", "-n", input=bad)
+    lines = r.err.splitlines()
+    assert r.exit_code == 2
+    assert lines[0] == "sdcadm update: error (MultiError): multiple (12) errors"
+    assert lines[1:11] == [f'    error (Validation): "service" in {{"service":{n}}} (string) '
+                           "is required" for n in range(10)]
+    assert lines[11:] == ["    ... and 2 more (-v lists them all)"]
+    r = sdcadm("-v", "update", "-n", input=bad)
+    assert '    error (Validation): "service" in {"service":11} (string) is required' in r.err
+    assert "... and 2 more" not in r.err
+    # Ten or fewer are listed whole.
+    r = sdcadm("update", "-n", input=json.dumps([{"service": n} for n in range(10)]))
+    assert len(r.err.splitlines()) == 11 and "more" not in r.err
