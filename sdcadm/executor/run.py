@@ -249,11 +249,16 @@ def _report_stop(app: Any, command: str, outcomes: list[StepOutcome], work_dir: 
         index = outcomes.index(stopped) + 1
         what = stopped.step.summary or f"{stopped.step.action} {stopped.step.target}"
         verb = "interrupted" if stopped.outcome == "interrupted" else "failed"
-        app.info(f"{command.capitalize()} error: step {index} of {total} ({stopped.step.id}) "
-                 f"{verb}: {what}")
+        failed = sum(1 for o in outcomes if o.outcome == "failed")
+        # Agent steps keep going after a failure: say how many failed, not only the first.
+        first = f"{failed} steps failed, the first: " if failed > 1 else ""
+        app.info(f"{command.capitalize()} error: {first}step {index} of {total} "
+                 f"({stopped.step.id}) {verb}: {what}")
+    failed = sum(1 for o in outcomes if o.outcome == "failed")
     done = sum(1 for o in outcomes if o.ok)
     app.info(f"{done} of {total} steps done; journal: {work_dir}")
-    app.info('Run "sdcadm update --resume" to retry the failed step and continue.'
+    steps = f"the {failed} failed steps" if failed > 1 else "the failed step"
+    app.info(f'Run "sdcadm update --resume" to retry {steps} and continue.'
              if status == "failed" else 'Run "sdcadm update --resume" to continue.')
 
 

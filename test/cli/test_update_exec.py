@@ -188,3 +188,16 @@ def test_bad_lock_wait_in_the_environment_is_a_config_error(sdcadm, sim, clean_v
     assert r.err.splitlines()[-1] == ('sdcadm update: error (Config): SDCADM_LOCK_WAIT: "soon" '
                                       "is not a number of seconds")
     assert sim.mutations() == []
+
+
+def test_several_failed_agent_steps_are_counted(sdcadm, sim, clean_var):
+    plan = json.loads(sdcadm("update", "cn-agent", "-j").out)
+    servers = [s["params"]["server_uuid"] for s in plan["steps"]
+               if s["action"] == "install-agent"][:2]
+    for uuid in servers:
+        sim.add_fault({"type": "fail-job", "target": uuid, "action": "install-agent",
+                       "count": 1})
+    r = sdcadm("update", "cn-agent", "-y")
+    assert r.exit_code == 1
+    assert "Update error: 2 steps failed, the first: step " in r.err, r.err
+    assert 'Run "sdcadm update --resume" to retry the 2 failed steps and continue.' in r.err
