@@ -83,6 +83,10 @@ def instances(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...]
 
     services, kinds = parse_filters(filters)
     state = gather(app, app.config, updates=False)
+    known = set(state.services) | {i.service for i in state.instances}
+    for name in sorted(services - known):
+        # A typo lists nothing, which reads as "no instances": say it on stderr.
+        app.warn(f'warning: no service named "{name}"')
     rows = [
         instance_row(i) for i in state.instances
         if (not services or i.service in services) and (not kinds or i.type in kinds)

@@ -627,3 +627,12 @@ def test_avail_warns_about_services_without_image_names(sdcadm: Any, api: Api,
     assert (r.exit_code, r.out) == (0, before.out)
     assert r.err == ('warning: do not know valid image names for service "frobnicator"\n'
                      + before.err)
+
+
+def test_instances_filter_naming_no_service_says_so_on_stderr(sdcadm: Any, sim: Any) -> None:
+    r = sdcadm("instances", "-H", "-o", "service", "vmpai", "svc=cnapi")
+    assert r.exit_code == 0
+    assert r.out.split() == ["cnapi"]
+    assert r.err == 'warning: no service named "vmpai"\n'
+    r = sdcadm("instances", "-H", "-o", "service", "cn-agent", "type=vm")
+    assert (r.out, r.err) == ("", "")  # a known service with no VM: nothing to warn about
