@@ -56,6 +56,9 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
         return
     since_iso = normalize_date(since) if since else None
     until_iso = normalize_date(until) if until else None
+    if since_iso and until_iso and since_iso > until_iso:
+        # Swapped bounds list nothing, which reads as "no runs in that window".
+        raise UsageError(f"--since ({since_iso}) is after --until ({until_iso})")
     entries = store.list(since=since_iso, until=until_iso)
     rows = [history_row(e) for e in entries]
     if as_json:

@@ -71,6 +71,10 @@ def test_show_one_entry_and_bad_arguments(sdcadm, sim, clean_var):
         2, "sdcadm history: error (Usage): Invalid Date: yesterday-ish")
     r = sdcadm("history", a["uuid"], a["uuid"])
     assert r.exit_code == 2 and "too many args" in r.err
+    r = sdcadm("history", "--since", "2026-11-22", "--until", "2026-11-20")
+    assert (r.exit_code, r.err.strip()) == (
+        2, "sdcadm history: error (Usage): --since (2026-11-22T00:00:00.000Z) is after --until "
+           "(2026-11-20T00:00:00.000Z)")
     r = sdcadm("history", "-o", "nope")
     assert r.exit_code == 2 and 'invalid output field: "nope"' in r.err
 
