@@ -379,8 +379,11 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     if may_execute and ha:
         # Roles are not part of the fingerprint: read them now so the primary/leader
         # still goes last, and expand the saved changes again with them.
+        from sdcadm.planner.core import without_unread_notes
+
         topology = _read_roles(app, state, ha)
-        plan = dataclasses.replace(plan, options={**plan.options, "topology": topology})
+        plan = without_unread_notes(
+            dataclasses.replace(plan, options={**plan.options, "topology": topology}))
         steps = expand(plan)
     if json_out:
         app.out(_plan_json(plan, steps))

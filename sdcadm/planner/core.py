@@ -169,10 +169,7 @@ def plan(
         # A dry run does not ask the shard (that is a CommandExecute POST): say that the
         # order shown is the fallback one.
         def unread(pc: PlannedChange) -> str:
-            if pc.procedure == "manatee":
-                return ("roles and shard health were not read (dry run): the update checks "
-                        "the shard and orders instances by role when it runs")
-            return "roles were not read (dry run): the update orders instances by role when it runs"
+            return UNREAD_NOTES[0] if pc.procedure == "manatee" else UNREAD_NOTES[1]
 
         final = [dataclasses.replace(pc, notes=pc.notes + (unread(pc),))
                  if pc.procedure in ("manatee", "binder") and len(pc.instances) > 1 else pc
@@ -221,6 +218,23 @@ def _names_known(service: str, config: Any) -> bool:
     from sdcadm.planner.resolve import allowed_names
 
     return bool(allowed_names(service, config))
+
+
+# Notes on a plan made without reading HA roles; a saved plan run later reads the roles
+# and drops them (see `without_unread_notes`).
+UNREAD_NOTES = (
+    "roles and shard health were not read (dry run): the update checks the shard and orders "
+    "instances by role when it runs",
+    "roles were not read (dry run): the update orders instances by role when it runs",
+)
+
+
+def without_unread_notes(plan: Plan) -> Plan:
+    """The plan once roles have been read: its "roles were not read" notes no longer hold."""
+    changes = tuple(dataclasses.replace(pc, notes=tuple(n for n in pc.notes
+                                                        if n not in UNREAD_NOTES))
+                    for pc in plan.changes)
+    return dataclasses.replace(plan, changes=changes)
 
 
 def _check_servers_option(final: list[PlannedChange], options: PlanOptions,

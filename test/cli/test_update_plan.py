@@ -199,6 +199,16 @@ def test_saved_plan_after_its_own_run_stopped_points_to_resume(sim, sdcadm, tmp_
     assert r.exit_code == 2 and r.err.endswith("): make a new plan\n"), r.err
 
 
+def test_saved_plan_run_reads_roles_and_drops_the_not_read_note(sim, sdcadm, tmp_path):
+    path = tmp_path / "plan.json"
+    saved = sdcadm("update", "manatee", "--plan-out", str(path))
+    assert "roles and shard health were not read" in saved.out
+    r = sdcadm("update", "--plan", str(path), "-y")
+    assert r.exit_code == 0, r.err
+    assert "(primary)" in r.out  # the roles were read...
+    assert "were not read" not in r.out + r.err  # ...so the breakdown no longer says otherwise
+
+
 def test_saved_plan_dry_run(sim, sdcadm, tmp_path) -> None:
     path = tmp_path / "plan.json"
     first = sdcadm("update", "-n", "manatee", "--plan-out", str(path))
