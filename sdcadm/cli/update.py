@@ -303,23 +303,6 @@ def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run
             verify=verify if plan.fingerprint else None)
 
 
-def _stopped_run_of(app: Any, plan: "Plan") -> Any:
-    """The newest update's work dir when it ran this very plan and did not finish."""
-    import json
-
-    from sdcadm.executor.journal import PLAN_FILE, run_finished, update_dirs
-
-    newest = next(iter(update_dirs(app.config.var_dir)), None)
-    if newest is None or run_finished(newest):
-        return None
-    try:
-        saved = json.loads((newest / PLAN_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return newest if isinstance(saved, dict) and saved.get("fingerprint") == plan.fingerprint \
-        else None
-
-
 def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
                  since: str, resumable: Any = None) -> None:
     """Raise PlanDriftError, after one line per changed fact, unless `state` is the state
@@ -352,6 +335,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     import json
 
     from sdcadm.errors import UsageError
+    from sdcadm.executor.journal import stopped_run_of
     from sdcadm.gather import gather
     from sdcadm.plan import Plan, Step
     from sdcadm.procedures import expand
@@ -370,7 +354,8 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
 
     state = gather(app, app.config, channel=plan.channel)
     _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned",
-                 resumable=_stopped_run_of(app, plan) if plan.fingerprint else None)
+                 resumable=stopped_run_of(app.config.var_dir, plan.to_json())
+                 if plan.fingerprint else None)
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())

@@ -213,3 +213,29 @@ def _stamp_key(item: tuple[str, Path]) -> tuple[str, int]:
     name = item[0]
     stamp, _, n = name.partition(".")
     return (stamp, int(n) if n.isdigit() else 0)
+
+
+def stopped_run_of(var_dir: Path, plan_doc: dict[str, Any]) -> Path | None:
+    """The newest update's work dir when it ran this very plan and did not finish."""
+    newest = next(iter(update_dirs(var_dir)), None)
+    if newest is None or run_finished(newest):
+        return None
+    try:
+        saved = json.loads((newest / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("fingerprint") != plan_doc.get("fingerprint"):
+        return None
+    # The fingerprint is the datacenter's, shared by any plan made from the same state:
+    # the changes (what moves to which image) tell this plan from another.
+    return newest if _change_keys(saved) == _change_keys(plan_doc) else None
+
+
+def _change_keys(doc: dict[str, Any]) -> list[Any]:
+    def key(c: dict[str, Any]) -> Any:
+        return (c.get("type"), (c.get("service") or {}).get("name"),
+                (c.get("image") or {}).get("uuid"), c.get("platform"),
+                sorted(str(i.get("instance")) for i in c.get("insts") or []))
+
+    changes = doc.get("changes")
+    return [key(c) for c in changes if isinstance(c, dict)] if isinstance(changes, list) else []

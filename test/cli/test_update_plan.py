@@ -192,10 +192,18 @@ def test_saved_plan_after_its_own_run_stopped_points_to_resume(sim, sdcadm, tmp_
     assert last.endswith(' and stopped: continue it with "sdcadm update --resume", or make '
                          "a new plan"), last
     assert sim.mutations() == []
-    # When the newest stopped run is another one, the advice stays "make a new plan".
+    # When the newest stopped run is another one, the advice stays "make a new plan" (also
+    # for another plan made from the same datacenter state, so with the same fingerprint).
     sim.add_fault({"type": "fail-job", "target": "*", "action": "reprovision", "count": 1})
     assert sdcadm("update", "moray", "-y").exit_code == 1
     r = sdcadm("update", "--plan", str(path), "-y")
+    assert r.exit_code == 2 and r.err.endswith("): make a new plan\n"), r.err
+    sim.reset()
+    other = tmp_path / "other.json"
+    assert sdcadm("update", "workflow", "--plan-out", str(other)).exit_code == 0
+    sim.add_fault({"type": "fail-job", "target": "*", "action": "reprovision", "count": 1})
+    assert sdcadm("update", "cloudapi", "-y").exit_code == 1
+    r = sdcadm("update", "--plan", str(other), "-y")
     assert r.exit_code == 2 and r.err.endswith("): make a new plan\n"), r.err
 
 
