@@ -44,7 +44,7 @@ class ChangeRequest:
 class PlannedChange:
     """A change the plan will make, resolved against the datacenter."""
 
-    type: str  # update-service | update-instance | update-agent | update-platform | rollback-service
+    type: str  # update-service|-instance|-agent|-platform, rollback-service|-agent
     procedure: str  # stateless | imgapi | moray | sapi | manatee | binder | agent | platform
     service: Service | None = None  # as it was at plan time (params.image_uuid = old image)
     image: Image | None = None  # target image

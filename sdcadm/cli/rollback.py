@@ -119,8 +119,9 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
                 # Everything the update moved is back already (a second rollback of the
                 # same update): nothing to put back, so no block, prompt or steps for it.
                 continue
-        if c.type == "update-service":
-            c = dataclasses.replace(c, type="rollback-service")
+        if c.type in ("update-service", "update-agent"):
+            # History then says what happened: rollback-agent(cn-agent), not update-agent.
+            c = dataclasses.replace(c, type=c.type.replace("update-", "rollback-"))
         changes.append(c)
     plan = dataclasses.replace(plan, changes=tuple(changes))
     return plan, expand(plan)

@@ -113,6 +113,13 @@ def test_rolling_back_the_same_update_twice_has_nothing_to_do(sdcadm, sim, clean
     assert _vm_images(sim, "moray") == after
 
 
+def test_an_agent_rollback_is_recorded_as_a_rollback(sdcadm, sim, clean_var):
+    assert sdcadm("update", "cn-agent", "-y").exit_code == 0
+    assert sdcadm("rollback", "--latest", "--force", "-y").exit_code == 0
+    r = sdcadm("history", "-H", "-o", "changes")
+    assert r.out.splitlines()[0] == "rollback-agent(cn-agent)", r.out
+
+
 def test_rollback_from_a_plan_file_with_nothing_to_do(sdcadm, sim, clean_var, tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"v": 2, "changes": []}))
