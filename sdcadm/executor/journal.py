@@ -177,25 +177,22 @@ class RunState:
 
 def latest_run_dir(var_dir: Path) -> Path | None:
     """The newest work dir of any update or rollback run (by its UTC stamp)."""
-    found: list[tuple[str, Path]] = []
-    for kind in ("updates", "rollbacks"):
-        root = Path(var_dir) / kind
-        if not root.is_dir():
-            continue
-        for p in root.iterdir():
-            if p.is_dir() and (p / PLAN_FILE).exists():
-                found.append((p.name, p))
-    if not found:
-        return None
-    return max(found, key=_stamp_key)[1]
+    return next(iter(_work_dirs(var_dir, ("updates", "rollbacks"))), None)
 
 
 def update_dirs(var_dir: Path) -> list[Path]:
     """Work dirs of every update that has a plan, newest first."""
-    root = Path(var_dir) / "updates"
-    if not root.is_dir():
-        return []
-    runs = [(p.name, p) for p in root.iterdir() if p.is_dir() and (p / PLAN_FILE).exists()]
+    return _work_dirs(var_dir, ("updates",))
+
+
+def _work_dirs(var_dir: Path, kinds: tuple[str, ...]) -> list[Path]:
+    runs: list[tuple[str, Path]] = []
+    for kind in kinds:
+        root = Path(var_dir) / kind
+        if root.is_dir():
+            runs.extend((p.name, p) for p in root.iterdir()
+                        if p.is_dir() and (p / PLAN_FILE).exists())
+    # A stable sort: on equal stamps the first kind listed wins, as max() did.
     runs.sort(key=_stamp_key, reverse=True)
     return [p for _, p in runs]
 
