@@ -36,7 +36,7 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
 
     from sdcadm.errors import UsageError
     from sdcadm.executor.journal import finished_update_dirs, update_dirs
-    from sdcadm.executor.rollback import load_plan_file, rollback_blocks, rollback_requests
+    from sdcadm.executor.rollback import load_plan_file, rollback_requests
 
     if plan_file and latest:
         raise UsageError("-f and --latest are mutually exclusive")
@@ -72,14 +72,10 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     if not plan.changes and not plan.downloads:
         app.out("Nothing to rollback")
         return
-    from sdcadm.procedures import summaries
+    from sdcadm.render.breakdown import render_breakdown
 
-    lines = ["", "This rollback will make the following changes:"]
-    for block in rollback_blocks(summaries(plan)):
-        lines.extend("    " + ln for ln in block)
-    # A blank line closes the block before the prompt or the last line, as for update.
-    breakdown = "\n".join(lines) + "\n\n"
-    if not app.go_ahead(breakdown, dry_run=dry_run, yes=yes, abort="Aborting rollback"):
+    if not app.go_ahead(render_breakdown(plan, "rollback"), dry_run=dry_run, yes=yes,
+                        abort="Aborting rollback"):
         return
     from sdcadm.executor.run import execute
 

@@ -119,9 +119,6 @@ def _platform_refusal(change: Mapping[str, Any], insts: list[Any]) -> str:
 
 def rollback_blocks(blocks: list[list[str]]) -> list[list[str]]:
     """The update breakdown's blocks in rollback words (`rollback "papi" service ...`)."""
-    out = []
-    for block in blocks:
-        if block and block[0].startswith("update "):
-            block = ["rollback " + block[0][len("update "):], *block[1:]]
-        out.append(block)
-    return out
+    from sdcadm.render.breakdown import reworded
+
+    return reworded(blocks, "rollback")

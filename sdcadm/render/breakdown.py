@@ -18,10 +18,22 @@ def render_breakdown(plan: Plan, verb: str = "update") -> str:
     from sdcadm.procedures import summaries
 
     lines = ["", f"This {verb} will make the following changes:"]
-    for block in summaries(plan):
+    for block in reworded(summaries(plan), verb):
         lines.extend("    " + ln for ln in block)
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def reworded(blocks: list[list[str]], verb: str) -> list[list[str]]:
+    """The summary blocks in `verb`'s words (`rollback "papi" service ...`)."""
+    if verb == "update":
+        return blocks
+    out = []
+    for block in blocks:
+        if block and block[0].startswith("update "):
+            block = [f"{verb} " + block[0][len("update "):], *block[1:]]
+        out.append(block)
+    return out
 
 
 def render_warnings(plan: Plan) -> list[str]:
