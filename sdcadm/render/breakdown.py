@@ -34,7 +34,3 @@ def reworded(blocks: list[list[str]], verb: str) -> list[list[str]]:
             block = [f"{verb} " + block[0][len("update "):], *block[1:]]
         out.append(block)
     return out
-
-
-def render_warnings(plan: Plan) -> list[str]:
-    return list((plan.options or {}).get("warnings") or [])
