@@ -244,17 +244,22 @@ def record_start(
     store: HistoryStore | None = None,
 ) -> dict[str, Any]:
     """Phase one: record what is about to happen. Returns the entry for `record_finish`."""
-    entry: dict[str, Any] = {
-        "uuid": uuid or app.request_id,
-        "started": now_ms(),
-        "changes": list(changes),
-    }
+    entry = new_entry(uuid or app.request_id, changes, steps=steps)
+    (store or store_for(app)).create(entry)
+    return entry
+
+
+def new_entry(uuid: str, changes: Iterable[Mapping[str, Any]], *, started: int | None = None,
+              steps: Iterable[Mapping[str, Any]] | None = None,
+              **fields: Any) -> dict[str, Any]:
+    """A history entry before its run: uuid, started, changes, username (when known)."""
+    entry: dict[str, Any] = {"uuid": uuid, "started": started or now_ms(),
+                             "changes": list(changes), **fields}
     user = current_username()
     if user:
         entry["username"] = user
     if steps is not None:
         entry["steps"] = list(steps)
-    (store or store_for(app)).create(entry)
     return entry
 
 

@@ -208,17 +208,11 @@ def _drive(
 
 def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
                    steps: list[Step], resuming: bool) -> dict[str, Any] | None:
-    entry: dict[str, Any] = {
-        "uuid": doc["run_uuid"],
-        "started": doc.get("started_ms") or hist.now_ms(),
-        "changes": list(doc.get("changes") or []),
-        "command": doc.get("command") or "update",
-        "steps": [{"id": s.id, "action": s.action, "target": s.target, "status": "pending"}
-                  for s in steps],
-    }
-    user = hist.current_username()
-    if user:
-        entry["username"] = user
+    entry = hist.new_entry(
+        doc["run_uuid"], doc.get("changes") or [], started=doc.get("started_ms"),
+        command=doc.get("command") or "update",
+        steps=[{"id": s.id, "action": s.action, "target": s.target, "status": "pending"}
+               for s in steps])
     try:
         if resuming:
             # SAPI refuses an update without `finished`, so the interrupted attempt's
