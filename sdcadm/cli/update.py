@@ -354,8 +354,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
 
     state = gather(app, app.config, channel=plan.channel)
     _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned",
-                 resumable=stopped_run_of(app.config.var_dir, plan.to_json())
-                 if plan.fingerprint else None)
+                 resumable=stopped_run_of(app.config.var_dir, plan.to_json()))
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())
