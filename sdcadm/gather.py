@@ -75,7 +75,7 @@ def gather(
 
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather")
     try:
-        f_app = pool.submit(_sdc_app, sapi)
+        f_app = pool.submit(sdc_application, sapi)
         f_mode = pool.submit(sapi.get_mode)
         f_images = pool.submit(imgapi.list_images, state="all")
         f_servers = pool.submit(cnapi.list_servers, extras="sysinfo,agents") if cnapi else None
@@ -174,7 +174,7 @@ def _settle(futures: list["Future[Any] | None"], until: "Future[Any] | None" = N
 FAILURE_GRACE = 0.25  # seconds other reads get to fail too before one error is chosen
 
 
-def _sdc_app(sapi: Any) -> Application:
+def sdc_application(sapi: Any) -> Application:
     apps = sapi.list_applications(name="sdc")
     if not apps:
         raise InternalError('no "sdc" application in SAPI: is this a Triton headnode?')

@@ -2,23 +2,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from sdcadm.model import Application
 
 COLUMNS = ("name", "default", "description")
 RETRIEVE_ERROR = "Error trying to retrieve update channels"
 
 
-def sdc_app(app: Any) -> dict[str, Any]:
+def sdc_app(app: Any) -> "Application":
     """The sdc application; also points the updates client at its `http_proxy`."""
-    from sdcadm.errors import InternalError
+    from sdcadm.gather import sdc_application
 
-    apps = app.clients.sapi.list_applications(name="sdc")
-    if not apps:
-        raise InternalError('no "sdc" application in SAPI: is this a Triton headnode?')
-    app.clients.updates_proxy = (apps[0].get("metadata") or {}).get("http_proxy") or None
-    return apps[0]
+    sdc = sdc_application(app.clients.sapi)
+    app.clients.updates_proxy = sdc.metadata.get("http_proxy") or None
+    return sdc
 
 
 def annotated_channels(app: Any) -> list[dict[str, Any]]:
@@ -26,7 +27,7 @@ def annotated_channels(app: Any) -> list[dict[str, Any]]:
     else kept on the server's default and marked `remote`."""
     from sdcadm.errors import SdcAdmError
 
-    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
+    chosen = sdc_app(app).metadata.get("update_channel")
     try:
         channels = [dict(c) for c in app.clients.updates.list_channels()]
     except SdcAdmError:
@@ -82,7 +83,7 @@ def get(app: Any) -> None:
     """Print the update channel in use: the datacenter's, else the server's default."""
     from sdcadm.errors import SDCClientError
 
-    chosen = (sdc_app(app).get("metadata") or {}).get("update_channel")
+    chosen = sdc_app(app).metadata.get("update_channel")
     if chosen:
         app.out(chosen)
         return
@@ -117,11 +118,11 @@ def set_(app: Any, name: str | None) -> None:
         raise UsageError("Invalid channel name")
     from sdcadm.executor.history import recorded
 
-    previous = (sdc.get("metadata") or {}).get("update_channel")
+    previous = sdc.metadata.get("update_channel")
     change = {"type": "set-channel", "service": {"name": "sdc"}, "channel": name,
               "previous": previous}
     with recorded(app, [change]):
-        app.clients.sapi.update_application(sdc["uuid"],
+        app.clients.sapi.update_application(sdc.uuid,
                                             {"metadata": {"update_channel": name}})
     app.out(f"Update channel has been successfully set to: '{name}'")
 
@@ -133,9 +134,9 @@ def unset(app: Any) -> None:
     from sdcadm.executor.history import recorded
 
     sdc = sdc_app(app)
-    previous = (sdc.get("metadata") or {}).get("update_channel")
+    previous = sdc.metadata.get("update_channel")
     change = {"type": "unset-channel", "service": {"name": "sdc"}, "previous": previous}
     with recorded(app, [change]):
         app.clients.sapi.update_application(
-            sdc["uuid"], {"action": "delete", "metadata": {"update_channel": None}})
+            sdc.uuid, {"action": "delete", "metadata": {"update_channel": None}})
     app.out("Update channel has been successfully unset")
