@@ -289,14 +289,12 @@ def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[st
                 columns: tuple[str, ...], sort: tuple[str, ...]) -> None:
     from sdcadm.render import tables
 
-    cols = tables.split_fields(columns) or list(DEFAULT_COLUMNS)
-    keys = tables.split_fields(sort) or list(DEFAULT_SORT)
-    tables.check_fields(cols, VALID_FIELDS, "output")
-    tables.check_fields(keys, VALID_FIELDS, "sort")
     if changes is not None:
         for row, builds in zip(rows, changes):
             row["changes"] = builds
-    ordered = tables.sort_rows(rows, keys)
+    cols, ordered = tables.prepare(rows, columns=columns, default_columns=DEFAULT_COLUMNS,
+                                   sort=sort, default_sort=DEFAULT_SORT,
+                                   valid_fields=VALID_FIELDS)
     if as_json:
         app.out(tables.format_json(ordered))
         return

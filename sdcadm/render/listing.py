@@ -63,12 +63,9 @@ def emit_rows(
     """
     from sdcadm.render import tables
 
-    cols = tables.split_fields(columns) or list(default_columns)
-    keys = tables.split_fields(sort) or list(default_sort)
-    valid = list(valid_fields) if valid_fields is not None else None
-    tables.check_fields(cols, valid, "output")
-    tables.check_fields(keys, valid, "sort")
-    ordered = tables.sort_rows(rows, keys)
+    cols, ordered = tables.prepare(rows, columns=columns, default_columns=default_columns,
+                                   sort=sort, default_sort=default_sort,
+                                   valid_fields=valid_fields)
     data: list[Any] = list(ordered)
     if json_rows is not None:
         richer = {id(r): j for r, j in zip(rows, json_rows)}

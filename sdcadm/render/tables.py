@@ -141,9 +141,24 @@ def table_output(
     header: bool = True,
 ) -> str:
     """Check `-o`/`-s`, sort and format: the usual path of a list command."""
+    cols, ordered = prepare(rows, columns=columns, default_columns=default_columns, sort=sort,
+                            default_sort=default_sort, valid_fields=valid_fields)
+    return format_table(ordered, cols, header=header)
+
+
+def prepare(
+    rows: Sequence[Row],
+    *,
+    columns: str | Iterable[str] | None,
+    default_columns: Sequence[str],
+    sort: str | Iterable[str] | None,
+    default_sort: Sequence[str],
+    valid_fields: Iterable[str] | None = None,
+) -> tuple[list[str], list[Row]]:
+    """Check `-o`/`-s` against `valid_fields`: (the columns to show, the rows sorted)."""
     cols = split_fields(columns) or list(default_columns)
     keys = split_fields(sort) or list(default_sort)
     valid = list(valid_fields) if valid_fields is not None else None
     check_fields(cols, valid, "output")
     check_fields(keys, valid, "sort")
-    return format_table(sort_rows(rows, keys), cols, header=header)
+    return cols, sort_rows(rows, keys)
