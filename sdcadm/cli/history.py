@@ -5,6 +5,8 @@ from typing import Any, Mapping
 
 import click
 
+from sdcadm.render.listing import list_options
+
 DEFAULT_COLUMNS = ("uuid", "user", "started", "finished", "changes", "error")
 DEFAULT_SORT = ("-started", "finished")
 VALID_FIELDS = DEFAULT_COLUMNS
@@ -12,12 +14,7 @@ TRUNCATE = 40
 
 
 @click.command("history", short_help="History of sdcadm commands.")
-@click.option("-j", "--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("-H", "no_header", is_flag=True, help="Omit table header row.")
-@click.option("-o", "columns", multiple=True, metavar="field1,...",
-              help=f'Specify fields (columns) to output. Default is "{",".join(DEFAULT_COLUMNS)}".')
-@click.option("-s", "sort", multiple=True, metavar="field1,...",
-              help=f'Sort on the given fields. Default is "{",".join(DEFAULT_SORT)}".')
+@list_options(DEFAULT_COLUMNS, DEFAULT_SORT)
 @click.option("--since", metavar="ISO-DATE", help="Only entries started at or after this time "
               "(ISO date, UTC unless it has an offset; or seconds or ms since the epoch).")
 @click.option("--until", metavar="ISO-DATE", help="Only entries started at or before this time.")
