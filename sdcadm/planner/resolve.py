@@ -162,8 +162,9 @@ def _target_image(req: ChangeRequest, res: Resolved, idx: StateIndex,
             raise UpdateError(
                 f'no image with version "{req.version}" and name {quote_names(names)} '
                 f"was found (update change: {text})")
-        found = sorted(seen.values(), key=lambda i: (i.published_at or "", i.uuid))
-        return found[-1], True
+        from sdcadm.planner.candidates import published_key
+
+        return max(seen.values(), key=published_key), True
     if not names:
         if res.implicit:
             return None, False
