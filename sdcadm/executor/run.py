@@ -57,7 +57,7 @@ def execute(
     options = dict(options or {})
     steps = list(steps)
     run_uuid = app.request_id
-    lock = _lock(app, command, run_uuid, options)
+    lock = _lock(app, command, run_uuid)
     try:
         if verify is not None:
             verify()
@@ -90,7 +90,7 @@ def resume(
     """Continue the newest run if it did not finish: re-check in-doubt steps, run the rest."""
     options = dict(options or {})
     var_dir = Path(app.config.var_dir)
-    lock = _lock(app, "update --resume", app.request_id, options)
+    lock = _lock(app, "update --resume", app.request_id)
     try:
         run_dir = latest_run_dir(var_dir)
         if run_dir is None:
@@ -287,10 +287,8 @@ def _trap_sigint(ctx: ExecContext) -> Any:
     return restore
 
 
-def _lock(app: Any, command: str, run_uuid: str, options: Mapping[str, Any]) -> RunLock:
-    wait = options.get("lock_wait")
-    return RunLock.for_app(app, command, run_uuid=run_uuid,
-                           wait=None if wait is None else float(wait)).acquire()
+def _lock(app: Any, command: str, run_uuid: str) -> RunLock:
+    return RunLock.for_app(app, command, run_uuid=run_uuid).acquire()
 
 
 def _warn(app: Any, text: str) -> None:
