@@ -24,7 +24,8 @@ from sdcadm.model import DatacenterState, Instance
 HA_SERVICES = ("manatee", "binder")
 
 
-def _script(zone: str, command: str) -> str:
+def zone_script(zone: str, command: str) -> str:
+    """The CommandExecute script that runs `command` in a zone (the remote seam's form)."""
     return f"#!/bin/bash\nzlogin {zone} {command}\n"
 
 
@@ -86,7 +87,7 @@ def read_topology(clients: Any, state: DatacenterState, services: Iterable[str],
 
 
 def _execute(cnapi: Any, inst: Instance, command: str) -> str:
-    res = cnapi.execute(inst.server, _script(inst.instance, command))
+    res = cnapi.execute(inst.server, zone_script(inst.instance, command))
     if int(res.get("exitCode") or 0) != 0:
         raise ValueError((res.get("stderr") or "").strip() or f"exit status {res.get('exitCode')}")
     return str(res.get("stdout") or "")

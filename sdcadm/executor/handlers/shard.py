@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from sdcadm.errors import SdcAdmError, UpdateError
 from sdcadm.executor.context import ExecContext
 from sdcadm.plan import Step
+from sdcadm.planner.topology import zone_script
 
 
 class CheckShard:
@@ -50,9 +51,8 @@ def read_shard_state(ctx: ExecContext, members: Sequence[tuple[str, str]]) -> Ma
     """The first member that answers decides; any member's zk-state is the shard's."""
     errors = []
     for zone, server in members:
-        script = f"#!/bin/bash\nzlogin {zone} manatee-adm zk-state\n"
         try:
-            res = ctx.clients.cnapi.execute(server, script)
+            res = ctx.clients.cnapi.execute(server, zone_script(zone, "manatee-adm zk-state"))
         except SdcAdmError as e:
             errors.append(f"{zone}: {e.message.splitlines()[0]}")
             continue
