@@ -13,7 +13,7 @@ COLUMNS = ("name", "default", "description")
 RETRIEVE_ERROR = "Error trying to retrieve update channels"
 
 
-def sdc_app(app: Any) -> "Application":
+def sdc_app(app: Any) -> Application:
     """The sdc application; also points the updates client at its `http_proxy`."""
     from sdcadm.gather import sdc_application
 
