@@ -102,8 +102,10 @@ class App:
         except OSError:
             raise UsageError(
                 "no terminal to confirm on: use -y/--yes to proceed without a prompt") from None
+        from sdcadm.render.progress import isatty
+
         with tty_in, tty_out:
-            if summary and not _isatty(sys.stdout):
+            if summary and not isatty(sys.stdout):
                 tty_out.write(summary)
             while True:
                 tty_out.write(f"{question} [y/N] ")
@@ -118,10 +120,3 @@ class App:
                 if answer in ("y", "yes"):
                     return True
                 tty_out.write('Please enter "y", "yes", "n" or "no".\n')
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False

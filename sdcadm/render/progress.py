@@ -39,7 +39,7 @@ class Progress:
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         if tty is None:
-            tty = _isatty(self.stream) and os.environ.get("TERM") != "dumb"
+            tty = isatty(self.stream) and os.environ.get("TERM") != "dumb"
         self.tty = tty
         self.color = tty and not os.environ.get("NO_COLOR")
         self._lock = threading.RLock()
@@ -141,7 +141,7 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def _isatty(stream: Any) -> bool:
+def isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
