@@ -238,17 +238,16 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
 def _report_stop(app: Any, command: str, outcomes: list[StepOutcome], work_dir: Path,
                  status: str) -> None:
     total = len(outcomes)
+    failed = sum(1 for o in outcomes if o.outcome == "failed")
     stopped = next((o for o in outcomes if o.outcome in ("failed", "interrupted")), None)
     if stopped is not None:
         index = outcomes.index(stopped) + 1
         what = stopped.step.summary or f"{stopped.step.action} {stopped.step.target}"
         verb = "interrupted" if stopped.outcome == "interrupted" else "failed"
-        failed = sum(1 for o in outcomes if o.outcome == "failed")
         # Agent steps keep going after a failure: say how many failed, not only the first.
         first = f"{failed} steps failed, the first: " if failed > 1 else ""
         app.info(f"{command.capitalize()} error: {first}step {index} of {total} "
                  f"({stopped.step.id}) {verb}: {what}")
-    failed = sum(1 for o in outcomes if o.outcome == "failed")
     done = sum(1 for o in outcomes if o.ok)
     app.info(f"{done} of {total} steps done; journal: {work_dir}")
     steps = f"the {failed} failed steps" if failed > 1 else "the failed step"
