@@ -18,7 +18,7 @@ from sdcadm.errors import Interrupted, MultiError, SdcAdmError
 from sdcadm.executor import history as hist
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.engine import Engine, StepOutcome
-from sdcadm.executor.journal import Journal, RunState, iso_now, latest_run_dir, read_events
+from sdcadm.executor.journal import Journal, RunState, iso_now, latest_run_dir
 from sdcadm.executor.lock import RunLock
 from sdcadm.plan import Plan, Step
 
@@ -92,12 +92,10 @@ def resume(
     var_dir = Path(app.config.var_dir)
     lock = _lock(app, "update --resume", app.request_id)
     try:
-        run_dir = latest_run_dir(var_dir)
-        if run_dir is None:
-            app.info("Nothing to resume: no update has been run from this headnode.")
+        latest = _latest_run(var_dir, app)
+        if latest is None:
             return RunResult(app.request_id, "update", "nothing")
-        journal = Journal(run_dir)
-        state = RunState.from_events(read_events(journal.events_path))
+        run_dir, journal, state = latest
         doc = journal.read_plan()
         command = doc.get("command") or "update"
         run_uuid = doc.get("run_uuid") or state.run_uuid or app.request_id
@@ -105,7 +103,7 @@ def resume(
             app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
             return RunResult(run_uuid, command, "nothing", work_dir=run_dir)
         steps = [Step.from_json(s) for s in doc.get("steps") or []]
-        done = sum(1 for s in steps if s.id in state.steps and state.steps[s.id].done)
+        done = sum(1 for s in steps if _done(s, state))
         app.info(f"Resuming run {run_uuid} from work dir: {run_dir}")
         app.info(f"{done} of {len(steps)} steps already done")
         given = {k: v for k, v in options.items() if v is not None}
@@ -119,24 +117,36 @@ def resume(
 
 def resume_preview(app: Any) -> None:
     """`update --resume -n`: what a resume would do, without the lock or any change."""
-    run_dir = latest_run_dir(Path(app.config.var_dir))
-    if run_dir is None:
-        app.info("Nothing to resume: no update has been run from this headnode.")
+    latest = _latest_run(Path(app.config.var_dir), app)
+    if latest is None:
         return
-    journal = Journal(run_dir)
-    state = RunState.from_events(read_events(journal.events_path))
+    run_dir, journal, state = latest
     if state.finished:
         app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
         return
     doc = journal.read_plan()
     steps = [Step.from_json(s) for s in doc.get("steps") or []]
-    left = [s for s in steps if not (s.id in state.steps and state.steps[s.id].done)]
+    left = [s for s in steps if not _done(s, state)]
     app.info(f"Would resume run {doc.get('run_uuid') or state.run_uuid} from work dir: "
              f"{run_dir}")
     app.out(f"{len(steps) - len(left)} of {len(steps)} steps already done; to run:")
     for s in left:
         app.out(f"    {s.id}: {s.summary or s.action}")
     app.out("Dry run: nothing was changed.")
+
+
+def _latest_run(var_dir: Path, app: Any) -> tuple[Path, Journal, RunState] | None:
+    """The newest run's work dir, journal and state; None (said so) when there is none."""
+    run_dir = latest_run_dir(var_dir)
+    if run_dir is None:
+        app.info("Nothing to resume: no update has been run from this headnode.")
+        return None
+    journal = Journal(run_dir)
+    return run_dir, journal, journal.state()
+
+
+def _done(step: Step, state: RunState) -> bool:
+    return step.id in state.steps and state.steps[step.id].done
 
 
 # -- the common part -------------------------------------------------------------------------
