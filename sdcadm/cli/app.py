@@ -74,6 +74,16 @@ class App:
         finally:
             os.close(fd)
 
+    def read_roles(self, state: Any, services: Any) -> Any:
+        """HA roles (manatee/binder) through the remote seam, read under the run lock: that
+        is a CommandExecute POST, so only for a run that may execute, and never while another
+        run may be moving the very roles read. The lock is released again before execution."""
+        from sdcadm.executor.lock import RunLock
+        from sdcadm.planner.topology import read_topology
+
+        with RunLock.for_app(self, "update"):
+            return read_topology(self.clients, state, services, warn=self.warn)
+
     def go_ahead(self, breakdown: str, *, dry_run: bool, yes: bool, abort: str) -> bool:
         """Show what a change will do; True when it should run (not a dry run, and the
         operator said yes). Prints the dry-run or abort line otherwise."""

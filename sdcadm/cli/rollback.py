@@ -68,7 +68,9 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
         app.out("Nothing to rollback")
         return
 
-    plan, steps = _plan(app, doc, requests, concurrency)
+    # Reading HA roles is a POST: only when this rollback may execute.
+    may_execute = not dry_run and (yes or app.has_terminal())
+    plan, steps = _plan(app, doc, requests, concurrency, read_roles=may_execute)
     if not plan.changes and not plan.downloads:
         app.out("Nothing to rollback")
         return
@@ -84,7 +86,8 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
                      "concurrency": concurrency, "rollback_of": str(plan_file)})
 
 
-def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int | None) -> Any:
+def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int | None, *,
+          read_roles: bool) -> Any:
     """Plan the rollback with the update planner: same procedures, older target images."""
     import dataclasses
 
@@ -99,7 +102,8 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
     options = PlanOptions(allow_downgrade=True, force_bypass_min_image=True,
                           force_rabbitmq=True, force_data_path=True, force_same_image=False,
                           concurrency=concurrency, channel=channel)
-    topology = _topology(app, state, requests)
+    ha = sorted({r.service for r in requests if r.service in ("manatee", "binder")})
+    topology = app.read_roles(state, ha) if read_roles and ha else None
     plan = make_plan(state, requests, options, app.config, topology=topology)
     changed = _changed_instances(doc)
     changes = []
@@ -133,11 +137,3 @@ def _changed_instances(doc: dict[str, Any]) -> dict[str, set[str]]:
             out.setdefault(name, set()).update(
                 i["instance"] for i in insts if isinstance(i, dict) and i.get("instance"))
     return out
-
-
-def _topology(app: Any, state: Any, requests: list[Any]) -> Any:
-    """HA roles (manatee/binder), so a rollback rolls them in the same safe order."""
-    from sdcadm.planner.topology import read_topology
-
-    services = {r.service for r in requests if r.service}
-    return read_topology(app.clients, state, services, warn=app.warn)

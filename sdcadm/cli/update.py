@@ -236,18 +236,9 @@ def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
     # Only now that HA instances will roll: ask them who leads, and plan again with the
     # roles (reading them is a POST, so never before it is needed, and never while
     # another sdcadm holds the run lock: that one may be moving the very roles we read).
-    topology = _read_roles(app, state, ha)
+    topology = app.read_roles(state, ha)
     plan = make_plan(state, requests, options, app.config, topology=topology)
     return _warned(app, plan), expand(plan)
-
-
-def _read_roles(app: Any, state: "DatacenterState", services: list[str]) -> Any:
-    """HA roles, read under the run lock (released again before the executor takes it)."""
-    from sdcadm.executor.lock import RunLock
-    from sdcadm.planner.topology import read_topology
-
-    with RunLock.for_app(app, "update"):
-        return read_topology(app.clients, state, services, warn=app.warn)
 
 
 def _warned(app: Any, plan: "Plan") -> "Plan":
@@ -365,7 +356,7 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
         # still goes last, and expand the saved changes again with them.
         from sdcadm.planner.core import without_unread_notes
 
-        topology = _read_roles(app, state, ha)
+        topology = app.read_roles(state, ha)
         plan = without_unread_notes(
             dataclasses.replace(plan, options={**plan.options, "topology": topology}))
         steps = expand(plan)

@@ -149,3 +149,24 @@ def test_a_malformed_plan_file_is_one_error_line(sdcadm, sim, tmp_path, change):
     assert r.err == (f"sdcadm rollback: error (Usage): update plan {plan} has an invalid "
                      f"change: {json.dumps(change, separators=(',', ':'))}\n")
     assert sim.mutations() == []
+
+
+def test_dry_run_of_an_ha_rollback_sends_nothing_then_the_real_one_reads_roles(
+        sdcadm, sim, clean_var):
+    assert sdcadm("update", "manatee", "-y").exit_code == 0
+    sim.clear_mutations()
+    # The simulator leaves read-only scripts out of its mutation log: count them with a fault
+    # that watches (and refuses) every CommandExecute.
+    watch = sim.add_fault({"type": "error", "service": "cnapi", "method": "POST",
+                           "path": "/execute", "status": 500})
+    r = sdcadm("rollback", "--latest", "--force", "-n")
+    assert r.exit_code == 0, r.err
+    assert 'rollback "manatee" service' in r.out
+    assert r.out.rstrip().endswith("Dry run: nothing was changed.")
+    # Not even the CommandExecute POST that reads the shard roles.
+    assert [f.get("fired", 0) for f in sim.faults()] == [0]
+    assert sim.mutations() == []
+    sim.remove_fault(watch)
+    r = sdcadm("rollback", "--latest", "--force", "-y")
+    assert r.exit_code == 0, r.err
+    assert "(primary)" in r.out  # the real rollback orders manatee by role
