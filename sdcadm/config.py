@@ -82,6 +82,8 @@ class Config:
     admin_ip: str | None = None
     external_ip: str | None = None
     updated_size_parameters: Mapping[str, Any] = field(default_factory=dict)
+    ssh: Mapping[str, Any] = field(default_factory=dict)
+    address_map: Mapping[str, str] = field(default_factory=dict)
     # The merged configuration as plain data, for `sdcadm info -j`.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -199,6 +201,44 @@ KEYS: dict[str, Check] = {
 KEYS.update({k: _object for k in SERVICE_KEYS})
 
 
+def _host_port(v: Any) -> bool:
+    if not isinstance(v, str):
+        return False
+    host, sep, port = v.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
+
+
+def _address_map(v: Any) -> str | None:
+    ok = isinstance(v, dict) and all(_host_port(k) and _host_port(x) for k, x in v.items())
+    return None if ok else 'an object of "HOST:PORT" -> "HOST:PORT"'
+
+
+def _one_of(*choices: str) -> Check:
+    def check(v: Any) -> str | None:
+        return None if v in choices else "one of " + ", ".join(f'"{c}"' for c in choices)
+    return check
+
+
+def _port(v: Any) -> str | None:
+    ok = isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536
+    return None if ok else "a port number"
+
+
+# `ssh`: how sdcadm reaches the servers' global zones (health checks, shard state, ...).
+SSH_KEYS: dict[str, Check] = {
+    "user": _string,
+    "port": _port,
+    "identityFile": _string,
+    "knownHosts": _string,
+    "hostKeyPolicy": _one_of("strict", "accept-new", "off"),
+    "connectTimeout": _positive_number,
+    "commandTimeout": _positive_number,
+    "concurrency": _positive_int,
+}
+KEYS["ssh"] = _object
+KEYS["addressMap"] = _address_map
+
+
 def _check(source: str, data: Mapping[str, Any]) -> None:
     for key, value in data.items():
         if key.startswith("_"):  # `"_comment": ...` keys are the JSON way to annotate
@@ -211,6 +251,8 @@ def _check(source: str, data: Mapping[str, Any]) -> None:
         must = check(value)
         if must:
             raise ConfigError(f'{source}: "{key}" must be {must}')
+        if key == "ssh":
+            _check_section(source, key, value, SSH_KEYS)
         if key in SERVICE_KEYS:
             for sub, subval in value.items():
                 if sub != "url":
@@ -218,6 +260,19 @@ def _check(source: str, data: Mapping[str, Any]) -> None:
                 must = _url(subval)
                 if must:
                     raise ConfigError(f'{source}: "{key}.url" must be {must}')
+
+
+def _check_section(source: str, key: str, value: Mapping[str, Any],
+                   checks: Mapping[str, Check]) -> None:
+    for sub, subval in value.items():
+        check = checks.get(sub)
+        if check is None:
+            hint = difflib.get_close_matches(sub, list(checks), n=1)
+            more = f' (did you mean "{key}.{hint[0]}"?)' if hint else ""
+            raise ConfigError(f'{source}: unknown key "{key}.{sub}"{more}')
+        must = check(subval)
+        if must:
+            raise ConfigError(f'{source}: "{key}.{sub}" must be {must}')
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -337,5 +392,7 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         admin_ip=m.get("admin_ip"),
         external_ip=m.get("external_ip"),
         updated_size_parameters=dict(m.get("updatedSizeParameters") or {}),
+        ssh=dict(m.get("ssh") or {}),
+        address_map=dict(m.get("addressMap") or {}),
         raw=dict(m),
     )

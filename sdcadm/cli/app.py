@@ -34,7 +34,13 @@ class App:
     def clients(self) -> "Clients":
         from sdcadm.clients import Clients
 
-        return Clients(self.config, request_id=self.request_id, verbose=self.verbose)
+        return Clients(self.config, request_id=self.request_id, verbose=self.verbose,
+                       warn=self.warn)
+
+    def close(self) -> None:
+        """Drop connections (SSH transports, the HTTP pool) once the command is over."""
+        if "clients" in self.__dict__:
+            self.clients.close()
 
     # -- output: data to stdout, everything else to stderr --------------------------------
     @property

@@ -21,12 +21,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "update": ("sdcadm.cli.update", "update"),
     "rollback": ("sdcadm.cli.rollback", "rollback"),
     "history": ("sdcadm.cli.history", "history"),
+    "check-health": ("sdcadm.cli.health", "check_health"),
+    "platform": ("sdcadm.cli.platform", "platform"),
+    "dc-maint": ("sdcadm.cli.dcmaint", "dc_maint"),
+    "reboot-plan": ("sdcadm.cli.rebootplan", "reboot_plan"),
 }
+# Commands with sub-commands: their error lines name both words (`sdcadm platform list`).
+GROUPS = ("channel", "platform", "dc-maint", "reboot-plan")
 ALIASES: dict[str, str] = {
     "svcs": "services",
     "insts": "instances",
     "available": "avail",
     "up": "update",
+    "health": "check-health",
 }
 SHORT_HELP: dict[str, str] = {
     "services": "List all SDC services.",
@@ -38,6 +45,10 @@ SHORT_HELP: dict[str, str] = {
     "update": "Update SDC services and instances.",
     "rollback": "Rollback SDC services and instances.",
     "history": "History of sdcadm commands.",
+    "check-health": "Check that the instances used by SDC are healthy.",
+    "platform": "Handle SDC platform images: list, install, assign, remove.",
+    "dc-maint": "Show and modify the DC maintenance mode.",
+    "reboot-plan": "Reboot servers in a quorum-safe rolling order, pausable and resumable.",
 }
 
 
@@ -102,6 +113,7 @@ def cli(ctx: click.Context, verbose: bool, config_path: str | None) -> None:
     from sdcadm.cli.app import App
 
     ctx.obj = App(verbose=verbose, config_path=config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @click.command("help", context_settings={"ignore_unknown_options": True})
@@ -137,7 +149,7 @@ def _subcommand_path(argv: list[str]) -> str:
                 break
             continue
         words.append(ALIASES.get(a, a) if not words else a)
-        if len(words) == 1 and words[0] not in ("channel",):
+        if len(words) == 1 and words[0] not in GROUPS:
             break
         if len(words) == 2:
             break

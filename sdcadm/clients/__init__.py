@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from sdcadm.clients.cnapi import CnapiClient
     from sdcadm.clients.imgapi import ImgapiClient
+    from sdcadm.clients.remote import Remote
     from sdcadm.clients.sapi import SapiClient
     from sdcadm.clients.vmapi import VmapiClient
     from sdcadm.clients.wfapi import WfapiClient
@@ -25,11 +26,13 @@ __all__ = ["Clients"]
 
 class Clients:
     def __init__(
-        self, config: "Config", request_id: str | None = None, verbose: bool = False
+        self, config: "Config", request_id: str | None = None, verbose: bool = False,
+        warn: Any = None,
     ) -> None:
         self.config = config
         self.request_id = request_id or str(uuidlib.uuid4())
         self.verbose = verbose
+        self.warn = warn
         self._updates: dict[str | None, "ImgapiClient"] = {}
         self._lock = threading.Lock()
         self._updates_proxy: str | None = None
@@ -118,6 +121,16 @@ class Clients:
 
         return WfapiClient(self.config.url("wfapi"), **self._kw())
 
+    @cached_property
+    def remote(self) -> "Remote":
+        """SSH to the servers' global zones; addresses come from CNAPI when not learnt."""
+        from sdcadm.clients.remote import Remote
+
+        return Remote(self.config, resolve=self.cnapi.get_server, warn=self.warn,
+                      verbose=self.verbose)
+
     def close(self) -> None:
+        if "remote" in self.__dict__:
+            self.remote.close()
         if "session" in self.__dict__:
             self.session.close()

@@ -47,12 +47,19 @@ def execute(
     options: Mapping[str, Any] | None = None,
     handlers: Mapping[str, Any] | None = None,
     verify: Callable[[], None] | None = None,
+    work_kind: str | None = None,
+    done_message: str | None = None,
 ) -> RunResult:
     """Execute `steps` (the expansion of `plan`); raises the stopping error on failure.
 
     `verify` runs once the lock is held and before anything is written: the caller re-checks
     there that the datacenter still is what the plan was made from (another run may have
     changed it while this one waited at the prompt or for the lock).
+
+    `work_kind` names the folder of `<varDir>` holding the work directory (default
+    `updates`, `rollbacks` for a rollback); `done_message` the last line of a run that
+    succeeded (default the original's `Updated successfully (elapsed Ns).`), where `{elapsed}`
+    is the run's seconds.
     """
     options = dict(options or {})
     steps = list(steps)
@@ -61,13 +68,14 @@ def execute(
     try:
         if verify is not None:
             verify()
-        kind = "rollbacks" if command == "rollback" else "updates"
+        kind = work_kind or ("rollbacks" if command == "rollback" else "updates")
         journal = Journal.create(Path(app.config.var_dir) / kind)
         app.info(f"Create work dir: {journal.dir}")
         doc = plan.to_json()
         doc.update({
             "run_uuid": run_uuid,
             "command": command,
+            "done_message": done_message,
             "created": iso_now(),
             "started_ms": hist.now_ms(),
             "run_options": _jsonable(options),
@@ -210,7 +218,8 @@ def _drive(
     result = RunResult(run_uuid, command, status, journal.dir, outcomes, elapsed, error)
     if error is None:
         word = "Rolledback" if command == "rollback" else "Updated"
-        app.out(f"{word} successfully (elapsed {elapsed}s).")
+        done = doc.get("done_message") or f"{word} successfully (elapsed {{elapsed}}s)."
+        app.out(done.format(elapsed=elapsed))
         return result
     _report_stop(app, command, outcomes, journal.dir, status)
     raise error

@@ -170,7 +170,7 @@ def routes(world: "World") -> list[Route]:
         strict(p, {"script", "args", "env", "json", "timeout"})
         if not isinstance(script, str) or not script.startswith("#!"):
             raise invalid_params("script", "script must begin with a shebang (#!)", status=409)
-        stdout, stderr, code = execute.run(world, s["uuid"], script, p.get("args") or [])
+        stdout, stderr, code = await execute.run(world, s["uuid"], script, p.get("args") or [])
         if truthy(p.get("json")):
             return send({"stdout": stdout, "stderr": stderr, "exitCode": code})
         if code != 0:

@@ -47,8 +47,9 @@ def _bind(port: int) -> socket.socket:
 
 
 def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path,
-               time_scale: float) -> dict[str, Any]:
-    return {
+               time_scale: float, ssh: dict[str, Any] | None = None,
+               address_map: dict[str, str] | None = None) -> dict[str, Any]:
+    conf: dict[str, Any] = {
         "updatesServerUrl": urls["updates"],
         "sapi": {"url": urls["sapi"]}, "imgapi": {"url": urls["imgapi"]},
         "vmapi": {"url": urls["vmapi"]}, "cnapi": {"url": urls["cnapi"]},
@@ -58,6 +59,11 @@ def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path
         "varDir": str(state_dir / "var"),
         "pollInterval": max(0.01, 5 * time_scale),
     }
+    if ssh:
+        conf["ssh"] = ssh
+    if address_map:
+        conf["addressMap"] = address_map
+    return conf
 
 
 class Simulator:
@@ -116,6 +122,12 @@ class Simulator:
         except (OSError, ValueError, KeyError, IndexError):
             return {name: 0 for name in ENDPOINTS}
 
+    def _recorded(self, key: str) -> Any:
+        try:
+            return json.loads((self.state_dir / "sim.json").read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            return None
+
     def bind(self) -> dict[str, socket.socket]:
         socks = {}
         for name, port in self._ports().items():
@@ -145,8 +157,10 @@ class Simulator:
 
     def write_files(self) -> None:
         urls = self.world.urls
-        sim = dict(urls, pid=os.getpid(), scenario=self.scenario, time_scale=self.time_scale)
-        conf = config_for(urls, self.info, self.state_dir, self.time_scale)
+        sim = dict(urls, pid=os.getpid(), scenario=self.scenario, time_scale=self.time_scale,
+                   ssh=self.sshd.ports)
+        conf = config_for(urls, self.info, self.state_dir, self.time_scale,
+                          ssh=self.sshd.config(), address_map=self.sshd.address_map())
         _write(self.state_dir / "sdcadm.conf", json.dumps(conf, indent=2) + "\n")
         _write(self.state_dir / "sim.json", json.dumps(sim, indent=2) + "\n")
         _write(self.state_dir / "sim.pid", f"{os.getpid()}\n")
@@ -157,8 +171,12 @@ class Simulator:
             s.should_exit = True
 
     async def serve(self) -> None:
+        from sdcadm.sim.sshd import SshDaemon
+
         socks = self.bind()
         apps = self.apps()
+        self.sshd = SshDaemon(self.world, self.state_dir)
+        self.sshd.bind(self._recorded("ssh") or {})
         for name in ENDPOINTS:
             cfg = uvicorn.Config(apps[name], log_level="warning", access_log=False, lifespan="off",
                                  server_header=False, timeout_keep_alive=30, http="h11")
@@ -174,9 +192,11 @@ class Simulator:
                 break
             await asyncio.sleep(0.005)
         ops.resume_all(self.world)
+        self.sshd.start(loop)
         self.write_files()
         watchdog = asyncio.create_task(self._watch_parent()) if self.parent_pid else None
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.sshd.stop()
         if watchdog:
             watchdog.cancel()
         for t in list(self.world.runners.values()):

@@ -14,9 +14,16 @@ from sdcadm.sim import ENDPOINTS
 from sdcadm.sim.store import Rows, Store, now_iso
 
 REQUEST_FAULTS = ("error", "latency", "drop")
-FAULT_TYPES = REQUEST_FAULTS + ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
-                                "manatee-deposed")
-TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy")
+# Faults aimed at a target (a VM, image or server uuid, or "*"). Server faults: a reboot that
+# never comes back (`reboot-hang`), comes back on its old platform (`reboot-old-platform`)
+# or with an instance in SMF maintenance (`reboot-maintenance`); SSH that drops the connection
+# (`ssh-unreachable`), shows another host key (`ssh-hostkey`) or never answers (`ssh-hang`).
+# Instance faults: a service in maintenance (`unhealthy`), a health ping that answers 500
+# (`ping-fail`) or never (`ping-hang`).
+TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
+                   "reboot-old-platform", "reboot-maintenance",
+                   "ssh-unreachable", "ssh-hostkey", "ssh-hang", "ping-fail", "ping-hang")
+FAULT_TYPES = REQUEST_FAULTS + TARGETED_FAULTS + ("manatee-deposed",)
 SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
 
 
