@@ -2,7 +2,7 @@
 
 `wait-instance` asks a gate once the VM is `running` on its target image. The VM-state gate
 is what we can know from VMAPI alone; the SMF gate then runs `svcs -vxz <zone>` in the
-server's global zone (CNAPI CommandExecute), as the original's health check does, so a
+server's global zone (over SSH), as the original's health check does, so a
 rolling update stops at an instance whose services went into maintenance instead of taking
 the next one down too. HTTP `/ping` checks can follow behind the same protocol.
 """
@@ -51,16 +51,14 @@ class SmfGate:
         if not health.ok or not vm.get("server_uuid") or not vm.get("uuid"):
             return health
         try:
-            res = ctx.clients.cnapi.execute(vm["server_uuid"],
-                                            f"#!/bin/bash\nsvcs -vxz {vm['uuid']}\n")
+            res = ctx.clients.remote.run(vm["server_uuid"], ["svcs", "-vxz", vm["uuid"]])
         except SdcAdmError as e:
             return Health(False, f"could not check SMF services: {e.message}")
-        res = res or {}
-        out = str(res.get("stdout") or "").strip()
-        if res.get("exitCode") not in (0, None):
-            err = str(res.get("stderr") or out).strip().splitlines()
+        out = res.stdout.strip()
+        if res.exit_status != 0:
+            err = (res.stderr or out).strip().splitlines()
             return Health(False, "svcs failed: " + (err[0] if err else
-                                                   f"exit status {res.get('exitCode')}"))
+                                                   f"exit status {res.exit_status}"))
         if not out:
             return Health(True)
         fmri = out.split()[0]

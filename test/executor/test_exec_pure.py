@@ -8,7 +8,7 @@ import pytest
 from sdcadm.executor.context import minutes
 from sdcadm.executor.handlers.images import ChecksumError, importable, verified_chunks
 from sdcadm.executor.handlers.jobs import job_error, task_error
-from sdcadm.executor.handlers.shard import shard_problem
+from sdcadm.planner.topology import shard_problem
 
 DATA = [b"a" * 10, b"b" * 10, b"c" * 5]
 SHA = hashlib.sha1(b"".join(DATA)).hexdigest()
