@@ -77,6 +77,11 @@ def routes(world: "World", info: dict[str, Any], shutdown: Callable[[], None]) -
         store.put("sim", "latencies", lat)
         return send(lat)
 
+    async def quorum_losses(request: Request) -> Response:
+        from sdcadm.sim import quorum
+
+        return send(quorum.losses(world))
+
     async def stop(request: Request) -> Response:
         shutdown()
         return send({"stopping": True})
@@ -93,5 +98,6 @@ def routes(world: "World", info: dict[str, Any], shutdown: Callable[[], None]) -
         Route("/_sim/mutations", clear_mutations, methods=["DELETE"]),
         Route("/_sim/latencies", latencies, methods=["GET"]),
         Route("/_sim/latencies", set_latencies, methods=["POST"]),
+        Route("/_sim/quorum-losses", quorum_losses, methods=["GET"]),
         Route("/_sim/shutdown", stop, methods=["POST"]),
     ]

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sdcadm.sim import execute, ops
+from sdcadm.sim.store import now_iso
 from sdcadm.sim.web import (UUID_RE, RestError, invalid_argument, no_content, not_found,
                             params_of, public, send, truthy)
 
@@ -67,7 +68,11 @@ def routes(world: "World") -> list[Route]:
             out = {k: v for k, v in s.items() if k not in HIDDEN and not k.startswith("_")}
             if extras:
                 out["status"] = s.get("status")
-                out["last_heartbeat"] = s.get("last_heartbeat")
+                # cn-agent of a running server heartbeats every few seconds; a server that
+                # is down keeps the time of its last one.
+                out["last_heartbeat"] = (now_iso() if s.get("status") == "running"
+                                         and not world.has_fault("stale-heartbeat", s["uuid"])
+                                         else s.get("last_heartbeat"))
             for e in extras:
                 for f in EXTRA_FIELDS.get(e, ()):
                     out[f] = vms.get(s["uuid"], {}) if f == "vms" else s.get(f)

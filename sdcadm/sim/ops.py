@@ -238,8 +238,9 @@ def _on_start(world: "World", kind: str, p: dict[str, Any]) -> None:
         store.edit("vm", p["vm_uuid"],
                    lambda vm: vm.update(state="provisioning", zone_state="installed"))
     elif kind == "reboot":
-        store.edit("server", p["server_uuid"],
-                   lambda s: s.update(status="unknown", transitional_status="rebooting"))
+        from sdcadm.sim import reboots
+
+        reboots.going_down(world, p["server_uuid"])
     elif kind == "import":
         m = dict(p["manifest"])
         m.pop("channels", None)
@@ -303,28 +304,20 @@ def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> 
 
 
 def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
+    from sdcadm.sim import reboots
+
     p = job["params"]
     server = p["server_uuid"]
     if fault:
-        world.store.edit("server", server,
-                         lambda s: s.update(status="running", transitional_status=""))
+        # The reboot was refused before the server went anywhere.
+        reboots.back(world, server)
         finish_job(world, job["uuid"], fault.get("message") or f"reboot of server {server} failed")
         return
     if world.has_fault("reboot-hang", server):
         set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_for_server_running")
-        finish_job(world, job["uuid"],
-                   f"timeout waiting for server {server} to come back after reboot")
+        finish_job(world, job["uuid"], reboots.never_back(world, server))
         return
-
-    def back(s: dict[str, Any]) -> None:
-        s.update(status="running", transitional_status="", current_platform=s["boot_platform"],
-                 last_boot=now_iso(), last_heartbeat=now_iso())
-        s["sysinfo"]["Live Image"] = s["boot_platform"]
-        s["sysinfo"]["Boot Time"] = str(int(time.time()))
-    boot = world.store.get("boot", server)
-    if boot and boot.get("platform"):
-        world.store.edit("server", server, lambda s: s.update(boot_platform=boot["platform"]))
-    world.store.edit("server", server, back)
+    reboots.back(world, server)
     finish_job(world, job["uuid"], None)
 
 

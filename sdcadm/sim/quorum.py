@@ -135,12 +135,34 @@ def zk_mode(world: "World", vm: dict[str, Any]) -> str | None:
     return "leader" if vm["uuid"] == leader else "follower"
 
 
+# The APIs the simulator serves and the core service whose zones host each of them.
+API_HOSTS = {"sapi": "sapi", "imgapi": "imgapi", "vmapi": "vmapi", "cnapi": "cnapi",
+             "workflow": "workflow"}
+
+
+def api_down(world: "World", api: str) -> bool:
+    """Every zone of the service behind this API sits on a server that is not running (the
+    headnode rebooting, typically): nobody answers. A zone being reprovisioned on a live
+    server is not modelled as downtime."""
+    role = API_HOSTS.get(api)
+    if role is None:
+        return False
+    hosts = members(world, role)
+    if not hosts:
+        return False
+    for v in hosts:
+        server = world.store.get("server", v.get("server_uuid") or "") or {}
+        if server.get("status") == "running":
+            return False
+    return True
+
+
 # -- server reboots -------------------------------------------------------------------------
 
 def server_down(world: "World", server_uuid: str) -> None:
     """The server stops: its zones stop, the shard reacts, quorums are re-evaluated."""
     doc = shard(world)
-    for vm in _vms_on(world, server_uuid):
+    for vm in vms_on(world, server_uuid):
         world.store.edit("vm", vm["uuid"], lambda v: v.update(state="stopped",
                                                                zone_state="installed"))
         if vm["uuid"] in _shard_members(doc):
@@ -154,7 +176,7 @@ def server_up(world: "World", server_uuid: str, *, broken: Iterable[str] = ()) -
     """The server is back: its zones start (those in `broken` start but stay unhealthy,
     which is a fault the caller installs), the shard takes its peers back."""
     doc = shard(world)
-    for vm in _vms_on(world, server_uuid):
+    for vm in vms_on(world, server_uuid):
         world.store.edit("vm", vm["uuid"], lambda v: v.update(state="running",
                                                                zone_state="running"))
         if vm["uuid"] in _shard_members(doc) or vm["uuid"] in doc["down"]:
@@ -164,7 +186,7 @@ def server_up(world: "World", server_uuid: str, *, broken: Iterable[str] = ()) -
     evaluate(world)
 
 
-def _vms_on(world: "World", server_uuid: str) -> list[dict[str, Any]]:
+def vms_on(world: "World", server_uuid: str) -> list[dict[str, Any]]:
     return [v for v in world.store.all("vm")
             if v.get("server_uuid") == server_uuid and v.get("state") != "destroyed"]
 

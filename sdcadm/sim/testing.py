@@ -132,6 +132,9 @@ class SimHandle:
     def set_latencies(self, latencies: dict[str, float]) -> dict[str, float]:
         return self._call("POST", "/_sim/latencies", latencies)
 
+    def quorum_losses(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_sim/quorum-losses")
+
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/_sim/status")
 

@@ -153,16 +153,16 @@ class ServiceLayer:
             # CommandExecute is logged by its handler, which knows whether the script only reads.
             self.world.log_mutation(self.service, method, full)
 
+        from sdcadm.sim.quorum import api_down
+
+        if api_down(self.world, self.service) and await _hang_up(receive):
+            return
         for fault in self.world.request_faults(self.service, method, full):
             kind = fault["type"]
             if kind == "latency":
                 await asyncio.sleep(float(fault.get("delay", 1.0)))
             elif kind == "drop":
-                cycle = getattr(receive, "__self__", None)
-                transport = getattr(cycle, "transport", None)
-                if transport is not None:
-                    transport.abort()
-                    await asyncio.sleep(0.01)  # let the protocol see the connection is gone
+                if await _hang_up(receive):
                     return
             elif kind == "error":
                 status = int(fault.get("status", 500))
@@ -188,6 +188,17 @@ class ServiceLayer:
         resp.headers["x-request-id"] = req_id
         resp.headers["x-response-time"] = str(int((time.monotonic() - started) * 1000))
         await resp(scope, receive, send_)
+
+
+async def _hang_up(receive: Callable) -> bool:
+    """Drop the connection without an answer, as a host that went away would."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        return False
+    transport.abort()
+    await asyncio.sleep(0.01)  # let the protocol see the connection is gone
+    return True
 
 
 def _default_code(status: int) -> str:

@@ -17,11 +17,12 @@ REQUEST_FAULTS = ("error", "latency", "drop")
 # Faults aimed at a target (a VM, image or server uuid, or "*"). Server faults: a reboot that
 # never comes back (`reboot-hang`), comes back on its old platform (`reboot-old-platform`)
 # or with an instance in SMF maintenance (`reboot-maintenance`); SSH that drops the connection
-# (`ssh-unreachable`), shows another host key (`ssh-hostkey`) or never answers (`ssh-hang`).
+# (`ssh-unreachable`), shows another host key (`ssh-hostkey`) or never answers (`ssh-hang`);
+# a cn-agent whose heartbeat stops (`stale-heartbeat`).
 # Instance faults: a service in maintenance (`unhealthy`), a health ping that answers 500
 # (`ping-fail`) or never (`ping-hang`).
 TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
-                   "reboot-old-platform", "reboot-maintenance",
+                   "reboot-old-platform", "reboot-maintenance", "stale-heartbeat",
                    "ssh-unreachable", "ssh-hostkey", "ssh-hang", "ping-fail", "ping-hang")
 FAULT_TYPES = REQUEST_FAULTS + TARGETED_FAULTS + ("manatee-deposed",)
 SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
