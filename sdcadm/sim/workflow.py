@@ -10,6 +10,10 @@ from starlette.routing import Route
 from sdcadm.sim import ops
 from sdcadm.sim.web import RestError, not_found, public, send
 
+# What WFAPI's ListJobs accepts as `execution` (the transitional `waiting` and `retried`
+# are not among them); anything else is a 409.
+EXECUTIONS = ("queued", "failed", "succeeded", "running", "canceled")
+
 if TYPE_CHECKING:
     from sdcadm.sim.store import Store
     from sdcadm.sim.world import World
@@ -31,6 +35,9 @@ def routes(world: "World") -> list[Route]:
 
     async def list_jobs(request: Request) -> Response:
         q = request.query_params
+        if q.get("execution") and q["execution"] not in EXECUTIONS:
+            raise RestError(409, "ConflictError", "Execution must be one of queued, failed, "
+                            "succeeded, canceled or running")
         jobs = [j for j in reversed(store.all("job"))
                 if (not q.get("execution") or j.get("execution") == q["execution"])
                 and (not q.get("name") or j.get("name") == q["name"])
@@ -40,7 +47,7 @@ def routes(world: "World") -> list[Route]:
             offset = int(q.get("offset", 0))
             limit = int(q.get("limit", 1000))
         except ValueError:
-            raise RestError(409, "InvalidArgument", "limit and offset must be numbers")
+            raise RestError(409, "InvalidArgument", "limit and offset must be numbers") from None
         return send([public(j) for j in jobs[offset:offset + limit]])
 
     async def get_job(request: Request) -> Response:
@@ -58,8 +65,11 @@ def routes(world: "World") -> list[Route]:
         task = world.runners.pop(u, None)
         if task:
             task.cancel()
-        job = store.edit("job", u,
-                         lambda j: (j.update(execution="canceled"), j["_sim"].update(phase="done")))
+        def cancel(j: dict[str, Any]) -> None:
+            j.update(execution="canceled")
+            j["_sim"].update(phase="done")
+
+        job = store.edit("job", u, cancel)
         world.finished(u)
         return send(public(job))
 
