@@ -83,6 +83,21 @@ class Interrupted(SdcAdmError):
     exit_status = 130
 
 
+class Cancelled(SdcAdmError):
+    """An operator cancelled the run from elsewhere (`sdcadm reboot-plan cancel`)."""
+
+    code = "Cancelled"
+    exit_status = 1
+
+
+class HeadnodeRebooting(Interrupted):
+    """The run rebooted the headnode it runs on: it stops here and continues when run again
+    once the headnode is back. Exit status 75 (EX_TEMPFAIL: try again later)."""
+
+    code = "HeadnodeRebooting"
+    exit_status = 75
+
+
 class SDCClientError(SdcAdmError):
     """An API answered with an error, or could not be reached.
 

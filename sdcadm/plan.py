@@ -25,7 +25,7 @@ class ChangeRequest:
     version: str | None = None
     servers: tuple[str, ...] = ()  # server uuids or hostnames (agents, platforms)
     platform: str | None = None  # update-platform: platform version stamp
-    max_unavailable: int | None = None  # update-platform: servers down at once
+    max_unavailable: int | str | None = None  # update-platform: servers (or "N%") down at once
     source: Mapping[str, Any] = field(default_factory=dict)  # as given, for messages
 
     def describe(self) -> str:
@@ -56,6 +56,9 @@ class PlannedChange:
     max_unavailable: int | None = None
     notes: tuple[str, ...] = ()  # lines the breakdown must show (e.g. brief unavailability)
     request: Mapping[str, Any] = field(default_factory=dict)
+    # Rolling reboots (platform changes, reboot plans): one entry per server in reboot
+    # order, `sdcadm.planner.reboots.Slot.to_json()`.
+    reboots: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class PlannedChange:
             "max_unavailable": self.max_unavailable,
             "notes": list(self.notes),
             "request": dict(self.request),
+            **({"reboots": [dict(r) for r in self.reboots]} if self.reboots else {}),
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class PlannedChange:
             max_unavailable=d.get("max_unavailable"),
             notes=tuple(d.get("notes") or ()),
             request=dict(d.get("request") or {}),
+            reboots=tuple(dict(r) for r in d.get("reboots") or ()),
         )
 
 
@@ -136,8 +141,15 @@ class Step:
 
     Consecutive steps with the same non-empty `parallel` key run concurrently, at most
     `concurrency` at a time. `on_failure` says what a failure does: "stop" (fail fast:
-    nothing new starts, the run stops) or "continue" (the rest of the parallel group still
-    runs; the run stops after the group if anything in it failed).
+    nothing new starts, the run stops), "continue" (the rest of the parallel group still
+    runs; the run stops after the group if anything in it failed) or "hold" (a rolling
+    window: the failed step keeps its slot and its `exclusive` keys, since what it stands for
+    may still be down; the group goes on with the slots left and pauses once two steps hold).
+
+    Within a group, a step starts only after the steps whose targets its `after` lists have
+    succeeded, and never while a running or holding step shares one of its `exclusive` keys
+    (members of one quorum never go down together). Among the steps that may start, the
+    first in order starts first.
     """
 
     id: str  # unique within the plan, stable: "<index>:<action>:<target>"
@@ -149,9 +161,11 @@ class Step:
     parallel: str | None = None
     concurrency: int = 1
     on_failure: str = "stop"
+    after: tuple[str, ...] = ()  # targets of steps of the same group that must succeed first
+    exclusive: tuple[str, ...] = ()  # keys no two running (or holding) steps may share
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "action": self.action,
             "target": self.target,
@@ -162,10 +176,19 @@ class Step:
             "concurrency": self.concurrency,
             "on_failure": self.on_failure,
         }
+        if self.after:
+            out["after"] = list(self.after)
+        if self.exclusive:
+            out["exclusive"] = list(self.exclusive)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Step":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        for k in ("after", "exclusive"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
 
 
 def _service_json(s: Service) -> dict[str, Any]:

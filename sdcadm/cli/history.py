@@ -84,6 +84,8 @@ def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         ctype = c.get("type") if isinstance(c, Mapping) else None
         if name is None and ctype == "update-platform":
             name = "platform"  # platform changes have no service; the original named it so
+        elif name is None and ctype == "reboot-servers":
+            name = "servers"
         labels.append(f"{ctype}({name})" if ctype and name else "")
     err = entry.get("error")
     if isinstance(err, Mapping):

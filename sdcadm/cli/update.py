@@ -229,8 +229,7 @@ def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
     from sdcadm.procedures import expand
 
     plan = make_plan(state, requests, options, app.config, topology=None)
-    ha = [c.service.name for c in plan.changes if c.service is not None
-          and c.procedure in ("manatee", "binder") and len(c.instances) > 1]
+    ha = _ha_services(plan, state)
     if not (read_roles and ha):
         return _warned(app, plan), expand(plan)
     # Only now that HA instances will roll: ask them who leads, and plan again with the
@@ -239,6 +238,16 @@ def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
     topology = app.read_roles(state, ha)
     plan = make_plan(state, requests, options, app.config, topology=topology)
     return _warned(app, plan), expand(plan)
+
+
+def _ha_services(plan: "Plan", state: "DatacenterState") -> list[str]:
+    """The HA services whose roles this plan's order depends on: manatee and binder when
+    they roll, and both whenever servers reboot (the reboot order follows the roles)."""
+    ha = [c.service.name for c in plan.changes if c.service is not None
+          and c.procedure in ("manatee", "binder") and len(c.instances) > 1]
+    if any(c.reboots for c in plan.changes):
+        ha += [s for s in ("manatee", "binder") if len(state.instances_of(s)) > 1]
+    return list(dict.fromkeys(ha))
 
 
 def _warned(app: Any, plan: "Plan") -> "Plan":
@@ -322,7 +331,6 @@ def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
 
 def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
                run_options: dict[str, Any]) -> None:
-    import dataclasses
     import json
 
     from sdcadm.errors import UsageError
@@ -349,16 +357,13 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())
-    ha = [c.service.name for c in plan.changes
-          if c.service is not None and c.procedure in ("manatee", "binder")]
+    ha = _ha_services(plan, state)
     if may_execute and ha:
         # Roles are not part of the fingerprint: read them now so the primary/leader
         # still goes last, and expand the saved changes again with them.
-        from sdcadm.planner.core import without_unread_notes
+        from sdcadm.planner.core import with_roles
 
-        topology = app.read_roles(state, ha)
-        plan = without_unread_notes(
-            dataclasses.replace(plan, options={**plan.options, "topology": topology}))
+        plan = with_roles(plan, state, app.read_roles(state, ha))
         steps = expand(plan)
     if json_out:
         app.out(_plan_json(plan, steps))

@@ -24,6 +24,9 @@ class ExecContext:
     previous: Mapping[str, Any] = field(default_factory=dict)  # step id -> StepRecord (resume)
     cancel: threading.Event = field(default_factory=threading.Event)
     warn: Callable[[str], None] | None = None
+    # Operator control from elsewhere (a reboot plan's pause/cancel): None, or
+    # ("pause"|"cancel", reason); asked each time the engine could start a step.
+    control: Callable[[], tuple[str, str] | None] | None = None
     # Set by the SIGINT handler. A signal handler must not take locks (Event.set does, and
     # the interrupted code may hold that very lock), so it only flips this flag and the
     # executor's own code turns it into `cancel` at the next check.

@@ -2,7 +2,14 @@
 
 Consecutive steps sharing a `parallel` key form a group run on a thread pool of
 `step.concurrency`. "stop" groups fail fast (nothing new starts after a failure);
-"continue" groups let every step run and stop the run afterwards if any failed.
+"continue" groups let every step run and stop the run afterwards if any failed; "hold"
+groups are rolling windows: a failed step keeps its slot and its exclusive keys, and once
+`PAUSE_AFTER` steps hold, no new step starts and the run stops as paused. Within a group a
+step waits for the steps it comes `after` and for its `exclusive` keys to be free.
+
+An operator can pause or cancel a run from elsewhere (`ExecContext.control`): paused, no
+new step starts and the run waits, the steps in flight carrying on; cancelled, the run ends
+once they are done.
 Ctrl-C sets the context's cancel event: running steps abandon their waits at the next poll,
 nothing new starts, and each step's outcome is journalled.
 """
@@ -10,12 +17,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sdcadm.errors import InternalError, Interrupted, SdcAdmError
-from sdcadm.executor.context import ExecContext, Handler
+from sdcadm.executor.context import SLICE, ExecContext, Handler
 from sdcadm.executor.journal import iso_now
 from sdcadm.plan import Step
+
+# Steps of a rolling ("hold") group that may fail and keep their slots before it pauses:
+# with two servers unhealthy at once, something is wrong beyond one server.
+PAUSE_AFTER = 2
 
 
 @dataclass
@@ -68,6 +79,9 @@ class Engine:
         self.resume = resume
         self.change_count = change_count
         self._current_change: str | None = None
+        # Why the run stopped handing out steps: ("paused", reason) when a rolling group
+        # reached PAUSE_AFTER failures, ("cancelled", reason) when an operator cancelled it.
+        self.stopped: tuple[str, str] | None = None
 
     def run(self, steps: Sequence[Step]) -> list[StepOutcome]:
         outcomes = {s.id: StepOutcome(s) for s in steps}
@@ -84,7 +98,8 @@ class Engine:
                     self._run_one(group[0], outcomes[group[0].id])
                 else:
                     self._run_group(group, outcomes)
-                if any(outcomes[s.id].outcome in ("failed", "interrupted") for s in group):
+                if self.stopped or any(outcomes[s.id].outcome in ("failed", "interrupted")
+                                       for s in group):
                     break
         except KeyboardInterrupt:
             # No signal handler installed (not the main thread's run): treat as Ctrl-C.
@@ -122,10 +137,13 @@ class Engine:
             _append(journal, "step-start", step=step.id, action=step.action, target=step.target)
             handler.run(self.ctx, step)
             out.outcome = "done"
-        except (Interrupted, KeyboardInterrupt):
+        except (Interrupted, KeyboardInterrupt) as e:
             self.ctx.cancel.set()
             out.outcome = "interrupted"
-            out.error = Interrupted(f"interrupted during step {step.id}")
+            # A handler may stop the run on purpose (the headnode rebooting itself): its
+            # error says what to do next; a plain Ctrl-C just says where.
+            out.error = e if isinstance(e, Interrupted) and type(e) is not Interrupted \
+                else Interrupted(f"interrupted during step {step.id}")
         except SdcAdmError as e:
             out.outcome = "failed"
             out.error = e
@@ -140,32 +158,58 @@ class Engine:
     # -- a parallel group ----------------------------------------------------------------
     def _run_group(self, group: list[Step], outcomes: dict[str, StepOutcome]) -> None:
         first = group[0]
-        workers = max(1, min(int(first.concurrency or 1), len(group)))
-        stop_on_failure = first.on_failure != "continue"
+        width = max(1, int(first.concurrency or 1))
+        policy = first.on_failure
         pending = list(group)
         running: dict[cf.Future, Step] = {}
+        holding: list[Step] = []
         failed = False
+        waiting_said = False
         handler = self.handlers[first.action]
         begin = getattr(handler, "begin", None)
         if callable(begin):
             begin(self.ctx, group)
-        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+        by_target = {s.target: s for s in group}
+        with cf.ThreadPoolExecutor(max_workers=min(width, len(group)),
+                                   thread_name_prefix="step") as pool:
             try:
                 while pending or running:
-                    while pending and len(running) < workers and not self.ctx.cancelled() \
-                            and not (failed and stop_on_failure):
-                        step = pending.pop(0)
+                    if policy == "hold" and len(holding) >= PAUSE_AFTER and not self.stopped:
+                        self.stopped = ("paused", _holding_reason(holding, outcomes))
+                    control = self.ctx.control() if self.ctx.control else None
+                    if control and control[0] == "cancel" and not self.stopped:
+                        self.stopped = ("cancelled", control[1])
+                    paused = bool(control and control[0] == "pause")
+                    closed = (self.ctx.cancelled() or bool(self.stopped)
+                              or (failed and policy == "stop"))
+                    while pending and not closed and not paused \
+                            and len(running) + len(holding) < width:
+                        step = _next(pending, running.values(), holding, outcomes, by_target)
+                        if step is None:
+                            break
+                        pending.remove(step)
                         running[pool.submit(self._run_one, step, outcomes[step.id])] = step
                     if not running:
+                        if pending and paused and not closed:
+                            if not waiting_said:
+                                waiting_said = True
+                                self.ctx.say(f"Paused: {control[1]}" if control else "Paused")
+                            self.ctx.sleep(2 * SLICE)
+                            continue
                         break
-                    done, _ = cf.wait(list(running), timeout=0.1,
+                    if not paused:
+                        waiting_said = False
+                    done, _ = cf.wait(list(running), timeout=SLICE,
                                       return_when=cf.FIRST_COMPLETED)
                     self.ctx.cancelled()  # turn a pending Ctrl-C into the cancel event
                     for fut in done:
-                        running.pop(fut)
+                        step = running.pop(fut)
                         if fut.result().outcome == "failed":
                             failed = True
-            except KeyboardInterrupt:
+                            if policy == "hold":
+                                holding.append(step)
+                                holding.sort(key=group.index)  # plan order, for messages
+            except (KeyboardInterrupt, Interrupted):
                 self.ctx.cancel.set()
                 cf.wait(list(running))
         summarize = getattr(handler, "summarize", None)
@@ -185,6 +229,28 @@ class Engine:
         if step.change != self._current_change:
             self._current_change = step.change
             self.ctx.say("", f"--- Updating {step.change} ...")
+
+
+def _next(pending: list[Step], running: Iterable[Step], holding: list[Step],
+          outcomes: Mapping[str, StepOutcome], by_target: Mapping[str, Step]) -> Step | None:
+    """The first pending step whose predecessors succeeded and whose keys are free."""
+    busy = {k for s in (*running, *holding) for k in s.exclusive}
+    for step in pending:
+        if busy.intersection(step.exclusive):
+            continue
+        deps = [by_target[t] for t in step.after if t in by_target]
+        if all(outcomes[d.id].ok for d in deps):
+            return step
+    return None
+
+
+def _holding_reason(holding: list[Step], outcomes: Mapping[str, StepOutcome]) -> str:
+    parts = []
+    for s in holding:
+        err = outcomes[s.id].error
+        what = s.summary or f"{s.action} {s.target}"
+        parts.append(f"{what}: {err.message.splitlines()[0]}" if err else what)
+    return f"{len(holding)} failed and are still out: " + "; ".join(parts)
 
 
 def _append(journal: Any, event: str, **fields: Any) -> None:

@@ -167,6 +167,8 @@ class RunState:
                 rec.finished = None
                 rec.error = None
             elif kind == "step-end":
+                if ev.get("outcome") == "skipped" and rec.done:
+                    continue  # a later run passing over it: keep when it was really done
                 rec.outcome = ev.get("outcome")
                 rec.finished = ev.get("time")
                 rec.error = ev.get("error")

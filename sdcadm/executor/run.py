@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sdcadm.errors import Interrupted, MultiError, SdcAdmError
+from sdcadm.errors import (
+    Cancelled, HeadnodeRebooting, Interrupted, MultiError, SdcAdmError, StepFailedError,
+)
 from sdcadm.executor import history as hist
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.engine import Engine, StepOutcome
@@ -49,6 +51,7 @@ def execute(
     verify: Callable[[], None] | None = None,
     work_kind: str | None = None,
     done_message: str | None = None,
+    control: Callable[[], tuple[str, str] | None] | None = None,
 ) -> RunResult:
     """Execute `steps` (the expansion of `plan`); raises the stopping error on failure.
 
@@ -59,7 +62,8 @@ def execute(
     `work_kind` names the folder of `<varDir>` holding the work directory (default
     `updates`, `rollbacks` for a rollback); `done_message` the last line of a run that
     succeeded (default the original's `Updated successfully (elapsed Ns).`), where `{elapsed}`
-    is the run's seconds.
+    is the run's seconds. `control` lets an operator pause or cancel the run from elsewhere
+    (`ExecContext.control`).
     """
     options = dict(options or {})
     steps = list(steps)
@@ -84,7 +88,7 @@ def execute(
         journal.write_plan(doc)
         journal.append("run-start", run_uuid=run_uuid, command=command, steps=len(steps))
         return _drive(app, doc, steps, journal, command=command, options=options,
-                      handlers=handlers, previous={})
+                      handlers=handlers, previous={}, control=control)
     finally:
         lock.release()
 
@@ -169,7 +173,16 @@ def _drive(
     handlers: Mapping[str, Any] | None,
     previous: Mapping[str, Any],
     resuming: bool = False,
+    again: str = "sdcadm update --resume",
+    control: Any = None,
+    on_end: Callable[[str, SdcAdmError | None], None] | None = None,
 ) -> RunResult:
+    """Run the steps, journal the end, record history, report; raise the stopping error.
+
+    `again` is the command that continues this run (said when it stops); `control` lets an
+    operator pause or cancel it from elsewhere (see `ExecContext.control`); `on_end` hears
+    the status once the journal has it.
+    """
     from sdcadm.executor.handlers import default_handlers
     from sdcadm.render.progress import Progress
 
@@ -182,7 +195,7 @@ def _drive(
     progress = Progress()
     ctx = ExecContext(
         clients=app.clients, config=app.config, progress=progress, options=options,
-        journal=journal, previous=previous, warn=getattr(app, "warn", None),
+        journal=journal, previous=previous, warn=getattr(app, "warn", None), control=control,
     )
     engine = Engine(ctx, handlers or default_handlers(), resume=resuming,
                     change_count=len(doc.get("changes") or ()))
@@ -193,22 +206,12 @@ def _drive(
         restore()
         progress.close()
     elapsed = int(time.monotonic() - start)
-    failed = [o for o in outcomes if o.outcome == "failed"]
-    interrupted = [o for o in outcomes if o.outcome == "interrupted"]
-    if failed:
-        status = "failed"
-        error: SdcAdmError | None = failed[0].error if len(failed) == 1 else MultiError(
-            [o.error for o in failed if o.error])
-    elif interrupted or ctx.cancelled():
-        status = "interrupted"
-        where = interrupted[0].step.id if interrupted else _next_step(outcomes)
-        error = Interrupted(
-            f"interrupted at step {where}; run \"sdcadm update --resume\" to continue")
-    else:
-        status, error = "done", None
+    status, error = _outcome(command, engine, ctx, outcomes, again)
     journal.append("run-end", run_uuid=run_uuid, status=status, elapsed=elapsed,
                    error=error.to_json() if error else None)
     journal.close()
+    if on_end is not None:
+        on_end(status, error)
     if entry is not None:
         try:
             hist.record_finish(app, entry, error=error, steps=[o.to_json() for o in outcomes],
@@ -221,8 +224,30 @@ def _drive(
         done = doc.get("done_message") or f"{word} successfully (elapsed {{elapsed}}s)."
         app.out(done.format(elapsed=elapsed))
         return result
-    _report_stop(app, command, outcomes, journal.dir, status)
+    _report_stop(app, command, outcomes, journal.dir, status, again)
     raise error
+
+
+def _outcome(command: str, engine: Engine, ctx: ExecContext, outcomes: list[StepOutcome],
+             again: str) -> tuple[str, SdcAdmError | None]:
+    """How the run ended: (status, the error to raise, or None when it is done)."""
+    failed = [o for o in outcomes if o.outcome == "failed"]
+    interrupted = [o for o in outcomes if o.outcome == "interrupted"]
+    if interrupted and isinstance(interrupted[0].error, HeadnodeRebooting):
+        return "rebooting", interrupted[0].error
+    if engine.stopped:
+        kind, reason = engine.stopped
+        if kind == "cancelled":
+            return kind, Cancelled(f"{command} cancelled: {reason}")
+        return kind, StepFailedError(f"{command} paused: {reason}")
+    if failed:
+        return "failed", (failed[0].error if len(failed) == 1 else
+                          MultiError([o.error for o in failed if o.error]))
+    if interrupted or ctx.cancelled():
+        where = interrupted[0].step.id if interrupted else _next_step(outcomes)
+        return "interrupted", Interrupted(
+            f"interrupted at step {where}; run \"{again}\" to continue")
+    return "done", None
 
 
 def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
@@ -255,11 +280,15 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
 
 
 def _report_stop(app: Any, command: str, outcomes: list[StepOutcome], work_dir: Path,
-                 status: str) -> None:
+                 status: str, again: str) -> None:
     total = len(outcomes)
     failed = sum(1 for o in outcomes if o.outcome == "failed")
     stopped = next((o for o in outcomes if o.outcome in ("failed", "interrupted")), None)
-    if stopped is not None:
+    if status == "rebooting" and stopped is not None:
+        index = outcomes.index(stopped) + 1
+        app.info(f"{command.capitalize()} stopped at step {index} of {total} "
+                 f"({stopped.step.id}): the headnode is rebooting")
+    elif stopped is not None:
         index = outcomes.index(stopped) + 1
         what = stopped.step.summary or f"{stopped.step.action} {stopped.step.target}"
         verb = "interrupted" if stopped.outcome == "interrupted" else "failed"
@@ -270,8 +299,14 @@ def _report_stop(app: Any, command: str, outcomes: list[StepOutcome], work_dir: 
     done = sum(1 for o in outcomes if o.ok)
     app.info(f"{done} of {total} steps done; journal: {work_dir}")
     steps = f"the {failed} failed steps" if failed > 1 else "the failed step"
-    app.info(f'Run "sdcadm update --resume" to retry {steps} and continue.'
-             if status == "failed" else 'Run "sdcadm update --resume" to continue.')
+    if status == "rebooting":
+        app.info(f'Once the headnode is back, run "{again}": it checks the headnode and '
+                 "goes on.")
+    elif status == "cancelled":
+        app.info("The run was cancelled; nothing more will start.")
+    else:
+        app.info(f'Run "{again}" to retry {steps} and continue.'
+                 if failed else f'Run "{again}" to continue.')
 
 
 def _next_step(outcomes: list[StepOutcome]) -> str:

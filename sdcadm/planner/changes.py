@@ -6,10 +6,12 @@ imgapi layout, deposed manatee peer).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+import json
+from typing import Any, Mapping, Sequence
 
-from sdcadm.errors import UpdateError
-from sdcadm.model import DatacenterState, Image, Instance
+from sdcadm.errors import UpdateError, UsageError
+from sdcadm.model import DatacenterState, Image, Instance, Server
 from sdcadm.plan import PlannedChange
 from sdcadm.planner.options import PlanOptions
 from sdcadm.planner.resolve import Resolved, StateIndex
@@ -24,9 +26,10 @@ def _newer(a: Image | None, b: Image) -> bool:
 
 def planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
                     agent_servers: set[str] | None, downgrades: list[str],
-                    warnings: list[str]) -> PlannedChange | None:
+                    warnings: list[str], topology: Topology | None = None
+                    ) -> PlannedChange | None:
     if r.kind == "platform":
-        return platform_change(r)
+        return platform_change(r, idx.state, topology)
     state = idx.state
     svc = r.service
     assert svc is not None
@@ -124,21 +127,47 @@ def _server_record(s: Any) -> Instance:
                     state="headnode" if s.headnode else None)
 
 
-def platform_change(r: Resolved) -> PlannedChange | None:
+def platform_change(r: Resolved, state: DatacenterState,
+                    topology: Topology | None) -> PlannedChange | None:
     plat = r.request.platform
     todo = [s for s in r.servers if s.current_platform != plat or s.boot_platform != plat]
     done = [s for s in r.servers if s not in todo]
     if not todo:
         return None
-    todo.sort(key=lambda s: (s.headnode, s.hostname, s.uuid))  # headnode last
-    return PlannedChange(
+    pc = PlannedChange(
         type="update-platform", procedure="platform", platform=plat,
-        servers=tuple(s.uuid for s in todo),
-        instances=tuple(_server_record(s) for s in todo),
-        already=tuple(_server_record(s) for s in done),
-        max_unavailable=r.request.max_unavailable or 1,
-        request=dict(r.request.source),
+        already=tuple(_server_record(s) for s in done), request=dict(r.request.source))
+    return rolling_reboot(pc, todo, state, topology, r.request.max_unavailable)
+
+
+def rolling_reboot(pc: PlannedChange, servers: Sequence[Server], state: DatacenterState,
+                   topology: Topology | None, max_unavailable: Any) -> PlannedChange:
+    """`pc` with its servers placed for a rolling reboot (order, keys, freezes, window)."""
+    from sdcadm.planner.reboots import (
+        group_sizes, holdings, parse_max_unavailable, plan_slots, window_note,
     )
+
+    try:
+        window = parse_max_unavailable(max_unavailable, len(servers))
+    except UsageError as e:
+        raise UpdateError(f"{e.message} (change: {json.dumps(dict(pc.request))})") from e
+    slots = plan_slots(servers, holdings(state, topology), group_sizes(state),
+                       roles_known=topology is not None)
+    if pc.platform:
+        slots = [dataclasses.replace(s, platform=pc.platform) for s in slots]
+    by_uuid = {s.uuid: s for s in servers}
+    notes = [n for n in (window_note(slots, window),) if n]
+    if topology is None and any(h.group in ("manatee", "binder") for s in slots for h in s.holds):
+        notes.append(ROLES_UNREAD)
+    return dataclasses.replace(
+        pc, servers=tuple(s.server for s in slots),
+        instances=tuple(_server_record(by_uuid[s.server]) for s in slots),
+        max_unavailable=window, reboots=tuple(s.to_json() for s in slots),
+        notes=pc.notes + tuple(notes))
+
+
+ROLES_UNREAD = ("roles were not read (dry run): servers holding manatee and binder members "
+                "are ordered by role when it runs")
 
 
 def refusal(r: Resolved, pc: PlannedChange, state: DatacenterState,

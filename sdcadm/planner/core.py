@@ -126,7 +126,8 @@ def plan(
             changes.append((r, PlannedChange(type=r.request.type, procedure="unsupported",
                                              service=r.service, request=dict(r.request.source))))
             continue
-        pc = planned_change(r, idx, options, agent_servers, downgrades, warnings)
+        pc = planned_change(r, idx, options, agent_servers, downgrades, warnings,
+                            None if topology_unread else topology)
         if pc is not None:
             changes.append((r, pc))
         elif not r.implicit:
@@ -192,6 +193,8 @@ def plan(
                 if img is not None:
                     labels[inst.image] = img.label
     used = {pc.service.name for pc in final if pc.service is not None}
+    if any(pc.procedure == "platform" for pc in final):
+        used |= {"manatee", "binder"}  # the reboot order depends on their roles
     hn = state.headnode
     extra = {
         **options.to_json(),
@@ -221,7 +224,7 @@ def _names_known(service: str, config: Any) -> bool:
 
 
 # Notes on a plan made without reading HA roles; a saved plan run later reads the roles
-# and drops them (see `without_unread_notes`).
+# and drops them (see `with_roles`).
 UNREAD_NOTES = (
     "roles and shard health were not read (dry run): the update checks the shard and orders "
     "instances by role when it runs",
@@ -229,12 +232,22 @@ UNREAD_NOTES = (
 )
 
 
-def without_unread_notes(plan: Plan) -> Plan:
-    """The plan once roles have been read: its "roles were not read" notes no longer hold."""
-    changes = tuple(dataclasses.replace(pc, notes=tuple(n for n in pc.notes
-                                                        if n not in UNREAD_NOTES))
-                    for pc in plan.changes)
-    return dataclasses.replace(plan, changes=changes)
+def with_roles(plan: Plan, state: DatacenterState, topology: Topology) -> Plan:
+    """A saved plan once the HA roles have been read: manatee and binder changes lose their
+    "roles were not read" notes, platform changes are placed again by role."""
+    from sdcadm.planner.changes import ROLES_UNREAD, rolling_reboot
+
+    changes = []
+    for pc in plan.changes:
+        pc = dataclasses.replace(pc, notes=tuple(n for n in pc.notes
+                                                 if n not in (*UNREAD_NOTES, ROLES_UNREAD)))
+        if pc.reboots:
+            servers = [state.servers[u] for u in pc.servers if u in state.servers]
+            pc = dataclasses.replace(pc, notes=())
+            pc = rolling_reboot(pc, servers, state, topology, pc.max_unavailable)
+        changes.append(pc)
+    return dataclasses.replace(plan, changes=tuple(changes),
+                               options={**plan.options, "topology": dict(topology)})
 
 
 def _check_servers_option(final: list[PlannedChange], options: PlanOptions,

@@ -137,9 +137,10 @@ def validate_change(ch: Any) -> ChangeRequest:
         if not isinstance(ch.get("platform"), str):
             errors.append(ValidationError(f'"platform" in {text} (string) is required'))
         mu = ch.get("max_unavailable", 1)
-        if not isinstance(mu, int) or isinstance(mu, bool) or mu < 1:
+        if not _max_unavailable_ok(mu):
             errors.append(ValidationError(
-                f'"max_unavailable" in {text} (positive integer) is required'))
+                f'"max_unavailable" in {text} (positive integer, or percentage "N%") is '
+                "required"))
         if ("servers" in ch) == ("selector" in ch):
             errors.append(ValidationError(
                 f'exactly one of "servers" or "selector" is required in {text}'))
@@ -164,6 +165,14 @@ def validate_change(ch: Any) -> ChangeRequest:
         max_unavailable=ch.get("max_unavailable", 1) if kind == "update-platform" else None,
         source=source,
     )
+
+
+def _max_unavailable_ok(mu: Any) -> bool:
+    if isinstance(mu, int) and not isinstance(mu, bool):
+        return mu >= 1
+    if isinstance(mu, str) and mu.endswith("%") and mu[:-1].isdigit():
+        return 1 <= int(mu[:-1]) <= 100
+    return False
 
 
 def validate_changes(items: Sequence[Any]) -> list[ChangeRequest]:

@@ -10,13 +10,14 @@ from types import ModuleType
 
 from sdcadm.plan import Plan, PlannedChange, Step
 from sdcadm.procedures import (
-    agents, binder, download, ha, imgapi, manatee, moray, platform, sapi, stateless,
+    agents, binder, download, ha, imgapi, manatee, moray, platform, reboot, sapi, stateless,
 )
 from sdcadm.procedures.context import Context
 
 MODULES: dict[str, ModuleType] = {
     "stateless": stateless, "ha": ha, "moray": moray, "sapi": sapi, "manatee": manatee,
     "binder": binder, "imgapi": imgapi, "agent": agents, "platform": platform,
+    "reboot": reboot,
 }
 
 

@@ -50,7 +50,8 @@ def test_server_agent_form_needs_a_known_service() -> None:
     ({"type": "update-platform", "platform": "20250101T000000Z", "max_unavailable": 0,
       "selector": "all"},
      '"max_unavailable" in {"type":"update-platform","platform":"20250101T000000Z",'
-     '"max_unavailable":0,"selector":"all"} (positive integer) is required'),
+     '"max_unavailable":0,"selector":"all"} (positive integer, or percentage "N%") is '
+     'required'),
     ({"type": "update-platform", "platform": "20250101T000000Z"},
      'exactly one of "servers" or "selector" is required in '
      '{"type":"update-platform","platform":"20250101T000000Z"}'),

@@ -143,7 +143,7 @@ def test_agents_restricted_by_servers_keep_the_service_image() -> None:
     assert brief(steps, dc) == [("install-agent", "cn2")]
 
 
-def test_platform_batches_headnode_last() -> None:
+def test_platform_assigns_then_reboots_in_one_rolling_window_headnode_last() -> None:
     dc = DC()
     for n in range(1, 6):
         dc.server(f"cn{n}")
@@ -151,30 +151,52 @@ def test_platform_batches_headnode_last() -> None:
            "max_unavailable": 2}
     doc = parse_spec(json.dumps({"changes": [req]}), origin="p.json")
     steps = expand(plan(dc.state(), doc.changes, PlanOptions(), config()))
-    got = [(s.action[:3], dc.servers[s.target].hostname, s.parallel) for s in steps]
-    assert got == [
-        ("set", "cn1", "platform:20250101T000000Z:set:1"),
-        ("set", "cn2", "platform:20250101T000000Z:set:1"),
-        ("reb", "cn1", "platform:20250101T000000Z:reboot:1"),
-        ("reb", "cn2", "platform:20250101T000000Z:reboot:1"),
-        ("set", "cn3", "platform:20250101T000000Z:set:2"),
-        ("set", "cn4", "platform:20250101T000000Z:set:2"),
-        ("reb", "cn3", "platform:20250101T000000Z:reboot:2"),
-        ("reb", "cn4", "platform:20250101T000000Z:reboot:2"),
-        ("set", "cn5", "platform:20250101T000000Z:set:3"),
-        ("reb", "cn5", "platform:20250101T000000Z:reboot:3"),
-        ("set", "headnode", "platform:20250101T000000Z:set:4"),
-        ("reb", "headnode", "platform:20250101T000000Z:reboot:4"),
-    ]
-    # Never more than max_unavailable reboots in one parallel group.
-    groups: dict[str, int] = {}
-    for s in steps:
-        if s.action == "reboot-server":
-            groups[s.parallel] = groups.get(s.parallel, 0) + 1
-            assert s.concurrency == 2
-            assert s.params == {"server_uuid": s.target, "hostname": dc.servers[s.target].hostname,
-                                "platform": "20250101T000000Z"}
-    assert max(groups.values()) <= 2
+    got = [(s.action[:3], dc.servers[s.target].hostname, s.parallel, s.concurrency,
+            s.on_failure) for s in steps]
+    hosts = ["cn1", "cn2", "cn3", "cn4", "cn5", "headnode"]
+    assert got == (
+        [("set", h, "platform:20250101T000000Z:assign", 10, "stop") for h in hosts]
+        + [("reb", h, "platform:20250101T000000Z:reboot", 2, "hold") for h in hosts])
+    reboots = [s for s in steps if s.action == "reboot-server"]
+    # Nothing holds a quorum member: no keys; the headnode waits for everyone else.
+    assert [s.exclusive for s in reboots] == [()] * 6
+    assert reboots[-1].after == tuple(sorted(s.uuid for s in dc.servers.values()
+                                             if not s.headnode))
+    assert [s.after for s in reboots[:-1]] == [()] * 5
+    assert reboots[0].params == {
+        "server_uuid": reboots[0].target, "hostname": "cn1", "platform": "20250101T000000Z",
+        "headnode": False, "freeze": False, "holds": [], "peers": {}, "timeout": 1800,
+        "gate_timeout": 600}
+
+
+def test_platform_on_an_ha_datacenter_keeps_quorum_and_freezes_the_shard() -> None:
+    dc = DC()
+    cns = [dc.server(f"cn{n}") for n in range(1, 5)]
+    on = [dc.hn, cns[0], cns[1]]
+    for svc, img in (("manatee", "sdc-postgres"), ("binder", "mantav2-nameservice"),
+                     ("moray", "mantav2-moray")):
+        dc.vm_service(svc, dc.image(img, "20240101"), 3, servers=on)
+    m = {i.alias: i.instance for i in dc.instances}
+    topology = {"manatee": {m["manatee0"]: "primary", m["manatee1"]: "sync",
+                            m["manatee2"]: "async"},
+                "binder": {m["binder0"]: "follower", m["binder1"]: "leader",
+                           m["binder2"]: "follower"}}
+    req = {"type": "update-platform", "platform": "20250101T000000Z", "selector": "all",
+           "max_unavailable": 3}
+    doc = parse_spec(json.dumps({"changes": [req]}), origin="p.json")
+    steps = [s for s in expand(plan(dc.state(), doc.changes, PlanOptions(), config(),
+                                    topology=topology)) if s.action == "reboot-server"]
+    host = {s.uuid: s.hostname for s in dc.servers.values()}
+    assert [host[s.target] for s in steps] == ["cn2", "cn3", "cn4", "cn1", "headnode"]
+    by = {host[s.target]: s for s in steps}
+    assert by["cn1"].exclusive == ("manatee", "binder", "moray")
+    assert by["cn3"].exclusive == ()
+    assert [host[u] for u in by["cn1"].after] == ["cn2"]  # the sync after the async
+    assert by["cn1"].params["freeze"] and by["headnode"].params["freeze"]
+    assert not by["cn2"].params["freeze"]
+    assert sorted(by["cn1"].params["peers"]["manatee"]) == sorted(
+        [m[f"manatee{k}"], on[k].uuid] for k in range(3))
+    assert "peers" not in by["cn3"].params or by["cn3"].params["peers"] == {}
 
 
 def test_downloads_first_by_generation() -> None:

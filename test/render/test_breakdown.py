@@ -133,13 +133,15 @@ def test_platform_block() -> None:
            "max_unavailable": 2}
     doc = parse_spec(json.dumps({"changes": [req]}), origin="p.json")
     text = render_breakdown(plan(dc.state(), doc.changes, PlanOptions(), config()))
-    assert text == f"""
+    assert text == """
 This update will make the following changes:
     update platform to 20250101T000000Z on 3 servers (at most 2 unavailable at once):
         3 servers will reboot from platform 20240101T000000Z
         1 server already at platform 20250101T000000Z
-        2 batches of at most 2
-        headnode {dc.hn.uuid} (headnode) reboots last
+        order:
+            1. cn1
+            2. cn2
+            3. headnode: headnode (sdcadm runs here): last
 
 """
 

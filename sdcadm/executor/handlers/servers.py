@@ -1,15 +1,29 @@
-"""Platform changes: set a server's boot platform, reboot it and wait until it is back."""
+"""Servers: assign a boot platform; reboot a server and see it back and healthy.
+
+`reboot-server` goes through phases, each journalled as a step note so that a run that
+died (or the headnode that rebooted itself) continues where it stood instead of rebooting
+again: freeze the manatee shard (when the server holds its primary or sync) -> reboot ->
+back on the expected platform -> health gate (`executor/gate.py`) -> unfreeze.
+
+Rebooting the headnode, where sdcadm runs, ends the run: the notes say the reboot was sent,
+the operator is told what to run once the headnode is back, and that run verifies it like
+any other server.
+"""
 from __future__ import annotations
 
 import time
 from typing import Any, Mapping
 
-from sdcadm.errors import SdcAdmError, StepFailedError
+from sdcadm.errors import HeadnodeRebooting, SdcAdmError, StepFailedError
 from sdcadm.executor.context import ExecContext, minutes
+from sdcadm.executor.gate import HEARTBEAT_MAX_AGE, ServerGate
 from sdcadm.executor.handlers.jobs import job_error
+from sdcadm.executor.journal import iso_now
 from sdcadm.plan import Step
+from sdcadm.planner.topology import read_shard_state, zone_argv
 
 REBOOT_TIMEOUT = 1800.0
+GATE_TIMEOUT = 600.0
 
 
 class SetBootPlatform:
@@ -26,42 +40,175 @@ class SetBootPlatform:
 
 
 class RebootServer:
+    def __init__(self, gate: ServerGate | None = None) -> None:
+        self.gate = gate
+
+    def _gate(self, ctx: ExecContext) -> ServerGate:
+        if self.gate is None:
+            reboot = getattr(ctx.config, "reboot", None) or {}
+            self.gate = ServerGate(max_age=float(reboot.get("heartbeatMaxAge",
+                                                            HEARTBEAT_MAX_AGE)))
+        return self.gate
+
+    # -- resume: is this server's reboot already behind us? -------------------------------
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
-        return _back(ctx.clients.cnapi.get_server(p["server_uuid"]), p["platform"])
+        notes = ctx.notes(step)
+        since = notes.get("rebooted") or p.get("since")
+        try:
+            server = ctx.clients.cnapi.get_server(p["server_uuid"])
+        except SdcAdmError:
+            return False
+        if server.get("status") != "running":
+            return False
+        if since and str(server.get("last_boot") or "") <= since:
+            return False  # not rebooted since the plan asked for it
+        if not since and p.get("platform") and server.get("current_platform") != p["platform"]:
+            return False
+        if notes.get("froze") and not notes.get("unfrozen"):
+            return False  # run() finishes the job: the shard must be unfrozen
+        return self._gate(ctx).check(ctx, p, server).ok
 
+    # -- the phases -------------------------------------------------------------------------
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
-        server, host = p["server_uuid"], p.get("hostname", "?")
-        ctx.say(f"Rebooting server {server} ({host})")
-        job = ctx.clients.cnapi.reboot(server)
-        if job:
-            ctx.note(step, job_uuid=job)
+        sid, host = p["server_uuid"], p.get("hostname", "?")
+        notes = dict(ctx.notes(step))
+        if notes.get("rebooted"):
+            ctx.say(f"Server {sid} ({host}) was rebooted at {notes['rebooted']}: "
+                    "waiting for it to be back")
+        else:
+            if p.get("freeze"):
+                notes.update(self._freeze(ctx, step))
+            notes.update(self._reboot(ctx, step))
+        self._wait_back(ctx, step, notes)
+        self._wait_healthy(ctx, step)
+        if notes.get("froze") and not notes.get("unfrozen"):
+            self._unfreeze(ctx, step)
+        ctx.say(f"Server {sid} ({host}) is back and healthy")
+
+    def _reboot(self, ctx: ExecContext, step: Step) -> dict[str, Any]:
+        p = step.params
+        sid, host = p["server_uuid"], p.get("hostname", "?")
+        if p.get("headnode"):
+            ctx.note(step, self_reboot=True)
+            ctx.say(f"Rebooting the headnode {sid} ({host}), where this sdcadm runs")
+        else:
+            ctx.say(f"Rebooting server {sid} ({host})")
+        when = iso_now()
+        job = ctx.clients.cnapi.reboot(sid)
+        ctx.note(step, rebooted=when, reboot_job=job)
+        if p.get("headnode"):
+            raise HeadnodeRebooting(f"this headnode ({host}) is rebooting: run again once it "
+                                    "is back")
+        return {"rebooted": when, "reboot_job": job}
+
+    def _wait_back(self, ctx: ExecContext, step: Step, notes: Mapping[str, Any]) -> None:
+        p = step.params
+        sid, host, plat = p["server_uuid"], p.get("hostname", "?"), p.get("platform")
+        job, since = notes.get("reboot_job"), notes.get("rebooted") or ""
         nominal = float(p.get("timeout") or REBOOT_TIMEOUT)
         deadline = time.monotonic() + ctx.scaled(nominal)
         went_down = False
         while True:
             ctx.sleep()
-            srv = _get_server(ctx, server)
+            srv = _get_server(ctx, sid)
             execution, error = _job_state(ctx, job)
             if srv is not None:
                 if srv.get("status") != "running":
                     went_down = True
-                elif _back(srv, p["platform"]) and (went_down or execution == "succeeded"):
-                    ctx.say(f"Server {server} ({host}) is back on platform {p['platform']}")
+                elif went_down or execution == "succeeded" or \
+                        str(srv.get("last_boot") or "") > since:
+                    if plat and srv.get("current_platform") != plat:
+                        raise StepFailedError(
+                            f"server {sid} ({host}) came back running platform "
+                            f"{srv.get('current_platform')}, not {plat}")
+                    ctx.say(f"Server {sid} ({host}) is back" +
+                            (f" on platform {plat}" if plat else ""))
                     return
             if execution in ("failed", "canceled"):
-                raise StepFailedError(
-                    f"server {server} ({host}) did not come back running platform "
-                    f"{p['platform']}: {error or 'reboot job ' + execution}")
+                raise StepFailedError(f"server {sid} ({host}) did not come back"
+                                      + (f" running platform {plat}" if plat else "")
+                                      + f": {error or 'reboot job ' + execution}")
             if time.monotonic() >= deadline:
                 raise StepFailedError(
-                    f"Timeout ({minutes(nominal)}) waiting for server {server} ({host}) to come "
-                    f"back running platform {p['platform']}")
+                    f"Timeout ({minutes(nominal)}) waiting for server {sid} ({host}) to come "
+                    "back" + (f" running platform {plat}" if plat else ""))
+
+    def _wait_healthy(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        sid, host = p["server_uuid"], p.get("hostname", "?")
+        nominal = float(p.get("gate_timeout") or GATE_TIMEOUT)
+        deadline = time.monotonic() + ctx.scaled(nominal)
+        gate = self._gate(ctx)
+        while True:
+            health = gate.check(ctx, p)
+            if health.ok:
+                return
+            if health.fatal:
+                raise StepFailedError(f"server {sid} ({host}) failed its health gate: "
+                                      f"{health.detail}")
+            if time.monotonic() >= deadline:
+                raise StepFailedError(f"Timeout ({minutes(nominal)}) waiting for server {sid} "
+                                      f"({host}) to pass its health gate: {health.detail}")
+            ctx.sleep()
+
+    # -- the manatee shard ------------------------------------------------------------------
+    def _freeze(self, ctx: ExecContext, step: Step) -> dict[str, Any]:
+        p = step.params
+        members = _peers_first_elsewhere(p)
+        remote = ctx.clients.remote
+        state = _shard_state(ctx, members)
+        if state.get("freeze"):
+            reason = (state["freeze"] or {}).get("reason", "?")
+            ctx.say(f"The manatee shard is already frozen ({reason}): leaving it so")
+            ctx.note(step, froze=False)
+            return {"froze": False}
+        reason = f"sdcadm reboot of {p.get('hostname', p['server_uuid'])} ({ctx_run(ctx)})"
+        ctx.say(f"Freezing the manatee shard while {p.get('hostname')} reboots")
+        _in_any_member(remote, members, ["manatee-adm", "freeze", "-r", reason])
+        ctx.note(step, froze=True)
+        return {"froze": True}
+
+    def _unfreeze(self, ctx: ExecContext, step: Step) -> None:
+        p = step.params
+        ctx.say("Unfreezing the manatee shard")
+        _in_any_member(ctx.clients.remote, _peers_first_elsewhere(p),
+                       ["manatee-adm", "unfreeze"])
+        ctx.note(step, unfrozen=True)
 
 
-def _back(server: Mapping[str, Any], platform: str) -> bool:
-    return server.get("status") == "running" and server.get("current_platform") == platform
+def ctx_run(ctx: ExecContext) -> str:
+    journal = getattr(ctx, "journal", None)
+    return f"run {journal.dir.name}" if journal is not None else "sdcadm"
+
+
+def _peers_first_elsewhere(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Manatee members, those on other servers first (this one may be down)."""
+    members = [(m[0], m[1]) for m in (p.get("peers") or {}).get("manatee") or ()]
+    return sorted(members, key=lambda m: m[1] == p["server_uuid"])
+
+
+def _shard_state(ctx: ExecContext, members: list[tuple[str, str]]) -> Mapping[str, Any]:
+    try:
+        return read_shard_state(ctx.clients.remote, members)
+    except ValueError as e:
+        raise StepFailedError(str(e)) from e
+
+
+def _in_any_member(remote: Any, members: list[tuple[str, str]], command: list[str]) -> None:
+    errors = []
+    for zone, server in members:
+        try:
+            res = remote.run(server, zone_argv(zone, *command))
+        except SdcAdmError as e:
+            errors.append(e.message.splitlines()[0])
+            continue
+        if res.exit_status == 0:
+            return
+        errors.append(f"{zone}: {(res.stderr or res.stdout).strip() or res.exit_status}")
+    raise StepFailedError(f"{' '.join(command)} failed in every manatee zone: "
+                          + "; ".join(errors))
 
 
 def _get_server(ctx: ExecContext, uuid: str) -> Mapping[str, Any] | None:
