@@ -83,7 +83,11 @@ class Config:
     external_ip: str | None = None
     updated_size_parameters: Mapping[str, Any] = field(default_factory=dict)
     ssh: Mapping[str, Any] = field(default_factory=dict)
+    health: Mapping[str, Any] = field(default_factory=dict)
+    reboot: Mapping[str, Any] = field(default_factory=dict)
     address_map: Mapping[str, str] = field(default_factory=dict)
+    # Where downloads wait before they are installed (platform images: several hundred MiB).
+    tmp_dir: Path = Path("/var/tmp")
     # The merged configuration as plain data, for `sdcadm info -j`.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -184,6 +188,7 @@ KEYS: dict[str, Check] = {
     "coal": _anything,
     "serverUuid": _uuid,
     "varDir": _string,
+    "tmpDir": _string,
     "lockPath": _string,
     "pollInterval": _positive_number,
     "lockWait": _nonneg_number,
@@ -238,6 +243,24 @@ SSH_KEYS: dict[str, Check] = {
 KEYS["ssh"] = _object
 KEYS["addressMap"] = _address_map
 
+# `health`: `sdcadm check-health` and the health gates (sdcadm.health).
+HEALTH_KEYS: dict[str, Check] = {
+    "pingTimeout": _positive_number,
+    "pingConcurrency": _positive_int,
+    "commandTimeout": _positive_number,
+}
+KEYS["health"] = _object
+
+# `reboot`: rolling reboots (reboot plans, platform updates) and their health gate.
+REBOOT_KEYS: dict[str, Check] = {
+    "heartbeatMaxAge": _positive_number,
+}
+KEYS["reboot"] = _object
+
+# Sections whose own keys are checked like the top level's.
+SECTIONS: dict[str, dict[str, Check]] = {"ssh": SSH_KEYS, "health": HEALTH_KEYS,
+                                         "reboot": REBOOT_KEYS}
+
 
 def _check(source: str, data: Mapping[str, Any]) -> None:
     for key, value in data.items():
@@ -251,8 +274,8 @@ def _check(source: str, data: Mapping[str, Any]) -> None:
         must = check(value)
         if must:
             raise ConfigError(f'{source}: "{key}" must be {must}')
-        if key == "ssh":
-            _check_section(source, key, value, SSH_KEYS)
+        if key in SECTIONS:
+            _check_section(source, key, value, SECTIONS[key])
         if key in SERVICE_KEYS:
             for sub, subval in value.items():
                 if sub != "url":
@@ -393,6 +416,9 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         external_ip=m.get("external_ip"),
         updated_size_parameters=dict(m.get("updatedSizeParameters") or {}),
         ssh=dict(m.get("ssh") or {}),
+        health=dict(m.get("health") or {}),
+        reboot=dict(m.get("reboot") or {}),
         address_map=dict(m.get("addressMap") or {}),
+        tmp_dir=Path(m.get("tmpDir") or "/var/tmp"),
         raw=dict(m),
     )

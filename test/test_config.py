@@ -132,6 +132,17 @@ def test_env_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     ({"imgNamesFromSvcName": {"x": "x"}},
      '"imgNamesFromSvcName" must be an object of service name -> list of image names'),
     ({"tlsVerify": "no"}, '"tlsVerify" must be true or false'),
+    ({"ssh": {"hostKeyPolicy": "yes"}},
+     '"ssh.hostKeyPolicy" must be one of "strict", "accept-new", "off"'),
+    ({"ssh": {"knownhosts": "/x"}}, 'unknown key "ssh.knownhosts" (did you mean '
+                                    '"ssh.knownHosts"?)'),
+    ({"ssh": {"port": 70000}}, '"ssh.port" must be a port number'),
+    ({"ssh": {"concurrency": 0}}, '"ssh.concurrency" must be a positive integer'),
+    ({"addressMap": {"10.0.0.1": "127.0.0.1:22"}},
+     '"addressMap" must be an object of "HOST:PORT" -> "HOST:PORT"'),
+    ({"reboot": {"heartbeatMaxAge": 0}}, '"reboot.heartbeatMaxAge" must be a positive number'),
+    ({"reboot": {"heartbeat": 5}}, 'unknown key "reboot.heartbeat" (did you mean '
+                                   '"reboot.heartbeatMaxAge"?)'),
     ("{not json",
      "invalid JSON: Expecting property name enclosed in double quotes (line 1 column 2)"),
     ("[1, 2]", "must be a JSON object"),

@@ -139,6 +139,7 @@ def run(app: Any, plan: str | None, yes: bool, dry_run: bool) -> None:
         raise UsageError(f"reboot plan {rp.uuid} names servers CNAPI no longer has: "
                          + ", ".join(missing))
     servers = [state.servers[u] for u in doc["servers"]]
+    app.clients.remote.learn(state.servers.values())  # addresses for the health gates
     may_execute = not dry_run and (yes or app.has_terminal())
     topology = _roles(app, state, locked=may_execute)
     the_plan = reboot_plan(state, servers, topology, doc.get("window") or 1,

@@ -238,10 +238,11 @@ class Remote:
                 ip = _admin_ip(s)
             else:
                 uuid, host, ip = s.uuid, s.hostname, s.admin_ip
-            self._servers[uuid] = (host, ip)
+            # A listing without sysinfo says nothing of the address: keep what we know.
+            self._servers[uuid] = (host, ip or self._servers.get(uuid, (host, None))[1])
 
     def endpoint(self, server: str) -> Endpoint:
-        if server not in self._servers and self.resolve is not None:
+        if not self._servers.get(server, (None, None))[1] and self.resolve is not None:
             try:
                 self.learn([self.resolve(server)])
             except SdcAdmError as e:

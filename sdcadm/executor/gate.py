@@ -56,11 +56,14 @@ def server_problems(server: Mapping[str, Any], platform: str | None,
     return [], False
 
 
-def smf_problems(remote: Any, server: str, argv: Sequence[str]) -> tuple[list[str], bool]:
+def smf_problems(remote: Any, server: str, argv: Sequence[str], *,
+                 raise_remote: bool = False) -> tuple[list[str], bool]:
     """`svcs -vx`-style output to reasons (maintenance is fatal)."""
     try:
         res = remote.run(server, list(argv))
     except SdcAdmError as e:
+        if raise_remote:
+            raise
         return [e.message.splitlines()[0]], False
     out = res.stdout.strip()
     if res.exit_status != 0:
@@ -101,7 +104,11 @@ class ServerGate:
             return Health(False, "; ".join(reasons), fatal)
         remote = ctx.clients.remote
         remote.learn([server])
-        gz, fatal = smf_problems(remote, sid, ["svcs", "-vx"])
+        try:
+            gz, fatal = smf_problems(remote, sid, ["svcs", "-vx"], raise_remote=True)
+        except SdcAdmError as e:
+            # Its global zone cannot be asked: neither can its zones.
+            return Health(False, e.message.splitlines()[0])
         reasons += gz
         admin = getattr(ctx.config, "admin_uuid", None)
         for vm in (server.get("vms") or {}).values():
@@ -116,7 +123,7 @@ class ServerGate:
             if problem:
                 reasons.append(problem)
                 fatal = fatal or group_fatal
-        return Health(not reasons, "; ".join(reasons), fatal)
+        return Health(not reasons, "; ".join(dict.fromkeys(reasons)), fatal)
 
 
 def group_problem(remote: Any, group: str, members: Sequence[Sequence[str]]
