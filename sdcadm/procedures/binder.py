@@ -9,7 +9,7 @@ from sdcadm.model import Instance
 from sdcadm.plan import PlannedChange, Step
 from sdcadm.procedures import moray
 from sdcadm.procedures.context import Context
-from sdcadm.procedures.rolling import instance_steps, service_step
+from sdcadm.procedures.rolling import instance_steps, is_ha, service_step
 
 SUMMARY = "update binder: ZooKeeper followers one at a time, then the leader"
 
@@ -34,4 +34,6 @@ def summary(change: PlannedChange, ctx: Context) -> list[str]:
 
 
 def steps(change: PlannedChange, ctx: Context) -> list[Step]:
-    return service_step(change) + instance_steps(change, ordered(change, ctx))
+    rejoin = ("dns", "zk") if is_ha(change) else ()
+    return service_step(change) + instance_steps(change, ordered(change, ctx), rejoin=rejoin,
+                                                 ctx=ctx)

@@ -22,12 +22,26 @@ def service_step(change: PlannedChange) -> list[Step]:
 
 
 def instance_steps(change: PlannedChange, insts: Iterable[Instance], timeout: int | None = None,
-                   ) -> list[Step]:
+                   *, rejoin: tuple[str, ...] = (), ctx: Context | None = None) -> list[Step]:
+    """Reprovision and wait, one instance after the other. `rejoin` ("dns", "zk") wraps
+    each instance of an HA service: out of DNS before it goes down, back in DNS (and in its
+    ZooKeeper ensemble) before the next one leaves."""
     svc, img = change.service, change.image
     assert svc is not None and img is not None
     wait = timeout or WAIT_TIMEOUTS.get(change.procedure, 300)
+    domain = (svc.metadata or {}).get("SERVICE_DOMAIN")
     steps: list[Step] = []
     for inst in insts:
+        dns = "dns" in rejoin and bool(domain and inst.ip and inst.server)
+        base = {"instance": inst.instance, "alias": inst.alias, "service": svc.name,
+                "server_uuid": inst.server}
+        named = f"{inst_name(inst)} ({inst.instance})"
+        dns_params = {**base, "ip": inst.ip, "domain": domain,
+                      "headnode": ctx.headnode if ctx else None}
+        if dns:
+            steps.append(Step(id="", action="dns-leave", target=inst.instance,
+                              params=dns_params, change=svc.name,
+                              summary=f"take {named} out of DNS ({domain})"))
         steps.append(Step(
             id="", action="reprovision", target=inst.instance,
             params={"instance": inst.instance, "alias": inst.alias, "service": svc.name,
@@ -40,7 +54,20 @@ def instance_steps(change: PlannedChange, insts: Iterable[Instance], timeout: in
                     "image_uuid": img.uuid, "timeout": wait},
             summary=f"wait for {inst_name(inst)} ({inst.instance}) to come up",
             change=svc.name))
+        if dns:
+            steps.append(Step(id="", action="dns-join", target=inst.instance,
+                              params=dns_params, change=svc.name,
+                              summary=f"wait for {named} to be back in DNS ({domain})"))
+        if "zk" in rejoin and inst.server:
+            steps.append(Step(id="", action="zk-join", target=inst.instance, params=base,
+                              change=svc.name,
+                              summary=f"wait for {named} to rejoin the ZooKeeper ensemble"))
     return steps
+
+
+def is_ha(change: PlannedChange) -> bool:
+    """More than one instance: the service stays up while each one is replaced."""
+    return len(change.instances) + len(change.already) > 1
 
 
 def header(change: PlannedChange, ctx: Context) -> str:

@@ -266,9 +266,12 @@ def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
         return
     stuck = world.has_fault("stuck-instance", vm["uuid"])
     state = "provisioning" if stuck else "running"
-    store.edit("vm", vm["uuid"], lambda v: v.update(image_uuid=p["image_uuid"], state=state,
-                                                   zone_state="installed" if stuck else "running",
-                                                   last_modified=now_iso()))
+
+    def reprovisioned(v: dict[str, Any]) -> None:
+        v.update(image_uuid=p["image_uuid"], state=state,
+                 zone_state="installed" if stuck else "running", last_modified=now_iso())
+        v.get("_sim", {}).pop("smf", None)  # a new zone root: its SMF services as shipped
+    store.edit("vm", vm["uuid"], reprovisioned)
     finish_job(world, job["uuid"], None)
 
 

@@ -90,7 +90,47 @@ def test_binder_leader_last() -> None:
     _, steps = steps_for(dc, "binder", topology=topo)
     assert [n for a, n in brief(steps, dc) if a == "reprovision"] == ["binder2", "binder0",
                                                                        "binder1"]
-    assert steps[-1].params["timeout"] == 600
+    assert [s for s in steps if s.action == "wait-instance"][-1].params["timeout"] == 600
+    # Each binder rejoins its ensemble before the next one goes (no DNS name known here).
+    assert [a for a, n in brief(steps, dc) if n == "binder0"] == [
+        "reprovision", "wait-instance", "zk-join"]
+
+
+def with_dns(dc: DC, service: str) -> DC:
+    """The service's SERVICE_DOMAIN and its instances' admin IPs, as gather reads them."""
+    import dataclasses
+
+    svc = dc.services[service]
+    dc.services[service] = dataclasses.replace(
+        svc, metadata={"SERVICE_DOMAIN": f"{service}.coal.joyent.us"})
+    dc.instances = [dataclasses.replace(i, ip=f"10.99.99.{20 + n}") if i.service == service
+                    else i for n, i in enumerate(dc.instances)]
+    return dc
+
+
+def test_moray_instances_leave_dns_before_they_go_and_rejoin_before_the_next() -> None:
+    dc = with_dns(three_instance_dc("moray", "mantav2-moray"), "moray")
+    _, steps = steps_for(dc, "moray")
+    assert brief(steps, dc)[1:6] == [("dns-leave", "moray1"), ("reprovision", "moray1"),
+                                     ("wait-instance", "moray1"), ("dns-join", "moray1"),
+                                     ("dns-leave", "moray2")]
+    leave = steps[1]
+    m1 = dc.instances[1]
+    assert leave.params == {"instance": m1.instance, "alias": "moray1", "service": "moray",
+                            "server_uuid": m1.server, "ip": m1.ip,
+                            "domain": "moray.coal.joyent.us", "headnode": dc.hn.uuid}
+    assert leave.summary == f"take moray1 ({m1.instance}) out of DNS (moray.coal.joyent.us)"
+
+
+def test_a_single_moray_has_no_dns_dance() -> None:
+    dc = DC()
+    old = dc.image("mantav2-moray", "20240101")
+    dc.image("mantav2-moray", "20240601")
+    dc.vm_service("moray", old, 1)
+    with_dns(dc, "moray")
+    _, steps = steps_for(dc, "moray")
+    assert [a for a, _ in brief(steps, dc)] == ["sapi-update-service", "reprovision",
+                                                 "wait-instance"]
 
 
 def test_binder_without_topology_puts_the_headnode_last() -> None:
