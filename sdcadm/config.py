@@ -258,44 +258,27 @@ REBOOT_KEYS: dict[str, Check] = {
 KEYS["reboot"] = _object
 
 # Sections whose own keys are checked like the top level's.
-SECTIONS: dict[str, dict[str, Check]] = {"ssh": SSH_KEYS, "health": HEALTH_KEYS,
-                                         "reboot": REBOOT_KEYS}
+SECTIONS: dict[str, dict[str, Check]] = {
+    "ssh": SSH_KEYS, "health": HEALTH_KEYS, "reboot": REBOOT_KEYS,
+    **{k: {"url": _url} for k in SERVICE_KEYS},
+}
 
 
-def _check(source: str, data: Mapping[str, Any]) -> None:
+def _check(source: str, data: Mapping[str, Any], checks: Mapping[str, Check] = KEYS,
+           prefix: str = "") -> None:
     for key, value in data.items():
-        if key.startswith("_"):  # `"_comment": ...` keys are the JSON way to annotate
+        if key.startswith("_") and not prefix:  # `"_comment": ...` keys annotate JSON
             continue
-        check = KEYS.get(key)
+        check = checks.get(key)
         if check is None:
-            hint = difflib.get_close_matches(key, list(KEYS), n=1)
-            more = f' (did you mean "{hint[0]}"?)' if hint else ""
-            raise ConfigError(f'{source}: unknown key "{key}"{more}')
+            hint = difflib.get_close_matches(key, list(checks), n=1)
+            more = f' (did you mean "{prefix}{hint[0]}"?)' if hint else ""
+            raise ConfigError(f'{source}: unknown key "{prefix}{key}"{more}')
         must = check(value)
         if must:
-            raise ConfigError(f'{source}: "{key}" must be {must}')
-        if key in SECTIONS:
-            _check_section(source, key, value, SECTIONS[key])
-        if key in SERVICE_KEYS:
-            for sub, subval in value.items():
-                if sub != "url":
-                    raise ConfigError(f'{source}: unknown key "{key}.{sub}"')
-                must = _url(subval)
-                if must:
-                    raise ConfigError(f'{source}: "{key}.url" must be {must}')
-
-
-def _check_section(source: str, key: str, value: Mapping[str, Any],
-                   checks: Mapping[str, Check]) -> None:
-    for sub, subval in value.items():
-        check = checks.get(sub)
-        if check is None:
-            hint = difflib.get_close_matches(sub, list(checks), n=1)
-            more = f' (did you mean "{key}.{hint[0]}"?)' if hint else ""
-            raise ConfigError(f'{source}: unknown key "{key}.{sub}"{more}')
-        must = check(subval)
-        if must:
-            raise ConfigError(f'{source}: "{key}.{sub}" must be {must}')
+            raise ConfigError(f'{source}: "{prefix}{key}" must be {must}')
+        if not prefix and key in SECTIONS:
+            _check(source, value, SECTIONS[key], prefix=f"{key}.")
 
 
 # -- sources ------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_env_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     ({"frobnicate": 1}, 'unknown key "frobnicate"'),
     ({"sapi": "http://x"}, '"sapi" must be an object'),
     ({"sapi": {"url": "ftp://x"}}, '"sapi.url" must be an http:// or https:// URL'),
-    ({"sapi": {"uri": "http://x"}}, 'unknown key "sapi.uri"'),
+    ({"sapi": {"uri": "http://x"}}, 'unknown key "sapi.uri" (did you mean "sapi.url"?)'),
     ({"ufds_admin_uuid": "nope"}, '"ufds_admin_uuid" must be a UUID'),
     ({"agentConcurrency": 0}, '"agentConcurrency" must be a positive integer'),
     ({"lockWait": -1}, '"lockWait" must be a non-negative number'),

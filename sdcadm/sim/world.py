@@ -12,6 +12,7 @@ from typing import Any
 
 from sdcadm.sim import ENDPOINTS
 from sdcadm.sim.store import Rows, Store, now_iso
+from sdcadm.sim.usbkey import UsbKey
 
 REQUEST_FAULTS = ("error", "latency", "drop")
 # Faults aimed at a target (a VM, image or server uuid, or "*"). Server faults: a reboot that
@@ -20,10 +21,11 @@ REQUEST_FAULTS = ("error", "latency", "drop")
 # (`ssh-unreachable`), shows another host key (`ssh-hostkey`) or never answers (`ssh-hang`);
 # a cn-agent whose heartbeat stops (`stale-heartbeat`).
 # Instance faults: a service in maintenance (`unhealthy`), a health ping that answers 500
-# (`ping-fail`) or never (`ping-hang`).
+# (`ping-fail`) or never (`ping-hang`), a zone that never registers in DNS (`dns-missing`).
 TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
                    "reboot-old-platform", "reboot-maintenance", "stale-heartbeat",
-                   "ssh-unreachable", "ssh-hostkey", "ssh-hang", "ping-fail", "ping-hang")
+                   "ssh-unreachable", "ssh-hostkey", "ssh-hang", "ping-fail", "ping-hang",
+                   "dns-missing")
 FAULT_TYPES = REQUEST_FAULTS + TARGETED_FAULTS + ("manatee-deposed",)
 SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
 
@@ -159,6 +161,7 @@ class World:
             ev.set()
         self.events.clear()
         self.store.replace_all(self.baseline)
+        UsbKey(self).restore()  # the key's directories follow the store back
 
 
 def validate_fault(spec: Any) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import Any
 
 from sdcadm.executor.handlers.agents import InstallAgent
 from sdcadm.executor.handlers.images import ImportImage
+from sdcadm.executor.handlers.platforms import platform_handlers
+from sdcadm.executor.handlers.rejoin import JoinDns, JoinZookeeper, LeaveDns
 from sdcadm.executor.handlers.servers import RebootServer, SetBootPlatform
 from sdcadm.executor.handlers.shard import CheckShard
 from sdcadm.executor.handlers.vms import Reprovision, SapiUpdateService, WaitInstance
@@ -25,4 +27,8 @@ def default_handlers(gate: Any = None) -> dict[str, Any]:
         "install-agent": InstallAgent(),
         "set-boot-platform": SetBootPlatform(),
         "reboot-server": RebootServer(),
+        "dns-leave": LeaveDns(),
+        "dns-join": JoinDns(),
+        "zk-join": JoinZookeeper(),
+        **platform_handlers(),
     }
