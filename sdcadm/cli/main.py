@@ -187,8 +187,10 @@ def run(argv: list[str]) -> int:
 
     verbose = "-v" in argv or "--verbose" in argv
     try:
-        cli.main(args=argv, prog_name="sdcadm", standalone_mode=False)
-        return 0
+        code = cli.main(args=argv, prog_name="sdcadm", standalone_mode=False)
+        # ctx.exit(N) comes back as N here: a command whose output is its own report
+        # (check-health -j with unhealthy rows) exits non-zero without an error line.
+        return code if isinstance(code, int) else 0
     except SdcAdmError as e:
         _print_error(_subcommand_path(argv), e.code, _shown_message(e, verbose), verbose)
         return e.exit_status

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import uvicorn
 
-from sdcadm.sim import ENDPOINTS, admin, cnapi, imgapi, ops, sapi, vmapi, workflow
+from sdcadm.sim import ENDPOINTS, admin, cnapi, imgapi, ops, sapi, usbkey, vmapi, workflow
 from sdcadm.sim.files import SumCache
 from sdcadm.sim.scenario import build_docs, load_scenario, scenario_path
 from sdcadm.sim.store import Store, rows_from
@@ -57,6 +57,7 @@ def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path
         "ufds_admin_uuid": world_info["admin_uuid"],
         "datacenter_name": world_info["datacenter_name"], "dns_domain": world_info["dns_domain"],
         "varDir": str(state_dir / "var"),
+        "tmpDir": str(state_dir / "tmp"),
         "pollInterval": max(0.01, 5 * time_scale),
     }
     if ssh:
@@ -93,6 +94,7 @@ class Simulator:
         latencies = dict(data.get("latencies") or {})
         latencies.update(self.latency_overrides)
         docs.append(("sim", "latencies", latencies))
+        docs.append((*usbkey.DOC, usbkey.baseline(data)))
         for n, f in enumerate(self.fault_specs, start=1):
             docs.append(("fault", f"start-{n}", dict(f, id=f"start-{n}", fired=0)))
         baseline = rows_from(docs)
@@ -107,6 +109,10 @@ class Simulator:
             store.put("sim", "latencies", lat)
         self.world = World(store, data, baseline, time_scale=self.time_scale,
                            state_dir=self.state_dir)
+        if restarted:
+            usbkey.UsbKey(self.world).ensure()
+        else:
+            usbkey.UsbKey(self.world).restore()
         self.info = {"scenario": self.scenario, "restarted": restarted,
                      "admin_uuid": self.world.admin_uuid, "datacenter_name": self.world.dc_name,
                      "dns_domain": self.world.dns_domain,
@@ -158,9 +164,10 @@ class Simulator:
     def write_files(self) -> None:
         urls = self.world.urls
         sim = dict(urls, pid=os.getpid(), scenario=self.scenario, time_scale=self.time_scale,
-                   ssh=self.sshd.ports)
+                   ssh=self.sshd.ports, pings=self.pings.ports)
         conf = config_for(urls, self.info, self.state_dir, self.time_scale,
-                          ssh=self.sshd.config(), address_map=self.sshd.address_map())
+                          ssh=self.sshd.config(),
+                          address_map={**self.sshd.address_map(), **self.pings.address_map()})
         _write(self.state_dir / "sdcadm.conf", json.dumps(conf, indent=2) + "\n")
         _write(self.state_dir / "sim.json", json.dumps(sim, indent=2) + "\n")
         _write(self.state_dir / "sim.pid", f"{os.getpid()}\n")
@@ -171,12 +178,15 @@ class Simulator:
             s.should_exit = True
 
     async def serve(self) -> None:
+        from sdcadm.sim.pings import PingServer
         from sdcadm.sim.sshd import SshDaemon
 
         socks = self.bind()
         apps = self.apps()
         self.sshd = SshDaemon(self.world, self.state_dir)
         self.sshd.bind(self._recorded("ssh") or {})
+        self.pings = PingServer(self.world, self.state_dir)
+        await self.pings.start(self._recorded("pings") or {})
         for name in ENDPOINTS:
             cfg = uvicorn.Config(apps[name], log_level="warning", access_log=False, lifespan="off",
                                  server_header=False, timeout_keep_alive=30, http="h11")
@@ -197,6 +207,7 @@ class Simulator:
         watchdog = asyncio.create_task(self._watch_parent()) if self.parent_pid else None
         await asyncio.gather(*tasks, return_exceptions=True)
         self.sshd.stop()
+        await self.pings.stop()
         if watchdog:
             watchdog.cancel()
         for t in list(self.world.runners.values()):

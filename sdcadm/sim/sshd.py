@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sdcadm.sim.sshd")
 HUNG = 3600.0  # how long an `ssh-hang` command waits: longer than any client timeout
+CLOSE_WAIT = 30.0  # how long a finished command's channel waits for the client to close it
 
 
 def _new_key() -> tuple[str, paramiko.PKey]:
@@ -247,6 +248,12 @@ class SshDaemon:
             if err:
                 chan.sendall_stderr(err.encode())
             chan.send_exit_status(code)
+            # EOF now, CLOSE once the client closes: the transport thread sends the reply to
+            # the exec request only after check_channel_exec_request returns, and a CLOSE
+            # that overtakes it makes the client report "Channel closed." for a command
+            # that ran.
+            chan.shutdown_write()
+            chan.status_event.wait(CLOSE_WAIT)
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:

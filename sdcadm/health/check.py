@@ -1,0 +1,192 @@
+"""Running health checks: SMF over SSH, one connection per server, then HTTP pings.
+
+Per server (`ssh.concurrency` servers at a time, through `Remote.fleet`): one `svcs -vx`
+for its agents and global zone when any of them is checked, then `svcs -vxz ZONE` per VM.
+The first failure to reach or run on a server (unreachable, host key refused, timeout)
+becomes the error of every target on it not yet checked: a hung server costs one timeout,
+not one per VM. Targets whose SMF is fine are pinged as soon as their server is done, on a
+pool of their own (`health.pingConcurrency`), so pings overlap the SSH fan-out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from sdcadm.errors import SdcAdmError
+from sdcadm.health.ping import PingSpec, ping, ping_spec
+from sdcadm.health.rows import HealthRow
+from sdcadm.health.smf import attribute, svcs_errors
+from sdcadm.health.targets import Target, select_targets
+from sdcadm.model import DatacenterState, Instance, Server
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from sdcadm.clients import Clients
+    from sdcadm.clients.remote import Session
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """The configuration's `health` section."""
+
+    ping_timeout: float = 5.0  # seconds for a ping to connect and answer
+    ping_concurrency: int = 32  # pings in flight at once
+    command_timeout: float = 10.0  # seconds a `svcs` may take (the original's Ur timeout)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "HealthSettings":
+        raw: Mapping[str, Any] = getattr(config, "health", None) or {}
+        return cls(
+            ping_timeout=float(raw.get("pingTimeout", cls.ping_timeout)),
+            ping_concurrency=int(raw.get("pingConcurrency", cls.ping_concurrency)),
+            command_timeout=float(raw.get("commandTimeout", cls.command_timeout)),
+        )
+
+
+Checkable = Target | Instance
+# Per server: SMF errors by target index, and the pings queued for the targets SMF passed.
+_Outcome = tuple[dict[int, tuple[str, ...]], dict[int, "Future[str | None]"]]
+
+
+def check(clients: "Clients", state: DatacenterState, targets: Iterable[Checkable] | None = None,
+          *, settings: HealthSettings | None = None, keep: bool = False) -> list[HealthRow]:
+    """One row per target, in the order given (`targets` None: everything the original
+    checks, see `select_targets`). Never raises for an unhealthy or unreachable instance:
+    that is a row with its reason. `keep` keeps the SSH connections open afterwards (for a
+    caller that polls)."""
+    chosen = select_targets(state) if targets is None else [_target(t) for t in targets]
+    return _run(clients, chosen, state.servers, settings, keep=keep)
+
+
+def instance_health(clients: "Clients", instance: Checkable | Mapping[str, Any],
+                    server: Server | None = None, *,
+                    settings: HealthSettings | None = None) -> HealthRow:
+    """The health of one instance (a model Instance, a Target, or a VMAPI VM object): its
+    SMF services, then its ping. The server's connection is kept for the next poll.
+    `server` gives its hostname and admin IP; without it CNAPI is asked (once)."""
+    target = Target.of_vm(instance) if isinstance(instance, Mapping) else _target(instance)
+    if server is not None and target.hostname is None:
+        target = replace(target, hostname=server.hostname)
+    if target.type == "agent" and target.ip is None and server is not None:
+        target = replace(target, ip=server.admin_ip)
+    servers = {server.uuid: server} if server is not None else {}
+    row = _run(clients, [target], servers, settings, keep=True)[0]
+    if row.hostname is None and row.server:
+        row = replace(row, hostname=clients.remote.name(row.server))
+    return row
+
+
+def server_health(clients: "Clients", state: DatacenterState, server_uuid: str, *,
+                  settings: HealthSettings | None = None) -> list[HealthRow]:
+    """Every row of one server: its global zone, its agents and its VMs (a CN gets a
+    `global` row here too). The connection is kept for the next poll."""
+    targets = select_targets(state, servers=[server_uuid], global_servers=[server_uuid])
+    return _run(clients, targets, state.servers, settings, keep=True)
+
+
+def _target(t: Checkable) -> Target:
+    return t if isinstance(t, Target) else Target.of(t)
+
+
+def _row(t: Target, errors: Sequence[str]) -> HealthRow:
+    return HealthRow(type=t.type, instance=t.instance, service=t.service, hostname=t.hostname,
+                     alias=t.alias, server=t.server, healthy=not errors, errors=tuple(errors))
+
+
+def _run(clients: "Clients", targets: Sequence[Target], servers: Mapping[str, Server],
+         settings: HealthSettings | None, *, keep: bool) -> list[HealthRow]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = settings or HealthSettings.from_config(clients.config)
+    address_map = dict(getattr(clients.config, "address_map", None) or {})
+    remote = clients.remote
+    remote.learn(servers[u] for u in {t.server for t in targets if t.server} if u in servers)
+    errors: list[tuple[str, ...] | None] = [None] * len(targets)
+    by_server: dict[str, list[int]] = {}
+    for n, t in enumerate(targets):
+        if t.server:
+            by_server.setdefault(t.server, []).append(n)
+        else:
+            errors[n] = (f"no server known for {t.type} {t.instance}",)
+    # The headnode carries most VMs (one svcs each): start it first so it is not the tail.
+    order = sorted(by_server, key=lambda u: not (u in servers and servers[u].headnode))
+
+    def ping_one(t: Target, spec: PingSpec) -> str | None:
+        assert t.ip
+        return ping(t.ip, spec, timeout=s.ping_timeout, address_map=address_map)
+
+    pings: dict[int, "Future[str | None]"] = {}
+    with ThreadPoolExecutor(max_workers=max(1, s.ping_concurrency),
+                            thread_name_prefix="ping") as pool:
+        def work(session: "Session") -> _Outcome:
+            """SMF of one server's targets, then their pings queued at once."""
+            idx = by_server[session.server]
+            mine = [targets[i] for i in idx]
+            found = _server_smf(session, mine, _agent_names(servers.get(session.server), mine),
+                                s.command_timeout)
+            smf = dict(zip(idx, found, strict=True))
+            queued = {}
+            for i, errs in smf.items():
+                spec = _pinged(targets[i])
+                if not errs and spec is not None:
+                    queued[i] = pool.submit(ping_one, targets[i], spec)
+            return smf, queued
+
+        results = remote.fleet(order, work, keep=keep) if order else {}
+        for server, res in results.items():
+            if isinstance(res, SdcAdmError):
+                for i in by_server[server]:
+                    errors[i] = (res.message,)
+            else:
+                for i, errs in res[0].items():
+                    errors[i] = errs
+                pings.update(res[1])
+    for i, fut in pings.items():
+        failed = fut.result()
+        if failed:
+            errors[i] = (failed,)
+    return [_row(t, errors[n] or ()) for n, t in enumerate(targets)]
+
+
+def _pinged(t: Target) -> PingSpec | None:
+    """The ping a target gets once its SMF is fine: VMs and agents with an address."""
+    if t.type == "global" or not t.ip:
+        return None
+    return ping_spec(t.service)
+
+
+def _agent_names(server: Server | None, targets: Sequence[Target]) -> list[str]:
+    names = {str(a.get("name")) for a in (server.agents if server else ()) if a.get("name")}
+    names |= {t.service for t in targets if t.type == "agent"}
+    return sorted(names)
+
+
+def _server_smf(session: "Session", targets: Sequence[Target], agents: Sequence[str],
+                timeout: float) -> list[tuple[str, ...]]:
+    """SMF errors per target of one server (empty: healthy so far)."""
+    from sdcadm.clients.remote import RemoteError
+
+    out: list[tuple[str, ...] | None] = [None] * len(targets)
+    failure: str | None = None
+    gz = [k for k, t in enumerate(targets) if t.type in ("agent", "global")]
+    if gz:
+        try:
+            res = session.run(["svcs", "-vx"], timeout=timeout)
+        except RemoteError as e:
+            failure = e.message
+        else:
+            parts = attribute(res.stdout, agents)
+            for k in gz:
+                own = parts.get(None if targets[k].type == "global" else targets[k].service, "")
+                out[k] = svcs_errors(res.exit_status, own, res.stderr)
+    for k, t in enumerate(targets):
+        if t.type != "vm" or failure:
+            continue
+        try:
+            res = session.run(["svcs", "-vxz", t.instance], timeout=timeout)
+        except RemoteError as e:
+            failure = e.message
+            continue
+        out[k] = svcs_errors(res.exit_status, res.stdout, res.stderr)
+    return [o if o is not None else (failure or "not checked",) for o in out]
