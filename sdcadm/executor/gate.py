@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from sdcadm.errors import SdcAdmError
-from sdcadm.executor.health import Health
+from sdcadm.executor.health import Health, InstanceGate
 from sdcadm.planner.topology import ZK_STAT, read_shard_state, shard_problem, zk_mode, zone_argv
 
 HEARTBEAT_MAX_AGE = 60.0
@@ -78,11 +78,11 @@ def smf_problems(remote: Any, server: str, argv: Sequence[str], *,
 
 
 def default_zone_check(ctx: Any, server: str, vm: Mapping[str, Any]) -> Health:
-    """A core zone is up: running, and no SMF service of it in trouble."""
-    if vm.get("state") != "running":
-        return Health(False, f"zone {vm['uuid']} is {vm.get('state')}")
-    reasons, fatal = smf_problems(ctx.clients.remote, server, ["svcs", "-vxz", vm["uuid"]])
-    return Health(not reasons, "; ".join(reasons), fatal)
+    """A core zone is up: the update's up-check (running, SMF, its service's ping)."""
+    health = InstanceGate().check(ctx, (vm.get("tags") or {}).get("smartdc_role") or "", vm)
+    if health.ok:
+        return health
+    return Health(False, f"{vm.get('alias') or vm['uuid']}: {health.detail}", health.fatal)
 
 
 class ServerGate:
@@ -110,10 +110,7 @@ class ServerGate:
             # Its global zone cannot be asked: neither can its zones.
             return Health(False, e.message.splitlines()[0])
         reasons += gz
-        admin = getattr(ctx.config, "admin_uuid", None)
-        for vm in (server.get("vms") or {}).values():
-            if admin and vm.get("owner_uuid") not in (admin, None):
-                continue  # customer zones are the customers' business
+        for vm in _core_vms(ctx, sid, server):
             health = self.zone_check(ctx, sid, vm)
             if not health.ok:
                 reasons.append(health.detail)
@@ -124,6 +121,22 @@ class ServerGate:
                 reasons.append(problem)
                 fatal = fatal or group_fatal
         return Health(not reasons, "; ".join(dict.fromkeys(reasons)), fatal)
+
+
+def _core_vms(ctx: Any, sid: str, server: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The core zones on the server, as VMAPI has them (role and admin IP for the ping);
+    CNAPI's `vms` says whether there are any, so a compute node costs no VMAPI request."""
+    admin = getattr(ctx.config, "admin_uuid", None)
+    zones = [v for v in (server.get("vms") or {}).values()
+             if not admin or v.get("owner_uuid") in (admin, None)]
+    if not zones:
+        return []
+    try:
+        vms = ctx.clients.vmapi.list_vms(server_uuid=sid, state="active",
+                                         **({"owner_uuid": admin} if admin else {}))
+    except SdcAdmError:
+        return [dict(v, server_uuid=sid) for v in zones]  # SMF at least; pings need VMAPI
+    return [v for v in vms if (v.get("tags") or {}).get("smartdc_role")]
 
 
 def group_problem(remote: Any, group: str, members: Sequence[Sequence[str]]

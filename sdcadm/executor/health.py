@@ -1,10 +1,10 @@
 """Health gates: is an instance that just came back actually fit to carry traffic?
 
 `wait-instance` asks a gate once the VM is `running` on its target image. The VM-state gate
-is what we can know from VMAPI alone; the SMF gate then runs `svcs -vxz <zone>` in the
-server's global zone (over SSH), as the original's health check does, so a
-rolling update stops at an instance whose services went into maintenance instead of taking
-the next one down too. HTTP `/ping` checks can follow behind the same protocol.
+is what VMAPI alone can tell; the instance gate then runs the check of `sdcadm
+check-health` (`sdcadm.health`: `svcs -vxz <zone>` in the server's global zone over SSH, then
+the service's HTTP ping), so a rolling update stops at an instance whose services went into
+maintenance, or that does not answer, instead of taking the next one down too.
 """
 from __future__ import annotations
 
@@ -36,38 +36,36 @@ class VmStateGate:
         return Health(True)
 
 
-class SmfGate:
-    """VM running, then no SMF service of the zone in maintenance (`svcs -vxz` prints nothing
-    when all is well). A zone still starting (svcs failing, services not yet online) is
-    polled again; maintenance is fatal: waiting will not fix it."""
+class InstanceGate:
+    """VM running, then the instance health check of `sdcadm check-health` (its SMF services
+    over SSH, then its service's ping): one meaning of "healthy" for check-health, the
+    update's up-check and the reboot gate. A zone still starting is polled again; a service
+    in maintenance is fatal: waiting will not fix it."""
 
     def __init__(self, vm_gate: HealthGate | None = None) -> None:
         self.vm_gate = vm_gate or VmStateGate()
 
     def check(self, ctx: Any, service: str, vm: Mapping[str, Any]) -> Health:
-        from sdcadm.errors import SdcAdmError
+        from sdcadm.health import instance_health
 
         health = self.vm_gate.check(ctx, service, vm)
         if not health.ok or not vm.get("server_uuid") or not vm.get("uuid"):
             return health
-        try:
-            res = ctx.clients.remote.run(vm["server_uuid"], ["svcs", "-vxz", vm["uuid"]])
-        except SdcAdmError as e:
-            return Health(False, f"could not check SMF services: {e.message}")
-        out = res.stdout.strip()
-        if res.exit_status != 0:
-            err = (res.stderr or out).strip().splitlines()
-            return Health(False, "svcs failed: " + (err[0] if err else
-                                                   f"exit status {res.exit_status}"))
-        if not out:
+        row = instance_health(ctx.clients, vm)
+        if row.healthy:
             return Health(True)
-        fmri = out.split()[0]
-        if "State: maintenance" in out:
-            return Health(False, f"SMF service {fmri} is in maintenance "
-                                 f"(svcs -vxz {vm['uuid']} on server {vm['server_uuid']})",
-                          fatal=True)
-        return Health(False, f"SMF service {fmri} is not online yet")
+        fatal = any("State: maintenance" in e for e in row.errors)
+        return Health(False, "; ".join(brief(e) for e in row.errors), fatal)
+
+
+def brief(error: str) -> str:
+    """One line for a health error: the service in maintenance, else its first line."""
+    if "State: maintenance" in error:
+        fmri = next((w for w in error.split() if w.startswith("svc:/")), None)
+        if fmri:
+            return f"SMF service {fmri} is in maintenance"
+    return error.strip().splitlines()[0] if error.strip() else error
 
 
 def default_gate() -> HealthGate:
-    return SmfGate()
+    return InstanceGate()
