@@ -83,6 +83,13 @@ class Interrupted(SdcAdmError):
     exit_status = 130
 
 
+class UnhealthyDatacenter(SdcAdmError):
+    """`update --verify`: some instance is unhealthy or an API does not answer."""
+
+    code = "Unhealthy"
+    exit_status = 1
+
+
 class Cancelled(SdcAdmError):
     """An operator cancelled the run from elsewhere (`sdcadm reboot-plan cancel`)."""
 

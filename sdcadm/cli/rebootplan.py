@@ -82,7 +82,8 @@ def create(app: Any, servers: tuple[str, ...], all_: bool, selectors: tuple[str,
     window = parse_max_unavailable(max_unavailable, len(chosen))
     topology = _roles(app, state, locked=False)
     created = iso_now()
-    plan = reboot_plan(state, chosen, topology, window, plan_uuid="", since=created)
+    plan = reboot_plan(state, chosen, topology, window, plan_uuid="", since=created,
+                       verify=False)  # `run` decides; the order is what create shows
     change = plan.changes[0]
     doc = {"created": created, "by": current_username(), "servers": list(change.servers),
            "max_unavailable": max_unavailable or "1", "window": change.max_unavailable,
@@ -105,8 +106,10 @@ def create(app: Any, servers: tuple[str, ...], all_: bool, selectors: tuple[str,
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to the confirmation.")
 @click.option("-n", "--dry-run", "dry_run", is_flag=True,
               help="Show what the run would do, change nothing.")
+@click.option("--verify/--no-verify", "verify", default=True,
+              help="End by checking the rebooted servers' instances and the APIs (default).")
 @click.pass_obj
-def run(app: Any, plan: str | None, yes: bool, dry_run: bool) -> None:
+def run(app: Any, plan: str | None, yes: bool, dry_run: bool, verify: bool) -> None:
     """Run the newest unfinished reboot plan (or PLAN), continuing where it stopped.
 
     The order is derived again from the datacenter as it is now (roles may have moved since
@@ -143,7 +146,7 @@ def run(app: Any, plan: str | None, yes: bool, dry_run: bool) -> None:
     may_execute = not dry_run and (yes or app.has_terminal())
     topology = _roles(app, state, locked=may_execute)
     the_plan = reboot_plan(state, servers, topology, doc.get("window") or 1,
-                           plan_uuid=rp.uuid, since=doc.get("created"))
+                           plan_uuid=rp.uuid, since=doc.get("created"), verify=verify)
     steps = plan_steps(the_plan)
     done = [r["hostname"] for r in reboots.server_states(rp) if r["state"] == "rebooted"]
     text = render_breakdown(the_plan, "reboot plan")

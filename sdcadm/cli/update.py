@@ -58,6 +58,10 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--plan", "plan_in", metavar="FILE",
               help="Execute a plan saved with --plan-out, if the datacenter has not changed.")
 @click.option("--resume", is_flag=True, help="Resume the latest unfinished update.")
+@click.option("--verify/--no-verify", "verify", default=None,
+              help="End the update by checking the updated services (check-health) and an "
+                   "API smoke test (the default). Alone, `--verify` checks the whole "
+                   "datacenter and changes nothing.")
 @click.option("--download-via", "download_via", type=click.Choice(["imgapi", "sdcadm"]),
               default=None, help="Who downloads images: the local IMGAPI (import job, the "
               "default) or sdcadm itself (streamed into IMGAPI, sha1 checked on the fly).")
@@ -68,7 +72,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
            force_data_path: bool, force_bypass_min_image: bool, allow_downgrade: bool,
            servers: tuple[str, ...], concurrency: int | None, ufds_backup_timeout: int,
            json_out: bool, plan_out: str | None, plan_in: str | None, resume: bool,
-           download_via: str | None) -> None:
+           verify: bool | None, download_via: str | None) -> None:
     """Update SDC services and instances.
 
     \b
@@ -82,6 +86,9 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     from sdcadm.errors import UsageError
     from sdcadm.planner import PlanOptions
 
+    if verify and not (targets or all_ or spec_file or plan_in or resume):
+        _verify_only(app)
+        return
     run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images,
                    "download_via": download_via}
     if resume or plan_in:
@@ -113,7 +120,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         if targets or all_ or spec_file or plan_out:
             raise UsageError("--plan FILE cannot be combined with changes, --all, -f or --plan-out")
         _run_saved(app, plan_in, dry_run=dry_run, yes=yes, json_out=json_out,
-                   run_options=run_options)
+                   run_options=run_options, verify=verify)
         return
     if spec_file and targets:
         raise UsageError("-f FILE cannot be combined with SVC/INSTANCE arguments")
@@ -156,7 +163,8 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     # Reading HA roles is a CommandExecute POST: only when this run may execute (without
     # -y and without a terminal the confirmation will refuse, so it may not).
     may_execute = not (dry_run or json_out or plan_out) and (yes or app.has_terminal())
-    plan, steps = _plan(app, state, requests, options, read_roles=may_execute)
+    plan, steps = _plan(app, state, requests, options, read_roles=may_execute,
+                        verify=verify is not False)
     if state.channel:
         app.info(f"Using channel {state.channel}")
 
@@ -224,20 +232,40 @@ def _announce(app: Any, state: "DatacenterState", requests: list["ChangeRequest"
 
 
 def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
-          options: "PlanOptions", *, read_roles: bool) -> tuple["Plan", list["Step"]]:
+          options: "PlanOptions", *, read_roles: bool,
+          verify: bool = True) -> tuple["Plan", list["Step"]]:
     from sdcadm.planner import plan as make_plan
     from sdcadm.procedures import expand
 
     plan = make_plan(state, requests, options, app.config, topology=None)
     ha = _ha_services(plan, state)
-    if not (read_roles and ha):
-        return _warned(app, plan), expand(plan)
-    # Only now that HA instances will roll: ask them who leads, and plan again with the
-    # roles (reading them is a POST, so never before it is needed, and never while
-    # another sdcadm holds the run lock: that one may be moving the very roles we read).
-    topology = app.read_roles(state, ha)
-    plan = make_plan(state, requests, options, app.config, topology=topology)
+    if read_roles and ha:
+        # Only now that HA instances will roll: ask them who leads, and plan again with the
+        # roles (never while another sdcadm holds the run lock: that one may be moving the
+        # very roles we read).
+        topology = app.read_roles(state, ha)
+        plan = make_plan(state, requests, options, app.config, topology=topology)
+    plan = _verified(plan, verify)
     return _warned(app, plan), expand(plan)
+
+
+def _verified(plan: "Plan", verify: bool) -> "Plan":
+    """The plan ends with the verify step, or (`--no-verify`) without it."""
+    import dataclasses
+
+    return dataclasses.replace(plan, options={**plan.options, "verify": verify})
+
+
+def _verify_only(app: Any) -> None:
+    """`update --verify` alone: the whole datacenter's health and the API smoke test."""
+    from sdcadm.errors import UnhealthyDatacenter
+    from sdcadm.health.verify import verify
+
+    result = verify(app.clients, app.config, services=None)
+    for line in result.lines():
+        app.out(line)
+    if not result.ok:
+        raise UnhealthyDatacenter(result.problem())
 
 
 def _ha_services(plan: "Plan", state: "DatacenterState") -> list[str]:
@@ -330,7 +358,7 @@ def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
 
 
 def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
-               run_options: dict[str, Any]) -> None:
+               run_options: dict[str, Any], verify: bool | None = None) -> None:
     import json
 
     from sdcadm.errors import UsageError
@@ -356,6 +384,9 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
                  resumable=stopped_run_of(app.config.var_dir, plan.to_json()))
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
+    if verify is not None and bool(plan.options.get("verify")) != verify:
+        plan = _verified(plan, verify)
+        steps = expand(plan)
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())
     ha = _ha_services(plan, state)
     if may_execute and ha:

@@ -354,7 +354,7 @@ def window_note(slots: Sequence[Slot], window: int) -> str | None:
 
 def reboot_plan(state: DatacenterState, servers: Sequence[Server],
                 topology: Mapping[str, Mapping[str, str]] | None, max_unavailable: Any, *,
-                plan_uuid: str, since: str | None) -> Any:
+                plan_uuid: str, since: str | None, verify: bool = True) -> Any:
     """The Plan of a reboot plan: one `reboot-servers` change, its servers placed."""
     from sdcadm.plan import Plan, PlannedChange
     from sdcadm.planner.changes import rolling_reboot
@@ -365,5 +365,5 @@ def reboot_plan(state: DatacenterState, servers: Sequence[Server],
     hn = state.headnode
     return Plan(changes=(pc,), fingerprint=state.fingerprint(),
                 fingerprint_facts=state.fingerprint_facts(),
-                options={"headnode": hn.uuid if hn else None,
+                options={"headnode": hn.uuid if hn else None, "verify": verify,
                          "topology": {k: dict(v) for k, v in (topology or {}).items()}})

@@ -11,6 +11,7 @@ from types import ModuleType
 from sdcadm.plan import Plan, PlannedChange, Step
 from sdcadm.procedures import (
     agents, binder, download, ha, imgapi, manatee, moray, platform, reboot, sapi, stateless,
+    verify,
 )
 from sdcadm.procedures.context import Context
 
@@ -34,6 +35,8 @@ def expand(plan: Plan) -> list[Step]:
     raw: list[Step] = download.steps(plan, ctx) if plan.downloads else []
     for change in plan.changes:
         raw.extend(module_for(change).steps(change, ctx))
+    if verify.wanted(plan):
+        raw.extend(verify.steps(plan, ctx))
     return [dataclasses.replace(s, id=f"{n}:{s.action}:{s.target}")
             for n, s in enumerate(raw, start=1)]
 
@@ -43,4 +46,6 @@ def summaries(plan: Plan) -> list[list[str]]:
     ctx = Context.from_plan(plan)
     blocks = [download.summary(plan, ctx)] if plan.downloads else []
     blocks += [module_for(c).summary(c, ctx) for c in plan.changes]
+    if verify.wanted(plan):
+        blocks.append(verify.summary(plan, ctx))
     return blocks

@@ -105,6 +105,11 @@ def plan_steps(plan: Any) -> list[Step]:
     derived again at every run, and the journal must recognise each server's step."""
     import dataclasses
 
+    from sdcadm.procedures import verify
+
     change = plan.changes[0]
-    return [dataclasses.replace(s, id=f"reboot:{s.target}")
-            for s in steps(change, Context.from_plan(plan))]
+    ctx = Context.from_plan(plan)
+    out = [dataclasses.replace(s, id=f"reboot:{s.target}") for s in steps(change, ctx)]
+    if verify.wanted(plan):
+        out += [dataclasses.replace(s, id="verify") for s in verify.steps(plan, ctx)]
+    return out

@@ -13,6 +13,7 @@ from sdcadm.executor.handlers.platforms import platform_handlers
 from sdcadm.executor.handlers.rejoin import JoinDns, JoinZookeeper, LeaveDns
 from sdcadm.executor.handlers.servers import RebootServer, SetBootPlatform
 from sdcadm.executor.handlers.shard import CheckShard
+from sdcadm.executor.handlers.verify import Verify
 from sdcadm.executor.handlers.vms import Reprovision, SapiUpdateService, WaitInstance
 
 
@@ -30,5 +31,6 @@ def default_handlers(gate: Any = None) -> dict[str, Any]:
         "dns-leave": LeaveDns(),
         "dns-join": JoinDns(),
         "zk-join": JoinZookeeper(),
+        "verify": Verify(),
         **platform_handlers(),
     }
