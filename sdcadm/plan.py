@@ -25,7 +25,7 @@ class ChangeRequest:
     version: str | None = None
     servers: tuple[str, ...] = ()  # server uuids or hostnames (agents, platforms)
     platform: str | None = None  # update-platform: platform version stamp
-    max_unavailable: int | str | None = None  # update-platform: servers (or "N%") down at once
+    max_unavailable: int | str | None = None  # update-platform: servers ("N%") down at once
     source: Mapping[str, Any] = field(default_factory=dict)  # as given, for messages
 
     def describe(self) -> str:
@@ -165,7 +165,7 @@ class Step:
     exclusive: tuple[str, ...] = ()  # keys no two running (or holding) steps may share
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "id": self.id,
             "action": self.action,
             "target": self.target,

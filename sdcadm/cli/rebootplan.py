@@ -158,7 +158,7 @@ def run(app: Any, plan: str | None, yes: bool, dry_run: bool, verify: bool) -> N
     reboots.run(app, rp, the_plan, steps)
 
 
-# -- status and list --------------------------------------------------------------------------------
+# -- status and list ----------------------------------------------------------------------
 
 @reboot_plan.command("status", short_help="Show how far a reboot plan got.")
 @click.argument("plan", required=False, metavar="[PLAN]")

@@ -4,10 +4,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from sdcadm.errors import Interrupted
 from sdcadm.plan import Step
+
+T = TypeVar("T")
 
 # The original polls every 5 s and sizes its timeouts in those polls (60 x 5 s = 5 min).
 NOMINAL_POLL = 5.0
@@ -56,6 +58,17 @@ class ExecContext:
             if left <= 0:
                 return
             self.cancel.wait(min(left, SLICE))
+
+    def wait_for(self, probe: Callable[[], T | None], nominal: float,
+                 timed_out: Callable[[], Exception]) -> T:
+        """Ask `probe` every poll until it answers (not None); after `nominal` seconds of real
+        time (scaled like every wait), raise what `timed_out` makes."""
+        deadline = time.monotonic() + self.scaled(nominal)
+        while (answer := probe()) is None:
+            if time.monotonic() >= deadline:
+                raise timed_out()
+            self.sleep()
+        return answer
 
     def check_cancel(self) -> None:
         if self.cancelled():

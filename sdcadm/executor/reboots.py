@@ -239,7 +239,9 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
         previous = journal.state()
         resuming = bool(previous.steps) or previous.status is not None
         doc = {**plan.to_json(), "run_uuid": rp.uuid, "command": "reboot-plan run",
-               "created": rp.doc.get("created"), "started_ms": hist.now_ms(),
+               # One history entry per plan: it started when its first run did.
+               "created": rp.doc.get("created"),
+               "started_ms": hist.to_ms(previous_start(journal)) or hist.now_ms(),
                "done_message": f"Reboot plan {rp.uuid} done (elapsed {{elapsed}}s).",
                "steps": [s.to_json() for s in steps]}
         rp.claim(app.request_id)
@@ -259,6 +261,12 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
             rp.release()
     finally:
         lock.release()
+
+
+def previous_start(journal: Journal) -> str | None:
+    """When the plan's first run started (its journal's first run-start), if any."""
+    return next((e.get("time") for e in journal.events() if e.get("event") == "run-start"),
+                None)
 
 
 def refuse_if_running(rp: RebootPlan) -> None:

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from sdcadm.errors import (
-    Cancelled, HeadnodeRebooting, Interrupted, MultiError, SdcAdmError, StepFailedError,
+    Cancelled,
+    HeadnodeRebooting,
+    Interrupted,
+    MultiError,
+    SdcAdmError,
+    StepFailedError,
 )
 from sdcadm.executor import history as hist
 from sdcadm.executor.context import ExecContext

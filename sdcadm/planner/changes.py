@@ -144,7 +144,11 @@ def rolling_reboot(pc: PlannedChange, servers: Sequence[Server], state: Datacent
                    topology: Topology | None, max_unavailable: Any) -> PlannedChange:
     """`pc` with its servers placed for a rolling reboot (order, keys, freezes, window)."""
     from sdcadm.planner.reboots import (
-        group_sizes, holdings, parse_max_unavailable, plan_slots, window_note,
+        group_sizes,
+        holdings,
+        parse_max_unavailable,
+        plan_slots,
+        window_note,
     )
 
     try:

@@ -248,7 +248,9 @@ def plan_slots(servers: Sequence[Server], held: Mapping[str, tuple[Hold, ...]],
     for lu in leader:
         for fu in followers:
             if not add(fu, lu):
-                notes[lu].append(f"before follower {by_id[fu].hostname} (a stronger rule)")
+                why = ("the headnode goes last" if by_id[fu].headnode
+                       else "the manatee order comes first")
+                notes[lu].append(f"before the follower on {by_id[fu].hostname} ({why})")
 
     def key(u: str) -> tuple[int, int, str]:
         s = by_id[u]
@@ -263,8 +265,8 @@ def plan_slots(servers: Sequence[Server], held: Mapping[str, tuple[Hold, ...]],
     order = _topological(ids, preds, key)
     members: dict[str, list[tuple[str, str]]] = {}
     for server_uuid, hs in sorted(held.items()):
-        for h in hs:
-            members.setdefault(h.group, []).append((h.instance, server_uuid))
+        for hold in hs:
+            members.setdefault(hold.group, []).append((hold.instance, server_uuid))
     slots = []
     for u in order:
         s = by_id[u]

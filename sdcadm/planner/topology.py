@@ -1,8 +1,9 @@
 """Roles of HA instances (manatee primary/sync/async, binder leader/followers).
 
 Read through the remote seam (SSH to the instance's server, `zlogin` into the zone) before
-planning a real run, because the rolling order depends on them. The roles are not part of `DatacenterState` (they change
-independently of what sdcadm manages); the planner takes them as `topology`:
+planning a real run, because the rolling order depends on them. The roles are not part of
+`DatacenterState` (they change independently of what sdcadm manages); the planner takes them
+as `topology`:
 `{service: {instance_uuid: role}}`.
 
 Requests: manatee is one `manatee-adm zk-state` (it describes the whole shard). ZooKeeper's

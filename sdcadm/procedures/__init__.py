@@ -10,7 +10,17 @@ from types import ModuleType
 
 from sdcadm.plan import Plan, PlannedChange, Step
 from sdcadm.procedures import (
-    agents, binder, download, ha, imgapi, manatee, moray, platform, reboot, sapi, stateless,
+    agents,
+    binder,
+    download,
+    ha,
+    imgapi,
+    manatee,
+    moray,
+    platform,
+    reboot,
+    sapi,
+    stateless,
     verify,
 )
 from sdcadm.procedures.context import Context

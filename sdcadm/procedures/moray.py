@@ -5,7 +5,12 @@ from sdcadm.plan import PlannedChange, Step
 from sdcadm.procedures.breakout import breakout_lines
 from sdcadm.procedures.context import Context
 from sdcadm.procedures.rolling import (
-    header, headnode_last, instance_steps, is_ha, order_line, service_step,
+    header,
+    headnode_last,
+    instance_steps,
+    is_ha,
+    order_line,
+    service_step,
 )
 
 SUMMARY = ("update moray: one instance at a time, each out of DNS while it is reprovisioned, "

@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import ssl
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sdcadm.sim.web import loopback_socket
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -65,7 +66,7 @@ class PingServer:
         """Listen on loopback (the recorded ports when still free)."""
         for scheme in ("http", "https"):
             tls = self._tls() if scheme == "https" else None
-            sock = _listen((wanted or {}).get(scheme, 0))
+            sock = loopback_socket((wanted or {}).get(scheme, 0))
 
             async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter,
                              secure: bool = tls is not None) -> None:
@@ -247,23 +248,6 @@ def _host(value: str, default_port: int) -> tuple[str, int]:
     if sep and port.isdigit() and "]" not in port:
         return host, int(port)
     return value, default_port
-
-
-def _listen(port: int) -> socket.socket:
-    def bind(p: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", p))
-        sock.listen(1024)
-        sock.setblocking(False)
-        return sock
-
-    try:
-        return bind(port)
-    except OSError:
-        if not port:
-            raise
-        return bind(0)  # the recorded port is taken: any free one will do
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:

@@ -233,8 +233,10 @@ def evaluate(world: "World") -> None:
                 "reason": _reason(group, st)})
         elif not st["ok"] and current is not None:
             down = {_where(world, v) for v in st["down"]}
-            world.store.edit("quorum-loss", current["id"],
-                             lambda d, more=down: d.update(down=sorted(set(d["down"]) | more)))
+
+            def more_down(doc: dict[str, Any], more: set[str] = down) -> None:
+                doc["down"] = sorted(set(doc["down"]) | more)
+            world.store.edit("quorum-loss", current["id"], more_down)
         elif st["ok"] and current is not None:
             world.store.edit("quorum-loss", current["id"], lambda d: d.update(ended=now_iso()))
 

@@ -19,7 +19,7 @@ from sdcadm.sim import ENDPOINTS, admin, cnapi, imgapi, ops, sapi, usbkey, vmapi
 from sdcadm.sim.files import SumCache
 from sdcadm.sim.scenario import build_docs, load_scenario, scenario_path
 from sdcadm.sim.store import Store, rows_from
-from sdcadm.sim.web import ServiceLayer, make_app
+from sdcadm.sim.web import ServiceLayer, loopback_socket, make_app
 from sdcadm.sim.world import World, validate_fault
 
 SERVER_HEADER = {"sapi": "sapi/2.1.3", "imgapi": "imgapi/4.13.1", "updates": "imgapi/4.13.1",
@@ -33,17 +33,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def _bind(port: int) -> socket.socket:
-    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
-    # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path,
@@ -137,12 +126,7 @@ class Simulator:
     def bind(self) -> dict[str, socket.socket]:
         socks = {}
         for name, port in self._ports().items():
-            try:
-                socks[name] = _bind(port)
-            except OSError:
-                if self.port_base:
-                    raise
-                socks[name] = _bind(0)  # the recorded port is taken: any free one will do
+            socks[name] = loopback_socket(port, or_any=not self.port_base)
         self.world.urls.update({n: f"http://127.0.0.1:{s.getsockname()[1]}"
                                 for n, s in socks.items()})
         return socks

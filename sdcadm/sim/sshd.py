@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import paramiko
-from paramiko import common as ssh_common
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from paramiko import common as ssh_common
 
 from sdcadm.sim import gz
+from sdcadm.sim.web import loopback_socket
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -161,15 +162,7 @@ class SshDaemon:
         """A listening loopback socket per server (the recorded port when it is free)."""
         _raise_fd_limit(len(self.servers) * 2 + 256)
         for s in self.servers:
-            sock = None
-            port = (wanted or {}).get(s["uuid"], 0)
-            for attempt in (port, 0) if port else (0,):
-                try:
-                    sock = _listen(attempt)
-                    break
-                except OSError:
-                    continue
-            assert sock is not None
+            sock = loopback_socket((wanted or {}).get(s["uuid"], 0))
             self._socks[s["uuid"]] = sock
             self.ports[s["uuid"]] = sock.getsockname()[1]
             self._selector.register(sock, selectors.EVENT_READ, s["uuid"])
@@ -274,15 +267,6 @@ class SshDaemon:
             self.world.log_mutation("ssh", "EXEC", f"{server.get('hostname', server_uuid)}: "
                                                    f"{command}")
         return await gz.run(self.world, server_uuid, command)
-
-
-def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 def _drop(conn: socket.socket) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Any, Callable
@@ -18,6 +19,31 @@ if TYPE_CHECKING:
     from sdcadm.sim.world import World
 
 UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def loopback_socket(port: int, *, or_any: bool = True) -> socket.socket:
+    """A non-blocking TCP socket listening on 127.0.0.1:`port`; when that port is taken and
+    `or_any`, on any free one (a restart that finds its recorded port in use)."""
+    def bind(p: int) -> socket.socket:
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", p))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock
+
+    try:
+        return bind(port)
+    except OSError:
+        if not port or not or_any:
+            raise
+        return bind(0)
 
 
 class RestError(Exception):

@@ -16,22 +16,23 @@ from e2e_runs import cli, kill, var_dir
 HN, CN01, CN02, CN03, CN04 = "headnode", "cn01", "cn02", "cn03", "cn04"
 
 
-@pytest.fixture
-def dc(sim_factory):
-    """`small` at a clock where a reboot takes 0.45 s, with no reboot plan yet."""
-    sim = sim_factory("small", 0.005)
+def _fresh(sim_factory: Any, time_scale: float) -> Any:
+    sim = sim_factory("small", time_scale)
     sim.reset()
     shutil.rmtree(var_dir(sim), ignore_errors=True)
     return sim
+
+
+@pytest.fixture
+def dc(sim_factory):
+    """`small` at a clock where a reboot takes 0.45 s, with no reboot plan yet."""
+    return _fresh(sim_factory, 0.005)
 
 
 @pytest.fixture
 def slow_dc(sim_factory):
     """`small` at a clock slow enough (a 1.8 s reboot) to act while a server reboots."""
-    sim = sim_factory("small", 0.02)
-    sim.reset()
-    shutil.rmtree(var_dir(sim), ignore_errors=True)
-    return sim
+    return _fresh(sim_factory, 0.02)
 
 
 def servers(sim: Any) -> dict[str, dict[str, Any]]:

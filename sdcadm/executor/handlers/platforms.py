@@ -232,6 +232,15 @@ def _platforms(ctx: ExecContext) -> Mapping[str, Any]:
     return ctx.clients.cnapi.list_platforms()
 
 
+def _script(ctx: ExecContext, server: str, argv: list[str]) -> str | None:
+    """Run a headnode script; None when it succeeded, else `ARGV exited N: last line`."""
+    res = ctx.clients.remote.run(server, argv, timeout=SCRIPT_TIMEOUT)
+    if res.ok:
+        return None
+    detail = (res.stderr or res.stdout).strip().splitlines()
+    return f"{' '.join(argv)} exited {res.exit_status}" + (f": {detail[-1]}" if detail else "")
+
+
 class InstallPlatform:
     def check(self, ctx: ExecContext, step: Step) -> bool:
         return step.params["platform"] in _platforms(ctx)
@@ -239,15 +248,11 @@ class InstallPlatform:
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
         ctx.say(f"Installing Platform Image {p['platform']} onto USB key")
-        res = ctx.clients.remote.run(p["server_uuid"], [INSTALL_SCRIPT, p["file"]],
-                                     timeout=SCRIPT_TIMEOUT)
-        if not res.ok:
-            detail = (res.stderr or res.stdout).strip().splitlines()
+        failure = _script(ctx, p["server_uuid"], [INSTALL_SCRIPT, p["file"]])
+        if failure:
             ctx.say(f"install-platform.sh script failed for platform {p['file']}.",
                     f"Please, check {INSTALL_LOG} for additional information.")
-            raise StepFailedError(
-                f"Platform setup failed: {INSTALL_SCRIPT} {p['file']} exited "
-                f"{res.exit_status}" + (f": {detail[-1]}" if detail else ""))
+            raise StepFailedError(f"Platform setup failed: {failure}")
         if p["platform"] not in _platforms(ctx):
             raise StepFailedError(f"platform {p['platform']} was installed but CNAPI does not "
                                   "list it")
@@ -263,13 +268,10 @@ class SwitchPlatform:
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
         ctx.say(f"updating headnode {p['server_uuid']} to {p['platform']}")
-        res = ctx.clients.remote.run(p["server_uuid"], [SWITCH_SCRIPT, p["platform"]],
-                                     timeout=SCRIPT_TIMEOUT)
-        if not res.ok:
-            detail = (res.stderr or res.stdout).strip().splitlines()
+        failure = _script(ctx, p["server_uuid"], [SWITCH_SCRIPT, p["platform"]])
+        if failure:
             raise StepFailedError(
-                f"{SWITCH_SCRIPT} {p['platform']} exited {res.exit_status} on headnode "
-                f"{p.get('hostname', p['server_uuid'])}" + (f": {detail[-1]}" if detail else ""))
+                f"{failure} (headnode {p.get('hostname', p['server_uuid'])})")
 
 
 class VerifyBootPlatforms:

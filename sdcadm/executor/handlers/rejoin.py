@@ -13,7 +13,6 @@ disabled in the zone through its server's global zone (`svcadm -z ZONE disable -
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Mapping
 
 from sdcadm.errors import InternalError, SdcAdmError
@@ -41,14 +40,11 @@ def in_dns(ctx: ExecContext, p: Mapping[str, Any]) -> bool | None:
 def _wait_dns(ctx: ExecContext, step: Step, present: bool) -> None:
     p = step.params
     nominal = float(p.get("timeout") or DNS_TIMEOUT)
-    deadline = time.monotonic() + ctx.scaled(nominal)
-    while in_dns(ctx, p) is not present:
-        if time.monotonic() >= deadline:
-            word = "enter" if present else "leave"
-            raise InternalError(f"New {p.get('alias') or p['instance']} ({p['instance']}) "
-                                f"zone's IP {p['ip']} did not {word} DNS "
-                                f"(waited {minutes(nominal)})")
-        ctx.sleep()
+    word = "enter" if present else "leave"
+    ctx.wait_for(lambda: True if in_dns(ctx, p) is present else None, nominal,
+                 lambda: InternalError(f"New {p.get('alias') or p['instance']} "
+                                       f"({p['instance']}) zone's IP {p['ip']} did not "
+                                       f"{word} DNS (waited {minutes(nominal)})"))
 
 
 class LeaveDns:
@@ -97,9 +93,11 @@ class JoinZookeeper:
         p = step.params
         ctx.say(f"Waiting for binder instance {p['instance']} to rejoin the ZooKeeper cluster")
         nominal = float(p.get("timeout") or ZK_TIMEOUT)
-        deadline = time.monotonic() + ctx.scaled(nominal)
-        while (problem := zk_member_ok(ctx, p)) is not None:
-            if time.monotonic() >= deadline:
-                raise InternalError(f"binder instance {p['instance']} did not rejoin the "
-                                    f"ZooKeeper cluster (waited {minutes(nominal)}): {problem}")
-            ctx.sleep()
+        last: list[str | None] = [None]
+
+        def rejoined() -> bool | None:
+            last[0] = zk_member_ok(ctx, p)
+            return True if last[0] is None else None
+        ctx.wait_for(rejoined, nominal, lambda: InternalError(
+            f"binder instance {p['instance']} did not rejoin the ZooKeeper cluster "
+            f"(waited {minutes(nominal)}): {last[0]}"))

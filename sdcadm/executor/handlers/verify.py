@@ -14,8 +14,10 @@ class Verify:
         from sdcadm.health.verify import verify
 
         p = step.params
-        ctx.say("Verifying " + (", ".join(p.get("services") or []) or "the datacenter")
-                + (f" and {len(p['servers'])} rebooted servers" if p.get("servers") else ""))
+        what = [", ".join(p.get("services") or [])] if p.get("services") else []
+        if p.get("servers"):
+            what.append(f"the instances on {len(p['servers'])} rebooted servers")
+        ctx.say(f"Verifying {' and '.join(what) or 'the datacenter'}")
         result = verify(ctx.clients, ctx.config, services=list(p.get("services") or []),
                         servers=list(p.get("servers") or []))
         ctx.note(step, verification=result.to_json())

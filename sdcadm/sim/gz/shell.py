@@ -2,8 +2,7 @@
 (`echo stat | nc 127.0.0.1 2181`), in the global zone or in a zone."""
 from __future__ import annotations
 
-from sdcadm.sim.gz import Call, Output, command, split, zone_command
-from sdcadm.sim.gz import zookeeper
+from sdcadm.sim.gz import Call, Output, command, split, zone_command, zookeeper
 
 
 def _mutating(argv: list[str]) -> bool:

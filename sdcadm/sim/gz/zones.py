@@ -62,7 +62,7 @@ def pg_status(call: Call) -> str:
         rows.append((role, peer["zoneId"][:8], "ok" if up else "-", repl, wal, wal, wal,
                      "-" if role == "primary" or not up else "0m00s"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n"
+    return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
                    for r in rows)
 
 
