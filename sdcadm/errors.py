@@ -144,6 +144,19 @@ class SDCClientError(SdcAdmError):
         return self.rest_code == "ResourceNotFound" or self.status == 404
 
 
+class RemoteError(SdcAdmError):
+    """A server could not be reached, refused us, or a command did not finish in time."""
+
+    code = "Remote"
+    exit_status = 1
+
+    def __init__(self, message: str, *, kind: str = "error",
+                 cause: BaseException | None = None) -> None:
+        super().__init__(message, cause=cause)
+        # unreachable | host-key | auth | timeout | error: callers group failures by kind
+        self.kind = kind
+
+
 class MultiError(SdcAdmError):
     code = "MultiError"
     exit_status = 1

@@ -24,30 +24,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from sdcadm.errors import ConfigError, SdcAdmError
+from sdcadm.clients.known_hosts import KnownHosts
+from sdcadm.errors import ConfigError, RemoteError, SdcAdmError
 
 if TYPE_CHECKING:
-    import paramiko
+    pass
 
 T = TypeVar("T")
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
-
-
-class RemoteError(SdcAdmError):
-    """A server could not be reached, refused us, or a command did not finish in time."""
-
-    code = "Remote"
-    exit_status = 1
-
-    def __init__(self, message: str, *, kind: str = "error",
-                 cause: BaseException | None = None) -> None:
-        super().__init__(message, cause=cause)
-        # unreachable | host-key | auth | timeout | error: callers group failures by kind
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -127,74 +114,6 @@ def map_address(address_map: Mapping[str, str], host: str, port: int) -> tuple[s
     return mhost, int(mport)
 
 
-class _KnownHosts:
-    """One known_hosts file shared by every connection of a run (parsed once)."""
-
-    def __init__(self, path: str, policy: str, warn: Callable[[str], None]) -> None:
-        import paramiko
-
-        self.path = Path(os.path.expanduser(path))
-        self.policy = policy
-        self.warn = warn
-        self.lock = threading.Lock()
-        self.keys = paramiko.HostKeys()
-        try:
-            self.keys.load(str(self.path))
-        except FileNotFoundError:
-            pass
-        except (OSError, paramiko.SSHException) as e:
-            raise ConfigError(f"ssh.knownHosts: cannot read {self.path}: {e}") from e
-        self._warned_off = False
-
-    def verify(self, ep: Endpoint, key: "paramiko.PKey") -> None:
-        """Accept the key, or raise RemoteError(kind="host-key") saying why not."""
-        name = ep.known_hosts_name
-        with self.lock:
-            known = self.keys.lookup(name)
-        if known is not None and key.get_name() in known:
-            expected = known[key.get_name()]
-            if expected == key:
-                return
-            if self.policy == "off":
-                self._warn_off()
-                return
-            raise RemoteError(
-                f"server {ep.label}: host key CHANGED ({key.get_name()} "
-                f"{key.fingerprint}, {self.path} has {expected.fingerprint}): refusing to connect",
-                kind="host-key")
-        if known:
-            # Known under another key type only: a different key all the same.
-            if self.policy == "off":
-                self._warn_off()
-                return
-            have = ", ".join(sorted(known.keys()))
-            raise RemoteError(
-                f"server {ep.label}: host key CHANGED (offered {key.get_name()} "
-                f"{key.fingerprint}, {self.path} has {have}): refusing to connect",
-                kind="host-key")
-        if self.policy == "strict":
-            raise RemoteError(
-                f"server {ep.label}: host key {key.get_name()} {key.fingerprint} is not in "
-                f"{self.path}: refusing to connect (add it, or set ssh.hostKeyPolicy to "
-                '"accept-new")', kind="host-key")
-        if self.policy == "off":
-            self._warn_off()
-            return
-        with self.lock:
-            self.keys.add(name, key.get_name(), key)
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a") as fh:
-                fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
-        self.warn(f"Warning: added the host key of {ep.label} ({key.get_name()} "
-                  f"{key.fingerprint}) to {self.path}")
-
-    def _warn_off(self) -> None:
-        if not self._warned_off:
-            self._warned_off = True
-            self.warn('Warning: ssh.hostKeyPolicy is "off": server host keys are not checked')
-
-
 class Session:
     """Commands on one server over its (reused) connection."""
 
@@ -222,7 +141,7 @@ class Remote:
         self._clients: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._known: _KnownHosts | None = None
+        self._known: KnownHosts | None = None
         self._pkey: Any = None
         if not verbose:
             # paramiko reports a peer that hangs up through logging; the error it raises
@@ -260,11 +179,11 @@ class Remote:
         return self._servers.get(server, (server, None))[0]
 
     # -- connections ------------------------------------------------------------------------
-    def _known_hosts(self) -> _KnownHosts:
+    def _known_hosts(self) -> KnownHosts:
         with self._lock:
             if self._known is None:
                 s = self.settings
-                self._known = _KnownHosts(s.known_hosts, s.host_key_policy, self.warn)
+                self._known = KnownHosts(s.known_hosts, s.host_key_policy, self.warn)
             return self._known
 
     def _key(self) -> Any:
