@@ -73,6 +73,9 @@ class Config:
     min_images: Mapping[str, str]
     vm_min_platform: str
     retries: int = 3
+    # A step whose mutation failed transiently (5xx, connection lost) is re-checked and run
+    # again this many times before the run stops.
+    mutation_retries: int = 3
     retry_delay: float = 0.25
     lock_wait: float = 5.0
     tls_verify: bool = True
@@ -195,6 +198,7 @@ KEYS: dict[str, Check] = {
     "connectTimeout": _positive_number,
     "readTimeout": _positive_number,
     "retries": _nonneg_int,
+    "mutationRetries": _nonneg_int,
     "retryDelay": _number,
     "agentConcurrency": _positive_int,
     "tlsVerify": _bool,
@@ -389,6 +393,7 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         min_images=dict(m.get("svcMinImages") or {}),
         vm_min_platform=str(m.get("vmMinPlatform") or "20130606T000000Z"),
         retries=int(m.get("retries", 3)),
+        mutation_retries=int(m.get("mutationRetries", 3)),
         lock_wait=float(m.get("lockWait", 5)),
         retry_delay=float(m.get("retryDelay", 0.25)),
         tls_verify=bool(m.get("tlsVerify", True)),

@@ -22,6 +22,10 @@ class CnapiClient(RestClient):
                          body={"image_uuid": image_uuid})
         return body["id"]
 
+    def task_history(self, server_uuid: str) -> list[dict[str, Any]]:
+        """The server's recent cn-agent tasks (ServerTaskHistory), newest first."""
+        return self.get(f"/servers/{server_uuid}/task-history") or []
+
     def get_task(self, id: str) -> dict[str, Any]:
         return self.get(f"/tasks/{id}")
 

@@ -33,6 +33,8 @@ class ExecContext:
     # the interrupted code may hold that very lock), so it only flips this flag and the
     # executor's own code turns it into `cancel` at the next check.
     sigint: bool = False
+    _notes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _notes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cancelled(self) -> bool:
         if self.sigint and not self.cancel.is_set():
@@ -75,13 +77,17 @@ class ExecContext:
             raise Interrupted("interrupted")
 
     def note(self, step: Step, **facts: Any) -> None:
-        """Journal facts about a step in flight (a job uuid...) for a later resume."""
+        """Journal facts about a step in flight (a job uuid...) for a retry or a resume."""
+        with self._notes_lock:
+            self._notes.setdefault(step.id, {}).update(facts)
         if self.journal is not None:
             self.journal.append("step-note", step=step.id, facts=facts)
 
     def notes(self, step: Step) -> Mapping[str, Any]:
+        """What earlier runs, and this one so far, noted about the step."""
         rec = self.previous.get(step.id)
-        return getattr(rec, "notes", None) or {}
+        with self._notes_lock:
+            return {**(getattr(rec, "notes", None) or {}), **self._notes.get(step.id, {})}
 
     def say(self, *lines: str) -> None:
         self.progress.lines(*lines)

@@ -27,6 +27,8 @@ from sdcadm.plan import Step
 # Steps of a rolling ("hold") group that may fail and keep their slots before it pauses:
 # with two servers unhealthy at once, something is wrong beyond one server.
 PAUSE_AFTER = 2
+# Times a step whose mutation failed transiently is re-checked and run again.
+MUTATION_RETRIES = 3
 
 
 @dataclass
@@ -135,8 +137,7 @@ class Engine:
                     self.ctx.say(f"Step {step.id} was already done ({step.summary or step.action})")
                 return out
             _append(journal, "step-start", step=step.id, action=step.action, target=step.target)
-            handler.run(self.ctx, step)
-            out.outcome = "done"
+            out.outcome = self._run_with_retries(handler, step)
         except (Interrupted, KeyboardInterrupt) as e:
             self.ctx.cancel.set()
             out.outcome = "interrupted"
@@ -154,6 +155,27 @@ class Engine:
         _append(journal, "step-end", step=step.id, outcome=out.outcome,
                 error=out.error.to_json() if out.error else None)
         return out
+
+    def _run_with_retries(self, handler: Handler, step: Step) -> str:
+        """Run the step; after a transient failure (a 5xx, a connection closed or timed out)
+        look whether its effect happened anyway (`check`), else run it again after a backoff,
+        a bounded number of times, each retry journalled. "done" or "verified"."""
+        tries = max(0, int(getattr(self.ctx.config, "mutation_retries", MUTATION_RETRIES)))
+        for attempt in range(tries + 1):
+            try:
+                handler.run(self.ctx, step)
+                return "done"
+            except SdcAdmError as e:
+                if attempt >= tries or not transient(e):
+                    raise
+                _append(self.ctx.journal, "step-retry", step=step.id, attempt=attempt + 1,
+                        error=e.to_json())
+                self.ctx.say(f"Step {step.id} hit a transient error ({e.message.splitlines()[0]}); "
+                             f"retrying ({attempt + 1}/{tries})")
+                self.ctx.sleep(self.ctx.poll_interval * (2 ** attempt))
+                if handler.check(self.ctx, step):
+                    return "verified"
+        raise AssertionError("unreachable")
 
     # -- a parallel group ----------------------------------------------------------------
     def _run_group(self, group: list[Step], outcomes: dict[str, StepOutcome]) -> None:
@@ -229,6 +251,16 @@ class Engine:
         if step.change != self._current_change:
             self._current_change = step.change
             self.ctx.say("", f"--- Updating {step.change} ...")
+
+
+def transient(e: SdcAdmError) -> bool:
+    """An API hiccup rather than an answer: worth a re-check and another try."""
+    from sdcadm.errors import SDCClientError
+
+    if not isinstance(e, SDCClientError):
+        return False
+    return e.status in (500, 502, 503, 504) or e.rest_code in ("ConnectionError",
+                                                               "RequestTimeout")
 
 
 def _next(pending: list[Step], running: Iterable[Step], holding: list[Step],

@@ -195,6 +195,12 @@ def routes(world: "World") -> list[Route]:
             raise not_found("no such task found")
         return t
 
+    async def task_history(request: Request) -> Response:
+        """ServerTaskHistory: the server's recent cn-agent tasks, newest first."""
+        s = server_or_404(request.path_params["uuid"])
+        tasks = [public(t) for t in store.all("task") if t.get("server_uuid") == s["uuid"]]
+        return send(sorted(tasks, key=lambda t: t.get("timestamp") or "", reverse=True))
+
     async def get_task(request: Request) -> Response:
         return send(public(task_or_404(request.path_params["id"])))
 
@@ -287,6 +293,7 @@ def routes(world: "World") -> list[Route]:
         Route("/servers/{uuid}/sysinfo-refresh", sysinfo_refresh, methods=["POST"]),
         Route("/servers/{uuid}/install-agent", install_agent, methods=["POST"]),
         Route("/servers/{uuid}/execute", execute_, methods=["POST"]),
+        Route("/servers/{uuid}/task-history", task_history, methods=["GET"]),
         Route("/servers/{uuid}/vms/{vm}", load_vm, methods=["GET"]),
         Route("/tasks/{id}", get_task, methods=["GET"]),
         Route("/tasks/{id}/wait", wait_task, methods=["GET"]),

@@ -110,6 +110,7 @@ def install_agent(world: "World", server: dict[str, Any], image_uuid: str) -> di
     tid = str(uuidlib.uuid4())
     task = {"id": tid, "req_id": str(uuidlib.uuid4()), "task": "agent_install",
             "server_uuid": server["uuid"], "status": "active", "timestamp": now_iso(),
+            "params": {"image_uuid": image_uuid},
             "history": [{"name": "start", "timestamp": now_iso(), "event": {}}],
             "_sim": {"kind": "agent_install", "phase": "work",
                      "due": world.due("install-agent", 15.0), "image_uuid": image_uuid}}

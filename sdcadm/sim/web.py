@@ -183,10 +183,13 @@ class ServiceLayer:
 
         if api_down(self.world, self.service) and await _hang_up(receive):
             return
+        lose_answer = False
         for fault in self.world.request_faults(self.service, method, full):
             kind = fault["type"]
             if kind == "latency":
                 await asyncio.sleep(float(fault.get("delay", 1.0)))
+            elif kind == "drop" and fault.get("after"):
+                lose_answer = True  # handled, then the answer is lost on the way back
             elif kind == "drop":
                 if await _hang_up(receive):
                     return
@@ -206,6 +209,12 @@ class ServiceLayer:
                 message = dict(message, headers=list(message.get("headers") or []) + extra)
             await send_(message)
 
+        if lose_answer:
+            async def swallow(message: dict) -> None:
+                pass
+            await self.app(scope, receive, swallow)
+            await _hang_up(receive)
+            return
         await self.app(scope, receive, send_with_headers)
 
     async def _respond(self, resp: Response, scope: dict, receive: Callable, send_: Callable,

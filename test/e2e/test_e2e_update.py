@@ -162,11 +162,13 @@ def test_failed_reprovision_is_reported_recorded_and_resumed(fresh, reference):
 
 
 def test_an_api_error_mid_run_gives_the_client_error_line(fresh, reference):
+    # Four in a row: the first try and the three retries a transient 500 gets.
     fresh.add_fault({"type": "error", "service": "sapi", "method": "PUT", "path": "^/services/",
-                     "status": 500, "count": 1})
+                     "status": 500, "count": 4})
     r = driver(fresh, "update")
     assert r.returncode == 1
     assert "error (SDCClient): sapi client error" in r.stderr
+    assert r.stderr.count("hit a transient error") == 3
     r = driver(fresh, "resume")
     assert r.returncode == 0, r.stderr
     assert end_state(fresh) == reference["after"]

@@ -24,7 +24,9 @@ class InstallAgent:
 
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
-        task = ctx.notes(step).get("task_id")
+        # A task this step started (its answer may have been lost: look on the server too):
+        # wait for it rather than start a second install.
+        task = ctx.notes(step).get("task_id") or running_install(ctx, p)
         if task:
             try:
                 wait_task(ctx, task, timeout=ctx.scaled(TASK_TIMEOUT), what="agent install")
@@ -73,6 +75,21 @@ class InstallAgent:
         key = step.parallel or step.params.get("agent", "agent")
         with self._lock:
             return self._bars.get(key) or Bar()
+
+
+def running_install(ctx: ExecContext, p: Mapping[str, Any]) -> str | None:
+    """The id of an install of this image still running on the server, if any."""
+    from sdcadm.errors import SdcAdmError
+
+    try:
+        tasks = ctx.clients.cnapi.task_history(p["server_uuid"])
+    except SdcAdmError:
+        return None  # an older CNAPI without task history: the agent's image decides
+    for t in tasks:
+        if t.get("task") == "agent_install" and t.get("status") == "active" and \
+                (t.get("params") or {}).get("image_uuid") == p["image_uuid"]:
+            return t.get("id")
+    return None
 
 
 def agent_image(server: Mapping[str, Any], name: str) -> str | None:

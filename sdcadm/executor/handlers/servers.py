@@ -121,6 +121,9 @@ class RebootServer:
         p = step.params
         sid, host = p["server_uuid"], p.get("hostname", "?")
         notes = dict(ctx.notes(step))
+        if not notes.get("rebooted") and notes.get("reboot_sent") and \
+                self._reboot_took(ctx, sid, notes["reboot_sent"]):
+            notes["rebooted"] = notes["reboot_sent"]  # its answer was lost, not the reboot
         if notes.get("rebooted"):
             ctx.say(f"Server {sid} ({host}) was rebooted at {notes['rebooted']}: "
                     "waiting for it to be back")
@@ -149,12 +152,25 @@ class RebootServer:
         else:
             ctx.say(f"Rebooting server {sid} ({host})")
         when = iso_now()
+        # Noted before it is sent: a lost answer must not make a retry reboot it twice.
+        ctx.note(step, reboot_sent=when)
         job = ctx.clients.cnapi.reboot(sid)
         ctx.note(step, rebooted=when, reboot_job=job)
         if p.get("headnode"):
             raise HeadnodeRebooting(f"this headnode ({host}) is rebooting: run again once it "
                                     "is back")
         return {"rebooted": when, "reboot_job": job}
+
+    def _reboot_took(self, ctx: ExecContext, sid: str, sent: str) -> bool:
+        """A reboot was sent and its answer lost: did the server go down or come back since?
+        (Asked twice, a poll apart, so a reboot just starting is seen.)"""
+        for _ in range(2):
+            srv = self.watch.get(ctx, sid)
+            if srv is not None and (srv.get("status") != "running"
+                                    or str(srv.get("last_boot") or "") > sent):
+                return True
+            ctx.sleep()
+        return False
 
     def _wait_back(self, ctx: ExecContext, step: Step, notes: Mapping[str, Any]) -> None:
         p = step.params
