@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from sdcadm import redact
 from sdcadm.errors import ConfigError
 from sdcadm.model import STAMP_RE, is_uuid
 
@@ -72,13 +73,23 @@ class Config:
     image_names: Mapping[str, list[str]]
     min_images: Mapping[str, str]
     vm_min_platform: str
-    retries: int = 3
+    retries: int = 2
     # A step whose mutation failed transiently (5xx, connection lost) is re-checked and run
     # again this many times before the run stops.
     mutation_retries: int = 3
+    # Seconds the datacenter lease of a run lives without a heartbeat (executor/lease.py).
+    lease_ttl: float = 60.0
     retry_delay: float = 0.25
     lock_wait: float = 5.0
+    # MiB a run leaves free on the file system of its work directory, besides its journal
+    # (checked before its first change: executor/preflight.py).
+    min_free_mib: float = 64.0
     tls_verify: bool = True
+    # A PEM file of the CAs to trust for the APIs instead of the system's (requests' verify).
+    ca_bundle: str | None = None
+    # Key patterns whose values are kept out of journals, history and logs, besides the
+    # built-in ones (sdcadm.redact).
+    redact_keys: tuple[str, ...] = ()
     server_uuid: str | None = None
     datacenter_location: str | None = None
     datacenter_company_name: str | None = None
@@ -88,9 +99,14 @@ class Config:
     ssh: Mapping[str, Any] = field(default_factory=dict)
     health: Mapping[str, Any] = field(default_factory=dict)
     reboot: Mapping[str, Any] = field(default_factory=dict)
+    self_update: Mapping[str, Any] = field(default_factory=dict)
     address_map: Mapping[str, str] = field(default_factory=dict)
     # Where downloads wait before they are installed (platform images: several hundred MiB).
     tmp_dir: Path = Path("/var/tmp")
+    # Where every mutating run writes its log (executor/runlog.py).
+    log_dir: Path = Path("/var/log/sdcadm/logs")
+    # Seconds between two progress lines of a long wait when stderr is not a terminal.
+    progress_interval: float = 30.0
     # The merged configuration as plain data, for `sdcadm info -j`.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -177,6 +193,19 @@ def _anything(v: Any) -> str | None:
     return None
 
 
+def _readable_file(v: Any) -> str | None:
+    if _string(v):
+        return "the path of a readable file"
+    if not os.path.isfile(v) or not os.access(v, os.R_OK):
+        return f"the path of a readable file (cannot read {v})"
+    return None
+
+
+def _patterns(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v)
+    return None if ok else 'a list of key names or patterns (e.g. ["*_apikey"])'
+
+
 KEYS: dict[str, Check] = {
     "updatesServerUrl": _url,
     "usbkeyConfig": _string,
@@ -192,16 +221,21 @@ KEYS: dict[str, Check] = {
     "serverUuid": _uuid,
     "varDir": _string,
     "tmpDir": _string,
+    "logDir": _string,
+    "progressInterval": _positive_number,
     "lockPath": _string,
     "pollInterval": _positive_number,
     "lockWait": _nonneg_number,
+    "minFreeMiB": _nonneg_number,
     "connectTimeout": _positive_number,
     "readTimeout": _positive_number,
     "retries": _nonneg_int,
     "mutationRetries": _nonneg_int,
-    "retryDelay": _number,
+    "leaseTtl": _positive_number,
+    "retryDelay": _nonneg_number,
     "agentConcurrency": _positive_int,
     "tlsVerify": _bool,
+    "caBundle": _readable_file,
     "vmMinPlatform": _stamp,
     "imgNamesFromSvcName": _names_map,
     "svcMinImages": _stamps_map,
@@ -261,9 +295,24 @@ REBOOT_KEYS: dict[str, Check] = {
 }
 KEYS["reboot"] = _object
 
+# `selfUpdate`: `sdcadm self-update` (sdcadm.executor.builds).
+SELF_UPDATE_KEYS: dict[str, Check] = {
+    "prefix": _string,
+    "reserveMiB": _nonneg_number,
+    "smokeTimeout": _positive_number,
+}
+KEYS["selfUpdate"] = _object
+
+# `redact`: more metadata keys whose values never reach a journal, history or log.
+REDACT_KEYS: dict[str, Check] = {
+    "keys": _patterns,
+}
+KEYS["redact"] = _object
+
 # Sections whose own keys are checked like the top level's.
 SECTIONS: dict[str, dict[str, Check]] = {
-    "ssh": SSH_KEYS, "health": HEALTH_KEYS, "reboot": REBOOT_KEYS,
+    "ssh": SSH_KEYS, "health": HEALTH_KEYS, "reboot": REBOOT_KEYS, "redact": REDACT_KEYS,
+    "selfUpdate": SELF_UPDATE_KEYS,
     **{k: {"url": _url} for k in SERVICE_KEYS},
 }
 
@@ -359,7 +408,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         for key, host in SERVICE_KEYS.items():
             merged[key] = {"url": f"http://{host}.{dc}.{dns}"}
     merged.update(operator or {})
-    return _build(source if operator is not None else None, merged)
+    config = _build(source if operator is not None else None, merged)
+    # The writers of journals, history and the request log do not all see the
+    # configuration: its redaction list holds for the whole process.
+    redact.configure(config.redact_keys)
+    return config
 
 
 def _build(source: str | None, m: Mapping[str, Any]) -> Config:
@@ -387,16 +440,20 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         lock_path=Path(m.get("lockPath") or var_dir / "sdcadm.lock"),
         poll_interval=float(m.get("pollInterval", 5)),
         connect_timeout=float(m.get("connectTimeout", 10)),
-        read_timeout=float(m.get("readTimeout", 60)),
+        read_timeout=float(m.get("readTimeout", 15)),
         agent_concurrency=int(m.get("agentConcurrency", 5)),
         image_names={k: list(v) for k, v in (m.get("imgNamesFromSvcName") or {}).items()},
         min_images=dict(m.get("svcMinImages") or {}),
         vm_min_platform=str(m.get("vmMinPlatform") or "20130606T000000Z"),
-        retries=int(m.get("retries", 3)),
+        retries=int(m.get("retries", 2)),
         mutation_retries=int(m.get("mutationRetries", 3)),
+        lease_ttl=float(m.get("leaseTtl", 60)),
         lock_wait=float(m.get("lockWait", 5)),
+        min_free_mib=float(m.get("minFreeMiB", 64)),
         retry_delay=float(m.get("retryDelay", 0.25)),
         tls_verify=bool(m.get("tlsVerify", True)),
+        ca_bundle=m.get("caBundle"),
+        redact_keys=tuple((m.get("redact") or {}).get("keys") or ()),
         server_uuid=m.get("serverUuid"),
         datacenter_location=m.get("datacenter_location"),
         datacenter_company_name=m.get("datacenter_company_name"),
@@ -406,7 +463,10 @@ def _build(source: str | None, m: Mapping[str, Any]) -> Config:
         ssh=dict(m.get("ssh") or {}),
         health=dict(m.get("health") or {}),
         reboot=dict(m.get("reboot") or {}),
+        self_update=dict(m.get("selfUpdate") or {}),
         address_map=dict(m.get("addressMap") or {}),
         tmp_dir=Path(m.get("tmpDir") or "/var/tmp"),
+        log_dir=Path(m.get("logDir") or "/var/log/sdcadm/logs"),
+        progress_interval=float(m.get("progressInterval", 30)),
         raw=dict(m),
     )

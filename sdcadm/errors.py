@@ -52,6 +52,28 @@ class PlanDriftError(SdcAdmError):
     exit_status = 2
 
 
+class PlanTamperedError(SdcAdmError):
+    """A saved plan or a run's journal says something its own plan does not derive: it was
+    edited (or damaged) after it was written."""
+
+    code = "PlanTampered"
+    exit_status = 2
+
+
+class UnfinishedRunError(SdcAdmError):
+    """An update or rollback is unfinished: resume or abandon it before starting another."""
+
+    code = "UnfinishedRun"
+    exit_status = 2
+
+
+class JournalError(SdcAdmError):
+    """A run's journal cannot be read as one (a damaged or edited file)."""
+
+    code = "Journal"
+    exit_status = 2
+
+
 class InstanceIsDownError(SdcAdmError):
     code = "InstanceIsDown"
     exit_status = 2
@@ -67,6 +89,47 @@ class LockError(SdcAdmError):
 
     code = "Lock"
     exit_status = 1
+
+
+class LeaseError(SdcAdmError):
+    """Another run holds the datacenter lease (exit 2: a refusal), or the lease cannot be
+    written at all (exit 1)."""
+
+    code = "Lease"
+    exit_status = 2
+
+    def __init__(self, message: str, *, runtime: bool = False) -> None:
+        super().__init__(message)
+        if runtime:
+            self.exit_status = 1
+
+
+class PreflightError(SdcAdmError):
+    """A run cannot start: what it needs (a writable work directory, the APIs it talks to)
+    is not there. Nothing was changed."""
+
+    code = "Preflight"
+    exit_status = 1
+
+
+class NoSpaceError(SdcAdmError):
+    """Not enough free space where a run, a download or an install must write."""
+
+    code = "NoSpace"
+    exit_status = 1
+
+
+class WriteFailedError(SdcAdmError):
+    """A file the run must keep (its journal, plan, history fallback) could not be written
+    (a full disk, an I/O error): the run stops where it is, to be resumed."""
+
+    code = "WriteFailed"
+    exit_status = 1
+
+    def __init__(self, message: str, *, step: str | None = None,
+                 cause: BaseException | None = None) -> None:
+        super().__init__(message, cause=cause)
+        self.step = step  # the step whose event could not be written, if any
 
 
 class StepFailedError(SdcAdmError):
@@ -143,6 +206,15 @@ class SDCClientError(SdcAdmError):
     def not_found(self) -> bool:
         return self.rest_code == "ResourceNotFound" or self.status == 404
 
+
+
+def transient(e: BaseException) -> bool:
+    """An API hiccup rather than an answer (a 5xx, a connection lost or timed out): worth a
+    re-check and another try."""
+    if not isinstance(e, SDCClientError):
+        return False
+    return e.status in (500, 502, 503, 504) or e.rest_code in ("ConnectionError",
+                                                               "RequestTimeout")
 
 class RemoteError(SdcAdmError):
     """A server could not be reached, refused us, or a command did not finish in time."""

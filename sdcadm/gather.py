@@ -1,14 +1,16 @@
 """The read phase: everything planning and the read-only commands need, read once.
 
 The number of requests does not depend on the size of the fleet (apart from paging):
-one server listing with agents and sysinfo, one VM listing, one local image listing (all
-states) and one listing of the whole channel on the updates server, instead of one
-request per image or per server. Independent reads run in parallel.
+one server listing with agents (and sysinfo where a command needs the servers' admin
+IPs), one VM listing, one local image listing (all states) and one listing of the whole
+channel on the updates server, instead of one request per image or per server. Each asks
+only for the fields the model reads. Independent reads run in parallel.
 """
 from __future__ import annotations
 
+import re
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sdcadm import __version__
 from sdcadm.errors import InternalError, ValidationError
@@ -27,6 +29,20 @@ if TYPE_CHECKING:
     from sdcadm.config import Config
 
 ADMIN_NIC_TAG = "admin"
+
+# What the model reads of a VM (VMAPI ListVms `fields`).
+VM_FIELDS = "uuid,alias,tags,image_uuid,server_uuid,state,nics"
+# What the model reads of a server (CNAPI ServerList `fields`), besides sysinfo.
+SERVER_FIELDS = ("uuid,hostname,headnode,setup,status,current_platform,boot_platform,ram,"
+                 "traits,agents")
+# How much of each server a command reads (`server_detail`):
+#   full    every field CNAPI has, sysinfo included (snapshots, self-update, health)
+#   admin   the model's fields and sysinfo, for the servers' admin IPs (instances, update)
+#   agents  the model's fields without sysinfo, by far the largest part of a server
+#           (avail): what a server does not report at the top level is read from its
+#           sysinfo alone
+SERVER_DETAIL = ("full", "admin", "agents")
+SYSINFO_BATCH = 100  # server uuids per ServerList call that reads missing sysinfo
 
 
 def sdcadm_buildstamp() -> str | None:
@@ -57,13 +73,14 @@ def gather(
     updates: bool = True,
     servers: bool = True,
     vms: bool = True,
+    server_detail: str = "full",
 ) -> DatacenterState:
     """Read the datacenter into a DatacenterState.
 
     `updates=False` skips the updates server (channels and catalog) for commands that only
     look at what is deployed, so they work when the updates server is out of reach.
     `servers=False` / `vms=False` skip the instance inventory for commands that do not
-    need it.
+    need it. `server_detail` says how much of each server to read (`SERVER_DETAIL`).
     """
     clients: "Clients" = getattr(app_or_clients, "clients", app_or_clients)
     config = config or clients.config
@@ -78,17 +95,20 @@ def gather(
         f_app = pool.submit(sdc_application, sapi)
         f_mode = pool.submit(sapi.get_mode)
         f_images = pool.submit(imgapi.list_images, state="all")
-        f_servers = pool.submit(cnapi.list_servers, extras="sysinfo,agents") if cnapi else None
+        f_servers = pool.submit(read_servers, cnapi, server_detail) if cnapi else None
         f_platforms = pool.submit(cnapi.list_platforms) if cnapi else None
         f_vms = None
         if vmapi and config.admin_uuid:
-            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=config.admin_uuid)
+            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=config.admin_uuid,
+                                fields=VM_FIELDS)
 
-        first = [f_app, f_mode, f_images, f_servers, f_platforms, f_vms]
+        first: list[Future[Any] | None] = [f_app, f_mode, f_images, f_servers, f_platforms,
+                                           f_vms]
         _settle(first, until=f_app)
         app = f_app.result()
         if vmapi and f_vms is None:
-            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=app.owner_uuid)
+            f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=app.owner_uuid,
+                                fields=VM_FIELDS)
         f_services = pool.submit(sapi.list_services, application_uuid=app.uuid)
 
         chans: list[Channel] = []
@@ -150,6 +170,30 @@ def gather(
     )
 
 
+def read_servers(cnapi: Any, detail: str = "full") -> list[dict[str, Any]]:
+    """Every server, as much of each as `detail` says (`SERVER_DETAIL`)."""
+    if detail == "full":
+        return cnapi.list_servers(extras="sysinfo,agents")
+    if detail == "admin":
+        return cnapi.list_servers(extras="sysinfo,agents", fields=SERVER_FIELDS + ",sysinfo")
+    if detail != "agents":
+        raise InternalError(f"unknown server detail {detail!r}")
+    rows: list[dict[str, Any]] = cnapi.list_servers(extras="agents", fields=SERVER_FIELDS)
+    # A server that reports no agents (an older cn-agent), hostname or platform at the top
+    # level has them in its sysinfo only (as `_server` reads them): read just those.
+    short = [r["uuid"] for r in rows if not (r.get("agents") and r.get("hostname")
+                                             and r.get("current_platform"))]
+    found: dict[str, Any] = {}
+    for n in range(0, len(short), SYSINFO_BATCH):
+        batch = ",".join(short[n:n + SYSINFO_BATCH])
+        for r in cnapi.list_servers(uuids=batch, extras="sysinfo", fields="uuid,sysinfo"):
+            found[r["uuid"]] = r.get("sysinfo")
+    for r in rows:
+        if r["uuid"] in found:
+            r["sysinfo"] = found[r["uuid"]]
+    return rows
+
+
 # -- conversions (pure) -----------------------------------------------------------------
 
 def _settle(futures: list["Future[Any] | None"], until: "Future[Any] | None" = None) -> None:
@@ -183,11 +227,11 @@ def sdc_application(sapi: Any) -> Application:
                        owner_uuid=a.get("owner_uuid"), metadata=dict(a.get("metadata") or {}))
 
 
-def _images(rows: list[Mapping[str, Any]]) -> dict[str, Image]:
+def _images(rows: Sequence[Mapping[str, Any]]) -> dict[str, Image]:
     return {r["uuid"]: Image.from_manifest(r) for r in rows if r.get("uuid")}
 
 
-def _services(rows: list[Mapping[str, Any]]) -> dict[str, Service]:
+def _services(rows: Sequence[Mapping[str, Any]]) -> dict[str, Service]:
     services = {r["name"]: Service.from_sapi(r) for r in rows if r.get("name")}
     # As the original: `assets` is a core zone without a SAPI service on older DCs.
     if "assets" not in services:
@@ -210,36 +254,46 @@ def server_admin_ip(server: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _record(cls: Any, fields: dict[str, Any]) -> Any:
+    """A frozen model record from values read here, every field given, without running its
+    `__init__` (a thousand servers make twelve thousand agent instances)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 def _server(s: Mapping[str, Any]) -> Server:
+    # The parsed answer is kept as it is (never changed afterwards), not copied.
     sysinfo = s.get("sysinfo") or {}
     agents = s.get("agents") or sysinfo.get("SDC Agents") or []
-    return Server(
-        uuid=s["uuid"],
-        hostname=s.get("hostname") or sysinfo.get("Hostname") or s["uuid"],
-        headnode=bool(s.get("headnode")),
-        setup=bool(s.get("setup", True)),
-        status=s.get("status") or "unknown",
-        current_platform=s.get("current_platform") or sysinfo.get("Live Image"),
-        boot_platform=s.get("boot_platform"),
-        admin_ip=server_admin_ip(s),
-        ram=s.get("ram"),
-        traits=dict(s.get("traits") or {}),
-        agents=tuple(dict(a) for a in agents),
-        raw=dict(s),
-    )
+    return _record(Server, {
+        "uuid": s["uuid"],
+        "hostname": s.get("hostname") or sysinfo.get("Hostname") or s["uuid"],
+        "headnode": bool(s.get("headnode")),
+        "setup": bool(s.get("setup", True)),
+        "status": s.get("status") or "unknown",
+        "current_platform": s.get("current_platform") or sysinfo.get("Live Image"),
+        "boot_platform": s.get("boot_platform"),
+        "admin_ip": server_admin_ip(s),
+        "ram": s.get("ram"),
+        "traits": s.get("traits") or {},
+        "agents": tuple(agents),
+        "raw": s,
+    })
+
+
+_ADMIN_TAG = re.compile(r"^admin(_rack_.+)?$", re.I)
 
 
 def vm_admin_ip(vm: Mapping[str, Any]) -> str | None:
-    import re
-
     for nic in vm.get("nics") or []:
-        if re.match(r"^admin(_rack_.+)?$", str(nic.get("nic_tag") or ""), re.I):
+        if _ADMIN_TAG.match(str(nic.get("nic_tag") or "")):
             return nic.get("ip")
     return None
 
 
 def _vm_instances(
-    vms: list[Mapping[str, Any]],
+    vms: Sequence[Mapping[str, Any]],
     servers: Mapping[str, Server],
     local: Mapping[str, Image],
     catalog: Mapping[str, Image],
@@ -250,39 +304,45 @@ def _vm_instances(
         if not role:
             continue
         image = vm.get("image_uuid")
-        img = local.get(image) or catalog.get(image)  # same uuid, same build
+        # same uuid, same build
+        img = (local.get(image) or catalog.get(image)) if image else None
         server = servers.get(vm.get("server_uuid") or "")
-        out.append(Instance(
-            instance=vm["uuid"],
-            service=str(role),
-            type="vm",
-            alias=vm.get("alias"),
-            image=image,
-            version=img.version if img else None,
-            server=vm.get("server_uuid"),
-            hostname=server.hostname if server else None,
-            server_ip=server.admin_ip if server else None,
-            state=vm.get("state"),
-            ip=vm_admin_ip(vm),
-        ))
+        out.append(_record(Instance, {
+            "instance": vm["uuid"],
+            "service": str(role),
+            "type": "vm",
+            "alias": vm.get("alias"),
+            "image": image,
+            "version": img.version if img else None,
+            "server": vm.get("server_uuid"),
+            "hostname": server.hostname if server else None,
+            "server_ip": server.admin_ip if server else None,
+            "state": vm.get("state"),
+            "ip": vm_admin_ip(vm),
+        }))
     return out
 
 
 def _agent_instances(servers: Any) -> list[Instance]:
-    out = []
+    out: list[Instance] = []
+    append = out.append
     for server in servers:
+        uuid, hostname, ip = server.uuid, server.hostname, server.admin_ip
         for a in server.agents:
-            if not a.get("name"):
+            name = a.get("name")
+            if not name:
                 continue
-            out.append(Instance(
-                instance=a.get("uuid") or f"{server.uuid}/{a['name']}",
-                service=a["name"],
-                type="agent",
-                image=a.get("image_uuid"),
-                version=a.get("version"),
-                server=server.uuid,
-                hostname=server.hostname,
-                server_ip=server.admin_ip,
-            ))
+            append(_record(Instance, {
+                "instance": a.get("uuid") or f"{uuid}/{name}",
+                "service": name,
+                "type": "agent",
+                "alias": None,
+                "image": a.get("image_uuid"),
+                "version": a.get("version"),
+                "server": uuid,
+                "hostname": hostname,
+                "server_ip": ip,
+                "state": None,
+                "ip": None,
+            }))
     return out
-

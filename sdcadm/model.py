@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -127,7 +128,7 @@ class Instance:
     ip: str | None = None  # admin IP of the VM
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,14 @@ class DatacenterState:
         return sorted(found, key=lambda i: (i.published_at or "", i.uuid))
 
     def instances_of(self, service: str) -> list[Instance]:
-        return [i for i in self.instances if i.service == service]
+        return list(self._by_service.get(service, ()))
+
+    @cached_property
+    def _by_service(self) -> dict[str, list[Instance]]:
+        out: dict[str, list[Instance]] = {}
+        for inst in self.instances:
+            out.setdefault(inst.service, []).append(inst)
+        return out
 
     def find_instance(self, ident: str) -> Instance | None:
         for inst in self.instances:
@@ -205,12 +213,18 @@ class DatacenterState:
 
     # -- fingerprint -----------------------------------------------------------
     def fingerprint_facts(self) -> dict[str, Any]:
-        """The facts a plan depends on, in a stable, JSON-able form."""
+        """The facts a plan depends on, in a stable, JSON-able form (worked out once: the
+        state never changes)."""
+        return self._facts
+
+    @cached_property
+    def _facts(self) -> dict[str, Any]:
         return {
             "channel": self.channel,
             "sapi_mode": self.sapi_mode,
             "services": {n: s.image_uuid for n, s in sorted(self.services.items())},
-            "instances": {i.instance: i.image for i in sorted(self.instances, key=lambda i: i.instance)},
+            "instances": {i.instance: i.image
+                          for i in sorted(self.instances, key=lambda i: i.instance)},
             "servers": {
                 u: [s.status, s.current_platform, s.boot_platform]
                 for u, s in sorted(self.servers.items())
@@ -219,5 +233,9 @@ class DatacenterState:
         }
 
     def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         blob = json.dumps(self.fingerprint_facts(), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()

@@ -64,8 +64,10 @@ class PlannedChange:
         return {
             "type": self.type,
             "procedure": self.procedure,
-            "service": dict(self.service.raw or _service_json(self.service)) if self.service else None,
-            "image": dict(self.image.manifest or _image_json(self.image)) if self.image else None,
+            "service": (dict(self.service.raw or _service_json(self.service))
+                        if self.service else None),
+            "image": (dict(self.image.manifest or _image_json(self.image))
+                      if self.image else None),
             "insts": [i.to_json() for i in self.instances],
             "already": [i.to_json() for i in self.already],
             "downgrade": self.downgrade,
@@ -146,10 +148,10 @@ class Step:
     window: the failed step keeps its slot and its `exclusive` keys, since what it stands for
     may still be down; the group goes on with the slots left and pauses once two steps hold).
 
-    Within a group, a step starts only after the steps whose targets its `after` lists have
-    succeeded, and never while a running or holding step shares one of its `exclusive` keys
-    (members of one quorum never go down together). Among the steps that may start, the
-    first in order starts first.
+    Within a group, a step starts only after the steps its `after` names (by id, or by
+    target) have succeeded, and never while a running or holding step shares one of its
+    `exclusive` keys (members of one quorum never go down together). Among the steps that may
+    start, the first in order starts first.
     """
 
     id: str  # unique within the plan, stable: "<index>:<action>:<target>"
@@ -161,7 +163,7 @@ class Step:
     parallel: str | None = None
     concurrency: int = 1
     on_failure: str = "stop"
-    after: tuple[str, ...] = ()  # targets of steps of the same group that must succeed first
+    after: tuple[str, ...] = ()  # ids (or targets) of steps of its group to succeed first
     exclusive: tuple[str, ...] = ()  # keys no two running (or holding) steps may share
 
     def to_json(self) -> dict[str, Any]:
@@ -202,3 +204,39 @@ def _image_json(i: Image) -> dict[str, Any]:
             "published_at": i.published_at, "state": i.state, "type": i.type, "os": i.os,
             "files": [{"size": i.size, "sha1": i.sha1, "compression": "gzip"}],
             "origin": i.origin, "description": i.description, "tags": dict(i.tags)}
+
+
+# -- trusting nothing a file says --------------------------------------------------------------
+
+def digest(doc: Mapping[str, Any]) -> str:
+    """A saved plan's digest: sha256 of its canonical JSON, the `digest` field left out."""
+    import hashlib
+    import json
+
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def step_key(step: Step) -> tuple[Any, ...]:
+    """Everything about a step that decides what it does."""
+    import json
+
+    return (step.id, step.action, step.target, json.dumps(dict(step.params), sort_keys=True),
+            step.parallel, step.concurrency, step.on_failure, tuple(step.after),
+            tuple(step.exclusive))
+
+
+def first_difference(stored: list[Step], derived: list[Step]) -> str | None:
+    """None when `stored` are exactly the steps the plan derives; else the first that is
+    not, said in a line."""
+    for n, (a, b) in enumerate(zip(stored, derived, strict=False), start=1):
+        if step_key(a) != step_key(b):
+            what = a.summary or f"{a.action} {a.target}"
+            want = b.summary or f"{b.action} {b.target}"
+            if (a.id, a.action, a.target) == (b.id, b.action, b.target):
+                return f"step {n} ({a.id}: {what}) has other parameters than the plan derives"
+            return f"step {n} is {a.id} ({what}) where the plan derives {b.id} ({want})"
+    if len(stored) != len(derived):
+        return (f"it has {len(stored)} steps where the plan derives {len(derived)}")
+    return None

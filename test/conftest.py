@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from cli_runner import make_runner
+
 from sdcadm.sim.testing import SimHandle, start_sim
 
 # Fast enough for tests, still asynchronous: a 30 s reprovision takes 30 ms.
@@ -30,22 +30,29 @@ def sim_factory(tmp_path_factory: pytest.TempPathFactory):
         handle.stop()
 
 
+def fresh(handle: SimHandle) -> SimHandle:
+    """Back to the scenario, and a headnode with no sdcadm past: the datacenter is reset, so
+    the runs, plans and history kept in its `varDir` belong to another test."""
+    import shutil
+
+    handle.reset()
+    shutil.rmtree(handle.state_dir / "var", ignore_errors=True)
+    return handle
+
+
 @pytest.fixture
 def sim(sim_factory) -> SimHandle:
     """The `small` datacenter, reset to its scenario (no faults, empty mutation log)."""
-    handle = sim_factory("small")
-    handle.reset()
-    return handle
+    return fresh(sim_factory("small"))
 
 
 @pytest.fixture
 def lab(sim_factory) -> SimHandle:
-    handle = sim_factory("lab")
-    handle.reset()
-    return handle
+    return fresh(sim_factory("lab"))
 
 
 @pytest.fixture
-def sdcadm(sim: SimHandle, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture, tmp_path: Path):
+def sdcadm(sim: SimHandle, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
+           tmp_path: Path):
     """Run `sdcadm ARGS...` in-process against the `small` simulator; returns a Result."""
     return make_runner(sim, monkeypatch, capfd)

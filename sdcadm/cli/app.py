@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sdcadm.errors import UsageError
+from sdcadm.executor.runlog import WARN, RunLog
 
 if TYPE_CHECKING:
     from sdcadm.clients import Clients
@@ -22,6 +23,9 @@ class App:
         self.config_path = config_path
         # One id per invocation: sent as x-request-id on every call and used as history uuid.
         self.request_id = str(uuid.uuid4())
+        self.argv: list[str] = []  # the arguments sdcadm was run with
+        # Hears every request from now on; a mutating run opens it as a file.
+        self.run_log = RunLog(self.request_id)
 
     # -- configuration and clients (loaded on first use, so --help never touches them) --
     @cached_property
@@ -41,6 +45,7 @@ class App:
         """Drop connections (SSH transports, the HTTP pool) once the command is over."""
         if "clients" in self.__dict__:
             self.clients.close()
+        self.run_log.close()
 
     # -- output: data to stdout, everything else to stderr --------------------------------
     @property
@@ -60,9 +65,11 @@ class App:
 
     def info(self, text: str = "") -> None:
         """A progress line on stderr."""
+        self.run_log.output(text)
         click.echo(text, err=True)
 
     def warn(self, text: str) -> None:
+        self.run_log.output(text, WARN)
         if self.color:
             self.console.print(text, style="yellow", markup=False)
         else:

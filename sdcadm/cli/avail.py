@@ -86,13 +86,14 @@ def all_targets(state: "DatacenterState", exclude: list[str]) -> list[Target]:
 def update_notes(state: "DatacenterState", config: "Config",
                  services: list[str]) -> dict[str, str]:
     """Why `sdcadm update` would not act on the avail rows of these services."""
+    from sdcadm.planner import rules
     from sdcadm.planner.rules import procedure_for
 
     notes: dict[str, str] = {}
     gated = []
     for service in services:
         if service == "sdcadm":
-            notes[service] = 'note: "sdcadm update" does not update sdcadm itself'
+            notes[service] = f"note: {rules.SDCADM_ITSELF}"
         elif service in ("rabbitmq", "portolan"):
             flag = "--force-rabbitmq" if service == "rabbitmq" else "--force-data-path"
             notes[service] = (f'note: {service} updates are locked: "sdcadm update --all" '
@@ -239,7 +240,7 @@ def avail(app: Any, channel: str | None, all_images: bool, as_json: bool, as_str
     from sdcadm.gather import gather
     from sdcadm.render import tables
 
-    state = gather(app, app.config, channel=channel)
+    state = gather(app, app.config, channel=channel, server_detail="agents")
     if names:
         targets = parse_targets(state, names)
     else:
@@ -290,7 +291,7 @@ def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[st
     from sdcadm.render import tables
 
     if changes is not None:
-        for row, builds in zip(rows, changes):
+        for row, builds in zip(rows, changes, strict=True):
             row["changes"] = builds
     cols, ordered = tables.prepare(rows, columns=columns, default_columns=DEFAULT_COLUMNS,
                                    sort=sort, default_sort=DEFAULT_SORT,
@@ -311,9 +312,9 @@ def print_avail(app: Any, rows: list[dict[str, Any]], changes: list[list[dict[st
         return
     out = lines[:1] if not no_header else []
     body = lines[1:] if not no_header else lines
-    for line, row in zip(body, ordered):
+    for line, shown in zip(body, ordered, strict=True):
         out.append(line)
-        out.extend(change_lines(row["changes"]))
+        out.extend(change_lines(shown["changes"]))
     app.out("\n".join(out))
 
 

@@ -108,7 +108,7 @@ def changes(app: Any, channel: str | None, as_json: bool, no_header: bool,
     from sdcadm.cli.avail import build_row
     from sdcadm.gather import gather
 
-    state = gather(app, app.config, channel=channel)
+    state = gather(app, app.config, channel=channel, server_detail="agents")
     rows = [build_row(b) for b in builds_for(state, app.config, args, app.warn)]
     emit_rows(app, rows, as_json=as_json, no_header=no_header, columns=columns, sort=sort,
               default_columns=DEFAULT_COLUMNS, default_sort=DEFAULT_SORT,

@@ -1,7 +1,6 @@
 """`sdcadm channel list|get|set|unset`: the update channel of this datacenter."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -114,8 +113,8 @@ def set_(app: Any, name: str | None) -> None:
         app.info(RETRIEVE_ERROR)
         raise
     if name not in names:
-        app.info("Must specify a valid channel: " + json.dumps(names, separators=(",", ":")))
-        raise UsageError("Invalid channel name")
+        raise UsageError(f'Invalid channel name "{name}": must be one of '
+                         f'{", ".join(str(n) for n in names)}')
     from sdcadm.executor.history import recorded
 
     previous = sdc.metadata.get("update_channel")
@@ -127,7 +126,7 @@ def set_(app: Any, name: str | None) -> None:
     app.out(f"Update channel has been successfully set to: '{name}'")
 
 
-@channel.command("unset", hidden=True)
+@channel.command("unset", short_help="Unset the update channel (the server's default applies).")
 @click.pass_obj
 def unset(app: Any) -> None:
     """Unset the update channel: the updates server's default applies again."""

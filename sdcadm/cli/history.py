@@ -18,10 +18,12 @@ TRUNCATE = 40
 @click.option("--since", metavar="ISO-DATE", help="Only entries started at or after this time "
               "(ISO date, UTC unless it has an offset; or seconds or ms since the epoch).")
 @click.option("--until", metavar="ISO-DATE", help="Only entries started at or before this time.")
+@click.option("-f", "--follow", is_flag=True,
+              help="Follow a run as its journal grows (RUN, else the newest unfinished run).")
 @click.argument("args", nargs=-1, metavar="[HISTORY-ITEM-UUID]")
 @click.pass_obj
 def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
-            sort: tuple[str, ...], since: str | None, until: str | None,
+            sort: tuple[str, ...], since: str | None, until: str | None, follow: bool,
             args: tuple[str, ...]) -> None:
     """History of sdcadm commands.
 
@@ -38,6 +40,9 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
 
     if len(args) > 1:
         raise UsageError(f"too many args: {' '.join(args)}")
+    if follow:
+        _follow(app, args[0] if args else None)
+        return
     store = store_for(app)
     if args:
         uuid = args[0]
@@ -49,6 +54,14 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
 
             raise SDCClientError("sapi", "ResourceNotFound", f"history item {uuid} not found",
                                  status=404)
+        from pathlib import Path
+
+        from sdcadm.executor.follow import live_steps
+
+        if isinstance(entry.get("steps"), list):
+            # While a run runs, its entry only knows the steps it planned: the journal here
+            # knows how far each one got.
+            entry["steps"] = live_steps(Path(app.config.var_dir), uuid, entry["steps"])
         app.out(json.dumps(entry, indent=4))
         return
     since_iso = normalize_date(since) if since else None
@@ -63,7 +76,7 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
 
         keys = split_fields(sort) or list(DEFAULT_SORT)
         check_fields(keys, VALID_FIELDS, "sort")
-        by_id = {id(r): e for r, e in zip(rows, entries)}
+        by_id = {id(r): e for r, e in zip(rows, entries, strict=True)}
         app.out(json.dumps([by_id[id(r)] for r in sort_rows(rows, keys)], indent=4))
         return
     if not rows:
@@ -71,6 +84,42 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
     app.out(table_output(rows, columns=columns, default_columns=DEFAULT_COLUMNS, sort=sort,
                          default_sort=DEFAULT_SORT, valid_fields=VALID_FIELDS,
                          header=not no_header))
+
+
+def _follow(app: Any, run: str | None) -> None:
+    """Print a run's steps as they start and end, until the run ends."""
+    from pathlib import Path
+
+    from sdcadm.errors import UsageError
+    from sdcadm.executor.follow import (
+        describe_event,
+        events_as_they_come,
+        pick_run,
+        summaries_of,
+    )
+    from sdcadm.executor.journal import run_uuid_of
+    from sdcadm.executor.lock import read_holder
+
+    run_dir = pick_run(Path(app.config.var_dir), run)
+    if run_dir is None:
+        raise UsageError(f'no run "{run}" here' if run else "no run to follow here")
+    uuid = run_uuid_of(run_dir)
+
+    def running() -> bool:
+        return read_holder(app.config.lock_path).get("run_uuid") == uuid
+
+    app.out(f"Following run {uuid} ({run_dir})")
+    summaries = summaries_of(run_dir)
+    for ev in events_as_they_come(run_dir, running=running):
+        line = describe_event(ev, summaries)
+        if line:
+            app.out(line)
+    if not running():
+        from sdcadm.executor.journal import Journal
+
+        state = Journal(run_dir).state()
+        if state.open and state.status is None:
+            app.out("The run is not running and never ended: resume it or abandon it.")
 
 
 def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,7 +135,7 @@ def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
             name = "platform"  # platform changes have no service; the original named it so
         elif name is None and ctype == "reboot-servers":
             name = "servers"
-        labels.append(f"{ctype}({name})" if ctype and name else "")
+        labels.append(f"{ctype}({name})" if ctype and name else (ctype or ""))
     err = entry.get("error")
     if isinstance(err, Mapping):
         err_text = str(err.get("message") or json_compact(err)).splitlines()[0] if err else None
@@ -96,7 +145,8 @@ def history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "uuid": entry.get("uuid"),
         "user": entry.get("username"),
         "started": iso_time(entry.get("started")),
-        "finished": iso_time(entry.get("finished")),
+        # A run that never recorded its end is running, or died: resume or abandon it.
+        "finished": iso_time(entry.get("finished")) or "unfinished",
         "changes": truncate(",".join(labels)),
         "error": truncate(err_text) if err_text else None,
     }

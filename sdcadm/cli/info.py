@@ -31,4 +31,28 @@ def info(app: Any, as_json: bool) -> None:
         f"Admin IP: {v(cfg.admin_ip)}",
         f"External IP: {v(cfg.external_ip)}",
         f"DNS Domain: {v(cfg.dns_domain)}",
+        "",
+        f"Configuration: {v(cfg.source)} (then /usbkey/config where present)",
+        f"Update channel: {_channel(app)}",
+        *(f"{label}: {v(getattr(cfg, key))}" for label, key in URLS),
     ]))
+
+
+URLS = (("SAPI", "sapi_url"), ("IMGAPI", "imgapi_url"), ("VMAPI", "vmapi_url"),
+        ("CNAPI", "cnapi_url"), ("Workflow", "wfapi_url"), ("Updates server", "updates_url"))
+
+
+def _channel(app: Any) -> str:
+    """The channel updates use: the sdc application's, else the updates server's default."""
+    from sdcadm.errors import SdcAdmError
+    from sdcadm.gather import sdc_application
+
+    try:
+        name = sdc_application(app.clients.sapi).metadata.get("update_channel")
+        if name:
+            return str(name)
+        default = next((c.get("name") for c in app.clients.updates.list_channels()
+                        if c.get("default")), None)
+    except SdcAdmError as e:
+        return f"- (cannot read it: {e.message.splitlines()[0]})"
+    return f"{default} (the updates server's default)" if default else "-"

@@ -82,11 +82,15 @@ def instances(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...]
     from sdcadm.gather import gather
 
     services, kinds = parse_filters(filters)
-    state = gather(app, app.config, updates=False)
+    state = gather(app, app.config, updates=False, server_detail="admin")
     known = set(state.services) | {i.service for i in state.instances}
-    for name in sorted(services - known):
-        # A typo lists nothing, which reads as "no instances": say it on stderr.
-        app.warn(f'warning: no service named "{name}"')
+    unknown = sorted(services - known)
+    if unknown:
+        # A typo would list nothing, which reads as "no instances".
+        from sdcadm.errors import UsageError
+
+        raise UsageError(f"unknown service{'s' if len(unknown) > 1 else ''}: "
+                         f"{', '.join(unknown)}")
     rows = [
         instance_row(i) for i in state.instances
         if (not services or i.service in services) and (not kinds or i.type in kinds)

@@ -25,9 +25,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "platform": ("sdcadm.cli.platform", "platform"),
     "dc-maint": ("sdcadm.cli.dcmaint", "dc_maint"),
     "reboot-plan": ("sdcadm.cli.rebootplan", "reboot_plan"),
+    "rehearse": ("sdcadm.cli.rehearse", "rehearse"),
+    "self-update": ("sdcadm.cli.selfupdate", "self_update"),
+    "lock": ("sdcadm.cli.lock", "lock"),
+    "completion": ("sdcadm.cli.completion", "completion"),
 }
 # Commands with sub-commands: their error lines name both words (`sdcadm platform list`).
-GROUPS = ("channel", "platform", "dc-maint", "reboot-plan")
+GROUPS = ("channel", "platform", "dc-maint", "reboot-plan", "lock")
 ALIASES: dict[str, str] = {
     "svcs": "services",
     "insts": "instances",
@@ -49,6 +53,10 @@ SHORT_HELP: dict[str, str] = {
     "platform": "Handle SDC platform images: list, install, assign, remove.",
     "dc-maint": "Show and modify the DC maintenance mode.",
     "reboot-plan": "Reboot servers in a quorum-safe rolling order, pausable and resumable.",
+    "rehearse": "Rehearse an update on a private simulated copy of the datacenter.",
+    "self-update": 'Update "sdcadm" itself.',
+    "lock": "Show who holds the datacenter lease, or break it for a dead holder.",
+    "completion": "Print the shell completion script (bash, zsh, fish).",
 }
 
 
@@ -73,7 +81,7 @@ class LazyGroup(click.Group):
             return None
         module, attr = COMMANDS[name]
         try:
-            return getattr(importlib.import_module(module), attr)
+            return _takes_verbose(getattr(importlib.import_module(module), attr))
         except ModuleNotFoundError as e:  # a command not built yet
             if e.name == module:
                 return None
@@ -83,6 +91,15 @@ class LazyGroup(click.Group):
         # Report the canonical name so error lines read `sdcadm update: ...` for `up` too.
         _name, cmd, rest = super().resolve_command(ctx, args)
         return (cmd.name if cmd else _name), cmd, rest
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Command names from the table, without importing every command (a tab press
+        must answer as fast as `--help`); options as click completes them."""
+        from click.shell_completion import CompletionItem
+
+        names = [CompletionItem(n, help=SHORT_HELP.get(n))
+                 for n in self.list_commands(ctx) if n.startswith(incomplete)]
+        return names + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
@@ -113,7 +130,36 @@ def cli(ctx: click.Context, verbose: bool, config_path: str | None) -> None:
     from sdcadm.cli.app import App
 
     ctx.obj = App(verbose=verbose, config_path=config_path)
+    ctx.obj.argv = list(_argv)
     ctx.call_on_close(ctx.obj.close)
+
+
+# `-v` after the command (`sdcadm services -v`) means what it means before it. Set by any
+# command's hidden `-v`, read by `run` (tracebacks) once the command has failed.
+_verbose_after_command = False
+
+
+def _late_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    global _verbose_after_command
+    if not value:
+        return
+    _verbose_after_command = True
+    if ctx.obj is not None:  # the App, made by `cli` before any command parses its options
+        ctx.obj.verbose = True
+
+
+def _takes_verbose(cmd: click.Command) -> click.Command:
+    """Give a command (and a group's commands) a hidden `-v/--verbose`, unless it has a
+    `-v` of its own. Hidden: `--help` and the man page show it once, at the top."""
+    taken = {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    if not taken & {"-v", "--verbose"}:
+        cmd.params.append(click.Option(
+            ["-v", "--verbose"], is_flag=True, expose_value=False, hidden=True,
+            callback=_late_verbose, help="Verbose output, as `sdcadm -v`."))
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _takes_verbose(sub)
+    return cmd
 
 
 @click.command("help", context_settings={"ignore_unknown_options": True})
@@ -126,7 +172,7 @@ def _help_command(ctx: click.Context, command: str | None) -> None:
     if not command:
         click.echo(group.get_help(parent))
         return
-    sub = group.get_command(parent, command)
+    sub = group.get_command(parent, command) if isinstance(group, click.Group) else None
     if sub is None:
         raise click.UsageError(f'unknown command: "{command}"')
     with click.Context(sub, info_name=ALIASES.get(command, command), parent=parent) as sctx:
@@ -144,6 +190,10 @@ def _subcommand_path(argv: list[str]) -> str:
         if a == "--config":
             skip = True
             continue
+        if a in ("-v", "--verbose"):  # accepted anywhere, names no command
+            continue
+        if a == "--":
+            break
         if a.startswith("-"):
             if words:
                 break
@@ -181,17 +231,24 @@ def _exit(code: int) -> None:
     sys.exit(code)
 
 
+# The command line of this invocation, for "run this again" advice.
+_argv: list[str] = []
+
+
 def run(argv: list[str]) -> int:
     """Run the CLI and turn every outcome into an exit status (used by tests too)."""
+    global _verbose_after_command, _argv
     from sdcadm.errors import SdcAdmError
 
-    verbose = "-v" in argv or "--verbose" in argv
+    _verbose_after_command = False
+    _argv = list(argv)
     try:
         code = cli.main(args=argv, prog_name="sdcadm", standalone_mode=False)
         # ctx.exit(N) comes back as N here: a command whose output is its own report
         # (check-health -j with unhealthy rows) exits non-zero without an error line.
         return code if isinstance(code, int) else 0
     except SdcAdmError as e:
+        verbose = _verbose(argv)
         _print_error(_subcommand_path(argv), e.code, _shown_message(e, verbose), verbose)
         return e.exit_status
     except click.exceptions.Exit as e:
@@ -200,20 +257,40 @@ def run(argv: list[str]) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.UsageError as e:
+        _unsuggest_hidden_verbose(e)
         if _is_option_error(e):
             # The original's option parser errors: code `Option`, exit status 1.
-            _print_error(_subcommand_path(argv), "Option", e.format_message(), verbose)
+            _print_error(_subcommand_path(argv), "Option", e.format_message(), _verbose(argv))
             return 1
-        _print_error(_subcommand_path(argv), "Usage", e.format_message(), verbose)
+        _print_error(_subcommand_path(argv), "Usage", e.format_message(), _verbose(argv))
         return 2
     except click.ClickException as e:
-        _print_error(_subcommand_path(argv), "Option", e.format_message(), verbose)
+        _print_error(_subcommand_path(argv), "Option", e.format_message(), _verbose(argv))
         return 1
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _unsuggest_hidden_verbose(e: click.UsageError) -> None:
+    """click suggests hidden options too (`--bogus`: "Did you mean '--verbose'?"): a
+    command's own options are what its error should suggest."""
+    if isinstance(e, click.NoSuchOption) and e.possibilities and e.ctx is not None \
+            and e.ctx.command is not cli:
+        left = [p for p in e.possibilities if p != "--verbose"]
+        object.__setattr__(e, "possibilities", left or None)
+
+
+def _verbose(argv: list[str]) -> bool:
+    """Whether the failed command was run with `-v`: parsed by a command (also in a
+    bundle such as `-Hv`), or seen in the arguments before `--` (a usage error may stop
+    click before it parses it)."""
+    if _verbose_after_command:
+        return True
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return "-v" in words or "--verbose" in words
 
 
 MULTI_SHOWN = 10

@@ -107,17 +107,19 @@ def _dry_run(app: Any, title: str, steps: Sequence[Step]) -> None:
 def _execute(app: Any, plan: Plan, steps: Sequence[Step], sub: str, done: str) -> None:
     """Run the steps under the headnode lock, journalled and recorded in history; a failure
     says so in the original's words before its error line."""
+    import shlex
+
     from sdcadm.executor.run import execute
 
+    # `update --resume` resumes updates only; a platform command plans from what is in
+    # place, so the same command line again finishes what this run left.
+    again = shlex.join(["sdcadm", *(app.argv or ["platform", sub])])
     try:
         execute(app, plan, steps, command=f"platform {sub}", work_kind=WORK_KIND,
-                done_message=done, options={})
+                done_message=done, options={}, again=again)
     except Exception:
         if sub in ("assign", "set-default"):
             app.info(f"Platform {sub} failed")
-        # `update --resume` resumes updates only; a platform command plans from what is in
-        # place, so running it again finishes what this run left.
-        app.info(f'To finish, run "sdcadm platform {sub}" again with the same arguments.')
         raise
 
 

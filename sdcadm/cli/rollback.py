@@ -10,6 +10,7 @@ FORCE_MESSAGE = ('Migrations and version dependencies not implemented. Use "--fo
 
 
 @click.command("rollback", short_help="Rollback SDC services and instances.")
+@click.argument("run", required=False, metavar="[RUN]")
 @click.option("-f", "--file", "plan_file", metavar="FILE",
               help="A plan.json of an earlier update (in its work dir under updates/).")
 @click.option("--latest", is_flag=True,
@@ -25,12 +26,14 @@ FORCE_MESSAGE = ('Migrations and version dependencies not implemented. Use "--fo
 @click.option("--download-via", "download_via", type=click.Choice(["imgapi", "sdcadm"]),
               default=None, help="Who downloads missing images (default: imgapi).")
 @click.pass_obj
-def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run: bool,
-             yes: bool, concurrency: int | None, download_via: str | None) -> None:
+def rollback(app: Any, run: str | None, plan_file: str | None, latest: bool, force: bool,
+             dry_run: bool, yes: bool, concurrency: int | None,
+             download_via: str | None) -> None:
     """Rollback SDC services and instances.
 
     Puts every service changed by an earlier update back on the image it had before
-    (as recorded in that update's plan.json).
+    (as recorded in that update's plan.json). RUN names that update by its uuid, as
+    `sdcadm history` lists it.
     """
     from pathlib import Path
 
@@ -38,6 +41,15 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     from sdcadm.executor.journal import finished_update_dirs, update_dirs
     from sdcadm.executor.rollback import load_plan_file, rollback_requests
 
+    if run:
+        from sdcadm.executor.journal import find_run
+
+        if plan_file or latest:
+            raise UsageError("RUN, -f and --latest are mutually exclusive")
+        found = find_run(Path(app.config.var_dir), run)
+        if found is None or found.parent.name != "updates":
+            raise UsageError(f'no update run "{run}" here (sdcadm history lists them)')
+        plan_file = str(found / "plan.json")
     if plan_file and latest:
         raise UsageError("-f and --latest are mutually exclusive")
     if not plan_file and not latest:
@@ -79,11 +91,13 @@ def rollback(app: Any, plan_file: str | None, latest: bool, force: bool, dry_run
     if not app.go_ahead(render_breakdown(plan, "rollback"), dry_run=dry_run, yes=yes,
                         abort="Aborting rollback"):
         return
+    from sdcadm.cli.update import drift_check
     from sdcadm.executor.run import execute
 
     execute(app, plan, steps, command="rollback",
             options={"yes": yes, "download_via": download_via or "imgapi",
-                     "concurrency": concurrency, "rollback_of": str(plan_file)})
+                     "concurrency": concurrency, "rollback_of": str(plan_file)},
+            verify=drift_check(app, plan))
 
 
 def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int | None, *,
@@ -92,7 +106,8 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
     import dataclasses
 
     from sdcadm.gather import gather
-    from sdcadm.planner import PlanOptions, plan as make_plan
+    from sdcadm.planner import PlanOptions
+    from sdcadm.planner import plan as make_plan
     from sdcadm.procedures import expand
 
     channel = doc.get("channel")

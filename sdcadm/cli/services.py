@@ -28,7 +28,8 @@ def services(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
         raise UsageError(f"too many args: {' '.join(extra)}")
     # Counting instances needs the server and VM inventory; skip it when not shown.
     want_insts = as_json or "insts" in (split_fields(columns) or DEFAULT_COLUMNS)
-    state = gather(app, app.config, updates=False, servers=want_insts, vms=want_insts)
+    state = gather(app, app.config, updates=False, servers=want_insts, vms=want_insts,
+                   server_detail="agents")
     counts: dict[str, int] = {}
     for inst in state.instances:
         counts[inst.service] = counts.get(inst.service, 0) + 1
@@ -37,7 +38,7 @@ def services(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
     for svc in state.services.values():
         if svc.type not in ("vm", "agent"):
             continue  # e.g. dockerlogger (`other`), as the original
-        row = {"type": svc.type, "uuid": svc.uuid or None, "name": svc.name,
+        row: dict[str, Any] = {"type": svc.type, "uuid": svc.uuid or None, "name": svc.name,
                "image": svc.image_uuid if svc.type == "vm" else None}
         data = {**dict(svc.raw), "type": svc.type}
         if want_insts:

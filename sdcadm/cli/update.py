@@ -29,14 +29,17 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Show the changes that would be made, change nothing.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Update all services.")
 @click.option("-x", "--exclude", multiple=True, metavar="SVC",
-              help="Services to leave out with --all (repeatable, or comma-separated).")
+              help="Services to leave out with --all (repeatable, or comma-separated; "
+                   "`agents` is every agent service).")
+@click.option("--no-agents", "no_agents", is_flag=True,
+              help="Leave every agent service out of --all (same as -x agents).")
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to the confirmation.")
 @click.option("-I", "--just-images", "just_images", is_flag=True,
               help="Just import the images the update would need.")
 @click.option("-C", "--channel", metavar="CHANNEL", help="Use this update channel.")
 @click.option("-f", "--file", "spec_file", metavar="FILE",
-              help="A spec (JSON or YAML): a list of changes, or a document with "
-                   "channel, options and changes.")
+              help="A spec (JSON or YAML; - reads standard input): a list of changes, or "
+                   "a document with channel, options and changes.")
 @click.option("--force-same-image", is_flag=True,
               help="Reprovision instances even when already on the target image.")
 @click.option("--force-rabbitmq", is_flag=True, help="Allow updating rabbitmq.")
@@ -49,6 +52,11 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Restrict agent updates to these servers (uuids or hostnames).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None,
               help="Agents updated at a time (default from configuration, 5).")
+@click.option("--service-concurrency", "service_concurrency", type=click.IntRange(1, 64),
+              default=None, help="Services updated at a time (default 4); the update "
+              "machinery (sapi, imgapi, vmapi, cnapi, workflow, ...) always goes one at a "
+              "time and alone. 1 runs every change one after another, in the original's "
+              "order.")
 @click.option("--ufds-backup-timeout", type=int, default=600, hidden=True,
               help="Accepted for compatibility; unused.")
 @click.option("-j", "--json", "json_out", is_flag=True,
@@ -57,7 +65,11 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Save the plan and its steps to FILE; execute nothing.")
 @click.option("--plan", "plan_in", metavar="FILE",
               help="Execute a plan saved with --plan-out, if the datacenter has not changed.")
-@click.option("--resume", is_flag=True, help="Resume the latest unfinished update.")
+@click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[RUN]",
+              help="Resume an unfinished update or rollback: RUN (its uuid, as history shows "
+                   "it), else the newest unfinished one.")
+@click.option("--abandon", "abandon", metavar="RUN",
+              help="Give up an unfinished run for good (recorded in history).")
 @click.option("--verify/--no-verify", "verify", default=None,
               help="End the update by checking the updated services (check-health) and an "
                    "API smoke test (the default). Alone, `--verify` checks the whole "
@@ -67,12 +79,14 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               "default) or sdcadm itself (streamed into IMGAPI, sha1 checked on the fly).")
 @click.pass_obj
 def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
-           exclude: tuple[str, ...], yes: bool, just_images: bool, channel: str | None,
+           exclude: tuple[str, ...], no_agents: bool, yes: bool, just_images: bool,
+           channel: str | None,
            spec_file: str | None, force_same_image: bool, force_rabbitmq: bool,
            force_data_path: bool, force_bypass_min_image: bool, allow_downgrade: bool,
-           servers: tuple[str, ...], concurrency: int | None, ufds_backup_timeout: int,
-           json_out: bool, plan_out: str | None, plan_in: str | None, resume: bool,
-           verify: bool | None, download_via: str | None) -> None:
+           servers: tuple[str, ...], concurrency: int | None,
+           service_concurrency: int | None, ufds_backup_timeout: int,
+           json_out: bool, plan_out: str | None, plan_in: str | None, resume: str | None,
+           abandon: str | None, verify: bool | None, download_via: str | None) -> None:
     """Update SDC services and instances.
 
     \b
@@ -86,35 +100,44 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     from sdcadm.errors import UsageError
     from sdcadm.planner import PlanOptions
 
-    if verify and not (targets or all_ or spec_file or plan_in or resume):
+    if abandon:
+        if targets or all_ or spec_file or plan_in or resume is not None or dry_run:
+            raise UsageError("--abandon RUN takes nothing else")
+        from sdcadm.executor.run import abandon as abandon_run
+
+        abandon_run(app, abandon)
+        return
+    if verify and not (targets or all_ or spec_file or plan_in or resume is not None):
         _verify_only(app)
         return
     run_options = {"yes": yes, "concurrency": concurrency, "just_images": just_images,
                    "download_via": download_via}
-    if resume or plan_in:
+    if resume is not None or plan_in:
         # A saved plan (or the run being resumed) was planned with its own options; one
         # given now would be ignored, and `--plan p.json -I` would run the whole update.
         given = [name for name, value in (
-            ("-C", channel), ("-x", exclude), ("-s", servers), ("-I", just_images),
+            ("-C", channel), ("-x", exclude), ("--no-agents", no_agents), ("-s", servers),
+            ("-I", just_images),
             ("--allow-downgrade", allow_downgrade), ("--force-same-image", force_same_image),
             ("--force-rabbitmq", force_rabbitmq), ("--force-data-path", force_data_path),
-            ("--force-bypass-min-image", force_bypass_min_image)) if value]
+            ("--force-bypass-min-image", force_bypass_min_image),
+            ("--service-concurrency", service_concurrency)) if value]
         if given:
-            what = "--resume" if resume else "--plan FILE"
+            what = "--resume" if resume is not None else "--plan FILE"
             raise UsageError(f"{what} runs the plan as it was made: {', '.join(given)} cannot "
                              "be given with it (plan again with them instead)")
-    if resume:
+    if resume is not None:
         if targets or all_ or spec_file or plan_in:
-            raise UsageError("--resume takes no changes: it continues the latest run")
+            raise UsageError("--resume takes no changes: it continues an unfinished run")
         if json_out or plan_out:
             raise UsageError("--resume cannot be combined with -j or --plan-out")
         from sdcadm.executor.run import resume as resume_run
         from sdcadm.executor.run import resume_preview
 
         if dry_run:
-            resume_preview(app)
+            resume_preview(app, resume or None)
         else:
-            resume_run(app, run_options)
+            resume_run(app, run_options, run=resume or None)
         return
     if plan_in:
         if targets or all_ or spec_file or plan_out:
@@ -124,6 +147,11 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         return
     if spec_file and targets:
         raise UsageError("-f FILE cannot be combined with SVC/INSTANCE arguments")
+    if all_ and targets:
+        raise UsageError("--all cannot be combined with SVC/INSTANCE arguments (-x leaves "
+                         "services out of --all)")
+    if no_agents:
+        exclude = (*exclude, "agents")
 
     if servers and not _split(servers):
         # `-s "$LIST"` with an empty list must not widen to every server.
@@ -146,18 +174,29 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         force_same_image=force_same_image, force_rabbitmq=force_rabbitmq,
         force_data_path=force_data_path, force_bypass_min_image=force_bypass_min_image,
         allow_downgrade=allow_downgrade, servers=_split(servers), concurrency=concurrency,
-        channel=channel,
+        channel=channel, service_concurrency=service_concurrency,
     )
     if spec is not None:
         options = options.merged({**spec.options, "channel": spec.channel})
         run_options.update(concurrency=options.concurrency, just_images=options.just_images)
+    if options.service_concurrency is None:
+        import dataclasses
+
+        from sdcadm.planner.rules import SERVICE_CONCURRENCY
+
+        options = dataclasses.replace(options, service_concurrency=SERVICE_CONCURRENCY)
 
     if options.exclude and not options.all:
         # Before any request or progress line: a usage error needs no datacenter.
         raise UsageError("-x/--exclude is only valid with --all")
+    if not (dry_run or json_out or plan_out):
+        # Before planning and asking: the run would be refused under the lock anyway.
+        from sdcadm.executor.run import refuse_if_open
+
+        refuse_if_open(app)
     from sdcadm.gather import gather
 
-    state = gather(app, app.config, channel=options.channel)
+    state = gather(app, app.config, channel=options.channel, server_detail="admin")
     requests = _requests(state, targets, spec)
     _announce(app, state, requests, options)
     # Reading HA roles is a CommandExecute POST: only when this run may execute (without
@@ -171,7 +210,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if plan_out:
         _save(app, plan, steps, plan_out, show=not json_out)
     if json_out:
-        app.out(_plan_json(plan, steps))
+        _print_plan_json(plan, steps)
     if plan_out or json_out:
         return
     _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)
@@ -183,6 +222,14 @@ def _read_spec_file(path: str) -> Any:
     from sdcadm.errors import UsageError
     from sdcadm.planner import parse_spec
 
+    if path == "-":  # `-f -`: the spec on stdin
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as e:
+            raise UsageError("stdin is not valid JSON or YAML (not UTF-8 text)") from e
+        if not text.strip():
+            raise UsageError("-f -: nothing on stdin: give a spec (JSON or YAML)")
+        return parse_spec(text)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -284,10 +331,13 @@ def _warned(app: Any, plan: "Plan") -> "Plan":
     return plan
 
 
-def _plan_json(plan: "Plan", steps: list["Step"]) -> str:
-    import json
+def _print_plan_json(plan: "Plan", steps: list["Step"]) -> None:
+    """The plan and its steps on stdout, written as they are encoded (a thousand-server
+    plan is 14 MB of JSON: never held whole)."""
+    from sdcadm.render.jsontext import write_indented
 
-    return json.dumps({**plan.to_json(), "steps": [s.to_json() for s in steps]}, indent=4)
+    write_indented({**plan.to_json(), "steps": [s.to_json() for s in steps]}, sys.stdout)
+    sys.stdout.flush()
 
 
 def _save(app: Any, plan: "Plan", steps: list["Step"], path: str, *, show: bool = True) -> None:
@@ -296,9 +346,18 @@ def _save(app: Any, plan: "Plan", steps: list["Step"], path: str, *, show: bool 
 
     if show and not plan.empty:
         click.echo(render_breakdown(plan), nl=False)
+    import json
+
+    from sdcadm.plan import digest
+
+    doc = {**plan.to_json(), "steps": [s.to_json() for s in steps]}
+    doc["digest"] = digest(doc)
+    from sdcadm.private_files import open_private
+
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(_plan_json(plan, steps) + "\n")
+        # Not redacted (it is what `--plan` executes), so only its owner may read it.
+        with open_private(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(doc, indent=4) + "\n")
     except OSError as e:
         raise UsageError(f'cannot write plan file "{path}": {e.strerror or e}') from e
     if plan.empty:
@@ -319,16 +378,24 @@ def _confirm_and_execute(app: Any, plan: "Plan", steps: list["Step"], *, dry_run
         return
     from sdcadm.executor.run import execute
 
+    execute(app, plan, steps, command="update", options=run_options,
+            verify=drift_check(app, plan))
+
+
+def drift_check(app: Any, plan: "Plan") -> Any:
+    """The re-check `execute` runs under the lock: another run may have changed the
+    datacenter while this one sat at the prompt or waited for the lock, and a plan made from
+    an older state is never executed. None for a plan without a fingerprint."""
+    if not plan.fingerprint:
+        return None
+
     def verify() -> None:
-        # Under the lock: another run may have changed the datacenter while this one sat at
-        # the prompt or waited for the lock; never execute a plan made from an older state.
         from sdcadm.gather import gather
 
-        state = gather(app, app.config, channel=plan.channel)
+        state = gather(app, app.config, channel=plan.channel, server_detail="admin")
         _check_drift(app, plan, state, "this plan", since="it was planned")
 
-    execute(app, plan, steps, command="update", options=run_options,
-            verify=verify if plan.fingerprint else None)
+    return verify
 
 
 def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
@@ -361,25 +428,35 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
                run_options: dict[str, Any], verify: bool | None = None) -> None:
     import json
 
-    from sdcadm.errors import UsageError
+    from sdcadm.errors import PlanTamperedError, UsageError
     from sdcadm.executor.journal import stopped_run_of
     from sdcadm.gather import gather
-    from sdcadm.plan import Plan, Step
+    from sdcadm.plan import Plan, Step, digest, first_difference
     from sdcadm.procedures import expand
 
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
         plan = Plan.from_json(doc)
-        steps = [Step.from_json(s) for s in doc.get("steps") or []]
+        stored = [Step.from_json(s) for s in doc.get("steps") or []]
+        derived = expand(plan)
     except OSError as e:
         raise UsageError(f'cannot read plan file "{path}": {e.strerror or e}') from e
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UsageError(f"{path} is not a plan saved with --plan-out") from e
-    if not plan.fingerprint:
-        raise UsageError(f"{path} has no fingerprint: it was not saved with --plan-out")
+    if not plan.fingerprint or not doc.get("digest"):
+        raise UsageError(f"{path} has no fingerprint or digest: it was not saved with "
+                         "--plan-out")
+    if doc["digest"] != digest(doc):
+        raise PlanTamperedError(f"{path} was changed after it was saved (its digest does not "
+                                "match): make the plan again with --plan-out")
+    # What runs is what the plan's changes derive, never the steps the file lists.
+    problem = first_difference(stored, derived)
+    if problem:
+        raise PlanTamperedError(f"{path} does not hold the steps of its own plan: {problem}")
+    steps = derived
 
-    state = gather(app, app.config, channel=plan.channel)
+    state = gather(app, app.config, channel=plan.channel, server_detail="admin")
     _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned",
                  resumable=stopped_run_of(app.config.var_dir, plan.to_json()))
     if plan.channel:
@@ -397,6 +474,9 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
         plan = with_roles(plan, state, app.read_roles(state, ha))
         steps = expand(plan)
     if json_out:
-        app.out(_plan_json(plan, steps))
+        _print_plan_json(plan, steps)
         return
+    from sdcadm.rehearse.record import mention  # how its rehearsal went, if it had one
+
+    mention(app, plan)
     _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)

@@ -36,6 +36,8 @@ class Clients:
         self._updates: dict[str | None, "ImgapiClient"] = {}
         self._lock = threading.Lock()
         self._updates_proxy: str | None = None
+        self._verify_lock = threading.Lock()
+        self._insecure_said = False
 
     @property
     def updates_proxy(self) -> str | None:
@@ -69,9 +71,40 @@ class Clients:
             "read_timeout": c.read_timeout,
             "retries": c.retries,
             "retry_delay": c.retry_delay,
-            "verify": c.tls_verify,
+            "verify": self._verify,
             "verbose": self.verbose,
+            "warn": self.warn,
         }
+
+    @property
+    def _verify(self) -> bool | str:
+        """What requests' `verify` gets: the CA bundle, the system's CAs, or nothing (said
+        once per run, here, instead of urllib3's warning on every request)."""
+        c = self.config
+        if c.tls_verify:
+            return c.ca_bundle or True
+        with self._verify_lock:  # clients are made from several threads (gather)
+            if not self._insecure_said:
+                self._insecure_said = True
+                self._say_insecure()
+        return False
+
+    def _say_insecure(self) -> None:
+        c = self.config
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.simplefilter("ignore", InsecureRequestWarning)
+        where = f" in {c.source}" if c.source else ""
+        line = (f"sdcadm: warning: TLS certificates are not verified (tlsVerify: false{where}): "
+                "anyone on the path to an API can read and change what sdcadm sends")
+        if self.warn is not None:
+            self.warn(line)
+        else:
+            import sys
+
+            print(line, file=sys.stderr)
 
     @cached_property
     def sapi(self) -> "SapiClient":

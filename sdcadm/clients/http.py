@@ -7,21 +7,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
-from typing import Any, Iterable, Mapping
-from urllib.parse import urlencode
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from sdcadm import __version__
+from sdcadm import __version__, observers
 from sdcadm.errors import SDCClientError
+from sdcadm.private_files import open_private
+from sdcadm.redact import redact_url
 
 USER_AGENT = f"sdcadm/{__version__}"
 
 # Reads are retried on these; anything below 500 is an answer, not a hiccup.
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# A read retried after this long (or after a time-out) says so on stderr: the operator
+# should not stare at a silent terminal. Quick retries of a 503 stay quiet.
+RETRY_NOTICE_AFTER = 2.0
+# The longest pause between two tries of a read.
+MAX_BACKOFF = 5.0
 _unwritable_logs: set[str] = set()
 _log_lock = threading.Lock()
 
@@ -64,12 +72,13 @@ class RestClient:
         session: requests.Session,
         request_id: str,
         connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        retries: int = 3,
+        read_timeout: float = 15.0,
+        retries: int = 2,
         retry_delay: float = 0.25,
-        verify: bool = True,
+        verify: bool | str = True,
         verbose: bool = False,
         name: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.session = session
@@ -78,8 +87,10 @@ class RestClient:
         self.read_timeout = read_timeout
         self.retries = retries
         self.retry_delay = retry_delay
+        # True, False (tlsVerify: false) or the path of a CA bundle (caBundle)
         self.verify = verify
         self.verbose = verbose
+        self.warn = warn
         if name:
             self.name = name
         self.log_path = os.environ.get("SDCADM_REQUEST_LOG")
@@ -110,7 +121,8 @@ class RestClient:
         read_timeout: float | None = None,
         ok: Iterable[int] = (),
     ) -> requests.Response:
-        """Send one request; GETs are retried with backoff on connection errors and 5xx.
+        """Send one request; GETs are retried with backoff on connection errors, time-outs
+        and 5xx, so one read waits at most (1 + retries) x read timeout plus the backoff.
 
         Mutations are sent once: a lost answer to a POST does not mean it did not happen,
         so callers check state and decide instead of this layer guessing.
@@ -125,6 +137,7 @@ class RestClient:
             hdrs["Content-Type"] = "application/json"
         attempts = 1 + (self.retries if method == "GET" else 0)
         timeout = (self.connect_timeout, read_timeout or self.read_timeout)
+        began = time.monotonic()
         for attempt in range(attempts):
             last = attempt == attempts - 1
             started = time.monotonic()
@@ -135,8 +148,11 @@ class RestClient:
                 )
             except requests.RequestException as e:
                 self._log(method, url, query, None, started)
-                if not last:
-                    self._backoff(attempt)
+                # A certificate that fails today fails in a second too: no retry.
+                tls = _tls_problem(e)
+                if not last and not (tls and tls[0]):
+                    self._retry(method, path, attempt, attempts, _reason(e), began,
+                                slow=isinstance(e, requests.Timeout))
                     continue
                 raise self._transport_error(method, url, e) from e
             self._log(method, url, query, resp.status_code, started)
@@ -144,7 +160,8 @@ class RestClient:
                 return resp
             if resp.status_code in RETRY_STATUSES and not last:
                 resp.close()
-                self._backoff(attempt)
+                reason = f"{resp.status_code} {resp.reason or ''}".rstrip()
+                self._retry(method, path, attempt, attempts, reason, began)
                 continue
             raise self._http_error(method, path, resp)
         raise AssertionError("unreachable")
@@ -180,9 +197,34 @@ class RestClient:
 
     # -- helpers --------------------------------------------------------------------------
     def _backoff(self, attempt: int) -> None:
-        time.sleep(min(self.retry_delay * (2 ** attempt), 5.0))
+        time.sleep(backoff(self.retry_delay, attempt))
+
+    def _retry(self, method: str, path: str, attempt: int, attempts: int, reason: str,
+               began: float, *, slow: bool = False) -> None:
+        """Say that a read is tried again (once it has taken a while), then back off."""
+        if slow or self.verbose or time.monotonic() - began >= RETRY_NOTICE_AFTER:
+            self._notice(f"sdcadm: retrying {self.name} {method} {path} "
+                         f"({attempt + 2}/{attempts}): {reason}")
+        self._backoff(attempt)
+
+    def _notice(self, line: str) -> None:
+        if self.warn is not None:
+            self.warn(line)
+            return
+        with _log_lock:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     def _transport_error(self, method: str, url: str, e: Exception) -> SDCClientError:
+        tls = _tls_problem(e)
+        path = url[len(self.url):]
+        base = redact_url(self.url)  # error lines end up in history too
+        if tls is not None:
+            verifying, why = tls
+            what = ("TLS certificate verification failed for" if verifying
+                    else "TLS handshake failed with")
+            return SDCClientError(self.name, "TLSError",
+                                  f"{what} {base}: {why} ({method} {path})", cause=e)
         if isinstance(e, requests.Timeout) and not isinstance(e, requests.ConnectTimeout):
             code, what = "RequestTimeout", "timed out waiting for"
         elif _dropped(e):
@@ -190,8 +232,7 @@ class RestClient:
             code, what = "ConnectionError", "connection closed without a response by"
         else:
             code, what = "ConnectionError", "could not connect to"
-        path = url[len(self.url):]
-        return SDCClientError(self.name, code, f"{what} {self.url} ({method} {path})", cause=e)
+        return SDCClientError(self.name, code, f"{what} {base} ({method} {path})", cause=e)
 
     def _http_error(self, method: str, path: str, resp: requests.Response) -> SDCClientError:
         body: Any = None
@@ -210,10 +251,18 @@ class RestClient:
 
     def _log(self, method: str, url: str, query: Mapping[str, str], status: int | None,
              started: float) -> None:
-        if not (self.log_path or self.verbose):
+        heard = observers.listener(self.request_id)
+        if not (self.log_path or self.verbose or heard):
             return
-        full = url + ("?" + urlencode(query) if query else "")
+        full = redact_url(url + ("?" + urlencode(query) if query else ""))
         ms = (time.monotonic() - started) * 1000
+        if heard is not None:
+            parts = urlsplit(full)
+            heard({"client": self.name, "method": method,
+                   "path": parts.path + ("?" + parts.query if parts.query else ""),
+                   "status": status, "latency": round(ms)})
+            if not (self.log_path or self.verbose):
+                return
         line = f"{self.name} {method} {full} {status if status is not None else 'ERR'} {ms:.0f}ms"
         with _log_lock:  # gather reads in parallel: one whole line at a time
             if self.verbose:
@@ -221,7 +270,7 @@ class RestClient:
                 sys.stderr.flush()
             if self.log_path:
                 try:
-                    with open(self.log_path, "a") as f:
+                    with open_private(self.log_path, "a") as f:
                         f.write(line + "\n")
                 except OSError as e:
                     # A debugging aid must never fail a request (least of all a POST that
@@ -247,3 +296,55 @@ def _dropped(e: Exception) -> bool:
         seen.extend(x for x in (*getattr(cur, "args", ()), getattr(cur, "reason", None))
                     if isinstance(x, BaseException))
     return False
+
+
+def backoff(retry_delay: float, attempt: int) -> float:
+    """Seconds to wait before try `attempt + 2` of a read: doubling, at most MAX_BACKOFF."""
+    return min(retry_delay * (2 ** attempt), MAX_BACKOFF)
+
+
+def worst_read(read_timeout: float, retries: int, retry_delay: float) -> float:
+    """The longest one read of an API that never answers can take: every try waits out
+    the read timeout, with the backoff between tries."""
+    return (1 + retries) * read_timeout + sum(backoff(retry_delay, n) for n in range(retries))
+
+
+def _reason(e: Exception) -> str:
+    """Why a try failed, in a few words, for the `retrying ...` line."""
+    if isinstance(e, requests.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(e, requests.Timeout):
+        return "timed out"
+    if _dropped(e):
+        return "connection closed without a response"
+    return "could not connect"
+
+
+def _tls_problem(e: Exception) -> tuple[bool, str] | None:
+    """(whether it was the certificate check, why) when `e` is a TLS failure, else None."""
+    import ssl
+
+    if not isinstance(e, requests.exceptions.SSLError):
+        return None
+    seen: list[Any] = [e]
+    visited: set[int] = set()
+    found: BaseException | None = None
+    while seen:
+        cur = seen.pop()
+        if id(cur) in visited:
+            continue
+        visited.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            why = cur.verify_message or cur.reason or str(cur)
+            return True, str(why)
+        if isinstance(cur, ssl.SSLError) and found is None:
+            found = cur
+        seen.extend(x for x in (*getattr(cur, "args", ()), getattr(cur, "reason", None),
+                                cur.__cause__, cur.__context__)
+                    if isinstance(x, BaseException))
+    if found is not None:
+        # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)": without the
+        # OpenSSL source line
+        text = str(getattr(found, "strerror", None) or getattr(found, "reason", None) or found)
+        return False, re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+    return False, str(e)

@@ -159,9 +159,12 @@ def apply(app: Any, plan: Plan) -> None:
 
 def _write_start_time(app: Any, path: Path, start_time: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from sdcadm.private_files import make_dirs, open_private
+
+        make_dirs(path.parent)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"startTime": start_time}, indent=4))
+        with open_private(tmp, "w") as fh:
+            fh.write(json.dumps({"startTime": start_time}, indent=4))
         os.replace(tmp, path)
     except OSError as e:
         # Only `status` reads it (for "since"): maintenance itself is in SAPI already.

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from sdcadm.errors import Interrupted
 from sdcadm.plan import Step
+from sdcadm.render.progress import Activity
 
 T = TypeVar("T")
 
@@ -91,6 +92,14 @@ class ExecContext:
 
     def say(self, *lines: str) -> None:
         self.progress.lines(*lines)
+
+    def waiting(self, label: str) -> Activity:
+        """A wait that may last, shown while it does (a spinner and its elapsed time on a
+        terminal, timed lines elsewhere): `with ctx.waiting("reprovision of VM x") as w:`,
+        `w.detail(...)` says what it is waiting on."""
+        if self.progress is None:
+            return Activity()
+        return self.progress.wait(label)
 
 
 class Handler(Protocol):

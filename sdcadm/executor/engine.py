@@ -16,13 +16,15 @@ nothing new starts, and each step's outcome is journalled.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from sdcadm.errors import InternalError, Interrupted, SdcAdmError
+from sdcadm.errors import InternalError, Interrupted, SdcAdmError, WriteFailedError, transient
 from sdcadm.executor.context import SLICE, ExecContext, Handler
 from sdcadm.executor.journal import iso_now
 from sdcadm.plan import Step
+from sdcadm.render.progress import Activity
 
 # Steps of a rolling ("hold") group that may fail and keep their slots before it pauses:
 # with two servers unhealthy at once, something is wrong beyond one server.
@@ -80,7 +82,8 @@ class Engine:
         self.handlers = handlers
         self.resume = resume
         self.change_count = change_count
-        self._current_change: str | None = None
+        self._announced: set[str] = set()
+        self._announce_lock = threading.Lock()
         # Why the run stopped handing out steps: ("paused", reason) when a rolling group
         # reached PAUSE_AFTER failures, ("cancelled", reason) when an operator cancelled it.
         self.stopped: tuple[str, str] | None = None
@@ -94,8 +97,10 @@ class Engine:
             for group in groups(steps):
                 if self.ctx.cancelled():
                     break
-                if not self._done_before(group):
-                    self._announce(group[0])
+                control = self.ctx.control() if self.ctx.control else None
+                if control and control[0] == "cancel":
+                    self.stopped = ("cancelled", control[1])
+                    break
                 if len(group) == 1 and not group[0].parallel:
                     self._run_one(group[0], outcomes[group[0].id])
                 else:
@@ -110,33 +115,37 @@ class Engine:
 
     # -- one step ------------------------------------------------------------------------
     def _run_one(self, step: Step, out: StepOutcome) -> StepOutcome:
-        journal = self.ctx.journal
         handler = self.handlers[step.action]
         prev = self.ctx.previous.get(step.id) if self.resume else None
         if prev is not None and prev.done:
             out.outcome = "skipped"
             out.started, out.finished = prev.started, prev.finished
-            _append(journal, "step-end", step=step.id, outcome="skipped",
-                    reason="done in an earlier run")
+            self._journal("step-end", step=step.id, outcome="skipped",
+                          reason="done in an earlier run")
             return out
         if self.ctx.cancelled():
             # Ctrl-C landed between two steps: this one never began, so it leaves no trace in
             # the journal and the run reports it as the next step to run.
             return out
-        _append(journal, "step-intent", step=step.id, action=step.action, target=step.target,
-                summary=step.summary)
+        self._announce(step)
+        # What the step is and does is in plan.json: its events name it and say what is new.
+        if not self._journal("step-intent", step=step.id, action=step.action,
+                             target=step.target):
+            return out  # never began: the journal cannot say it did
         out.started = iso_now()
         try:
             self.ctx.check_cancel()
             if self.resume and handler.check(self.ctx, step):
                 out.outcome = "verified"
                 out.finished = iso_now()
-                _append(journal, "step-end", step=step.id, outcome="verified",
-                        reason="already in place")
+                self._journal("step-end", step=step.id, outcome="verified",
+                              reason="already in place")
                 if prev is not None and prev.in_doubt:
                     self.ctx.say(f"Step {step.id} was already done ({step.summary or step.action})")
                 return out
-            _append(journal, "step-start", step=step.id, action=step.action, target=step.target)
+            if not self._journal("step-start", step=step.id):
+                out.started = None
+                return out
             out.outcome = self._run_with_retries(handler, step)
         except (Interrupted, KeyboardInterrupt) as e:
             self.ctx.cancel.set()
@@ -152,9 +161,22 @@ class Engine:
             out.outcome = "failed"
             out.error = InternalError(f"{type(e).__name__}: {e}", cause=e)
         out.finished = iso_now()
-        _append(journal, "step-end", step=step.id, outcome=out.outcome,
-                error=out.error.to_json() if out.error else None)
+        self._journal("step-end", step=step.id, outcome=out.outcome,
+                      error=out.error.to_json() if out.error else None)
         return out
+
+    def _journal(self, event: str, **fields: Any) -> bool:
+        """Journal an event. A journal that cannot be written (a full disk) stops the run
+        at the next safe point, as Ctrl-C does; `journal.failed` says why. False then."""
+        journal = self.ctx.journal
+        if journal is None:
+            return True
+        try:
+            journal.append(event, **fields)
+        except WriteFailedError:
+            self.ctx.cancel.set()
+            return False
+        return True
 
     def _run_with_retries(self, handler: Handler, step: Step) -> str:
         """Run the step; after a transient failure (a 5xx, a connection closed or timed out)
@@ -168,8 +190,8 @@ class Engine:
             except SdcAdmError as e:
                 if attempt >= tries or not transient(e):
                     raise
-                _append(self.ctx.journal, "step-retry", step=step.id, attempt=attempt + 1,
-                        error=e.to_json())
+                self._journal("step-retry", step=step.id, attempt=attempt + 1,
+                              error=e.to_json())
                 self.ctx.say(f"Step {step.id} hit a transient error ({e.message.splitlines()[0]}); "
                              f"retrying ({attempt + 1}/{tries})")
                 self.ctx.sleep(self.ctx.poll_interval * (2 ** attempt))
@@ -187,11 +209,15 @@ class Engine:
         holding: list[Step] = []
         failed = False
         waiting_said = False
-        handler = self.handlers[first.action]
+        # A group of one action (an agent's servers) may have a handler that opens and
+        # closes it (a progress bar, a tally); a wave of services mixes actions.
+        single = all(s.action == first.action for s in group)
+        handler = self.handlers[first.action] if single else None
         begin = getattr(handler, "begin", None)
         if callable(begin):
             begin(self.ctx, group)
-        by_target = {s.target: s for s in group}
+        by_ref = {**{s.target: s for s in group}, **{s.id: s for s in group}}
+        shown = self._fanout(handler, group)
         with cf.ThreadPoolExecutor(max_workers=min(width, len(group)),
                                    thread_name_prefix="step") as pool:
             try:
@@ -206,11 +232,12 @@ class Engine:
                               or (failed and policy == "stop"))
                     while pending and not closed and not paused \
                             and len(running) + len(holding) < width:
-                        step = _next(pending, running.values(), holding, outcomes, by_target)
+                        step = _next(pending, running.values(), holding, outcomes, by_ref)
                         if step is None:
                             break
                         pending.remove(step)
                         running[pool.submit(self._run_one, step, outcomes[step.id])] = step
+                        shown.begin_one()
                     if not running:
                         if pending and paused and not closed:
                             if not waiting_said:
@@ -226,7 +253,10 @@ class Engine:
                     self.ctx.cancelled()  # turn a pending Ctrl-C into the cancel event
                     for fut in done:
                         step = running.pop(fut)
-                        if fut.result().outcome == "failed":
+                        result = fut.result()
+                        failed_now = result.outcome == "failed"
+                        shown.end_one(True if result.ok else False if failed_now else None)
+                        if failed_now:
                             failed = True
                             if policy == "hold":
                                 holding.append(step)
@@ -234,43 +264,43 @@ class Engine:
             except (KeyboardInterrupt, Interrupted):
                 self.ctx.cancel.set()
                 cf.wait(list(running))
+            finally:
+                shown.close("interrupted" if self.ctx.cancelled() else
+                            self.stopped[0] if self.stopped else "done")
         summarize = getattr(handler, "summarize", None)
         if callable(summarize):
             summarize(self.ctx, group, [outcomes[s.id] for s in group])
 
-    def _done_before(self, group: list[Step]) -> bool:
-        """Resuming: every step of the group was done by the earlier run (nothing to say)."""
-        if not self.resume:
-            return False
-        prev = [self.ctx.previous.get(s.id) for s in group]
-        return all(p is not None and p.done for p in prev)
+    def _fanout(self, handler: Handler | None, group: list[Step]) -> Activity:
+        """The group's progress (done, failed, running, waiting) when its handler names
+        it (`fanout(steps) -> (label, noun, verb)`), else nothing shown."""
+        describe = getattr(handler, "fanout", None)
+        if not callable(describe) or self.ctx.progress is None:
+            return Activity()
+        label, noun, verb = describe(group)
+        return self.ctx.progress.fanout(label, len(group), noun=noun, verb=verb)
 
     def _announce(self, step: Step) -> None:
+        """`--- Updating <change> ...` before the first step of a change that runs (a
+        resumed run says nothing of the changes an earlier run finished)."""
         if self.change_count <= 1 or not step.change or step.action == "import-image":
             return
-        if step.change != self._current_change:
-            self._current_change = step.change
-            self.ctx.say("", f"--- Updating {step.change} ...")
-
-
-def transient(e: SdcAdmError) -> bool:
-    """An API hiccup rather than an answer: worth a re-check and another try."""
-    from sdcadm.errors import SDCClientError
-
-    if not isinstance(e, SDCClientError):
-        return False
-    return e.status in (500, 502, 503, 504) or e.rest_code in ("ConnectionError",
-                                                               "RequestTimeout")
+        with self._announce_lock:  # steps of a wave start from several threads
+            if step.change in self._announced:
+                return
+            self._announced.add(step.change)
+        self.ctx.say("", f"--- Updating {step.change} ...")
 
 
 def _next(pending: list[Step], running: Iterable[Step], holding: list[Step],
-          outcomes: Mapping[str, StepOutcome], by_target: Mapping[str, Step]) -> Step | None:
-    """The first pending step whose predecessors succeeded and whose keys are free."""
+          outcomes: Mapping[str, StepOutcome], by_ref: Mapping[str, Step]) -> Step | None:
+    """The first pending step whose predecessors (named by step id or by target)
+    succeeded and whose keys are free."""
     busy = {k for s in (*running, *holding) for k in s.exclusive}
     for step in pending:
         if busy.intersection(step.exclusive):
             continue
-        deps = [by_target[t] for t in step.after if t in by_target]
+        deps = [by_ref[t] for t in step.after if t in by_ref]
         if all(outcomes[d.id].ok for d in deps):
             return step
     return None
@@ -284,8 +314,4 @@ def _holding_reason(holding: list[Step], outcomes: Mapping[str, StepOutcome]) ->
         parts.append(f"{what}: {err.message.splitlines()[0]}" if err else what)
     return f"{len(holding)} failed and are still out: " + "; ".join(parts)
 
-
-def _append(journal: Any, event: str, **fields: Any) -> None:
-    if journal is not None:
-        journal.append(event, **fields)
 

@@ -15,11 +15,15 @@ import getpass
 import json
 import os
 import time
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from sdcadm.errors import WriteFailedError
+from sdcadm.executor.compact import compact_changes
 from sdcadm.model import is_uuid
+from sdcadm.private_files import make_dirs, open_private
+from sdcadm.redact import redact
 
 
 def now_ms() -> int:
@@ -33,6 +37,10 @@ def current_username() -> str | None:
         return None
 
 
+# `HistoryStore.list` shadows the builtin inside the class body.
+Entries = list[dict[str, Any]]
+
+
 class HistoryStore:
     def __init__(
         self,
@@ -40,10 +48,13 @@ class HistoryStore:
         var_dir: Path,
         *,
         warn: Callable[[str], None] | None = None,
+        log_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sapi = sapi
         self.dir = Path(var_dir) / "history"
         self.warn = warn or (lambda _m: None)
+        # The log of the run writing its entry: named in it (`logFile`).
+        self.log_file = str(log_file) if log_file else None
         # Entries already reported as kept locally: a run's start and end both fail while
         # SAPI is down, and one line per entry says it all.
         self._warned: set[str] = set()
@@ -57,17 +68,27 @@ class HistoryStore:
 
     def _save(self, entry: dict[str, Any], *, create: bool) -> None:
         uuid = entry["uuid"]
+        if "changes" in entry:  # counts and hostnames, not every agent instance (compact.py)
+            entry["changes"] = compact_changes(entry["changes"])
         local = self._local_path(uuid)
         if local.exists():
             # An earlier phase only reached the local file: SAPI must get the merged entry.
             entry = {**self._read_local(local), **entry}
             create = True
+        if self.log_file:
+            entry["logFile"] = self.log_file
+        entry = redact(entry)  # neither SAPI nor the local file gets a secret's value
         try:
             if self.sapi is None:
                 raise RuntimeError("no SAPI client")
             self._sapi_write(entry, create=create)
         except Exception as e:  # any SAPI failure: keep the entry locally
-            self._write_local(entry)
+            try:
+                self._write_local(entry)
+            except OSError as lost:
+                raise WriteFailedError(
+                    f"could not save history entry {uuid} to SAPI ({_short(e)}) nor to "
+                    f"{local} ({lost.strerror or lost})") from lost
             if uuid not in self._warned:
                 self._warned.add(uuid)
                 self.warn(f"Warning: could not save history entry {uuid} to SAPI "
@@ -98,7 +119,7 @@ class HistoryStore:
         """Push every locally saved entry to SAPI; returns how many were pushed."""
         pushed = 0
         for path in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else []:
-            entry = self._read_local(path)
+            entry = redact(self._read_local(path))  # it may predate redaction
             if not entry:
                 continue
             try:
@@ -120,7 +141,7 @@ class HistoryStore:
         return pushed
 
     # -- reading --------------------------------------------------------------------------
-    def list(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+    def list(self, since: str | None = None, until: str | None = None) -> Entries:
         """SAPI's entries, or every local one when SAPI cannot be read (as the original)."""
         try:
             if self.sapi is None:
@@ -159,11 +180,16 @@ class HistoryStore:
         return self.dir / f"{uuid}.json"
 
     def _write_local(self, entry: Mapping[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         path = self._local_path(entry["uuid"])
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry, indent=4, default=str) + "\n")
-        os.replace(tmp, path)
+        try:
+            with open_private(tmp, "w") as fh:
+                fh.write(json.dumps(entry, indent=4, default=str) + "\n")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # no half entry left for the next listing
+            raise
 
     def _read_local(self, path: Path) -> dict[str, Any]:
         """A valid local entry, or {} (invalid files are deleted, as the original did)."""
@@ -176,7 +202,7 @@ class HistoryStore:
             return {}
         return entry
 
-    def _all_local(self) -> list[dict[str, Any]]:
+    def _all_local(self) -> Entries:
         if not self.dir.is_dir():
             return []
         return [e for e in (self._read_local(p) for p in sorted(self.dir.glob("*.json"))) if e]
@@ -232,7 +258,9 @@ def store_for(app: Any) -> HistoryStore:
         sapi = app.clients.sapi
     except Exception:  # clients could not even be built: local files only
         sapi = None
-    return HistoryStore(sapi, app.config.var_dir, warn=getattr(app, "warn", None))
+    log = getattr(app, "run_log", None)
+    return HistoryStore(sapi, app.config.var_dir, warn=getattr(app, "warn", None),
+                        log_file=getattr(log, "path", None))
 
 
 def record_start(
@@ -285,15 +313,23 @@ def record_finish(
 @contextmanager
 def recorded(app: Any, changes: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """Record a one-shot mutating command (channel set, ...) around its body: started before,
-    finished (with the error, if the body raised) after."""
-    store = store_for(app)
-    entry = record_start(app, changes, store=store)
+    finished (with the error, if the body raised) after; logged in a run log of its own."""
+    from sdcadm.executor import runlog
+
+    changes = list(changes)
+    runlog.begin(app, runlog.cli_command(str(changes[0].get("type")) if changes else "run"))
     try:
-        yield entry
-    except BaseException as e:
-        record_finish(app, entry, error=e, store=store)
-        raise
-    record_finish(app, entry, store=store)
+        store = store_for(app)
+        entry = record_start(app, changes, store=store)
+        try:
+            yield entry
+        except BaseException as e:
+            record_finish(app, entry, error=e, store=store)
+            runlog.failed(app, e)
+            raise
+        record_finish(app, entry, store=store)
+    finally:
+        runlog.end(app)
 
 
 def error_json(error: BaseException | Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 
 Every event is one JSON object per line, flushed and fsynced before the executor moves on,
 so a crash loses at most the event being written and another process (or `--resume`) can
-follow exactly how far a run got.
+follow exactly how far a run got. A step's events name it by its id and say what is new
+(its outcome, its error, a fact): what it is and does is in `plan.json`.
+
+A write that fails (a full disk, an I/O error) is `WriteFailedError`, and so is every later
+append of that journal: the run stops where it is, and `--resume`, once there is room, cuts
+the line the failure may have torn and goes on.
 """
 from __future__ import annotations
 
@@ -13,7 +18,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
+
+from sdcadm.errors import WriteFailedError
+from sdcadm.private_files import FILE_MODE, make_dir, make_dirs, open_private, write_all
+from sdcadm.redact import redact
 
 PLAN_FILE = "plan.json"
 EVENTS_FILE = "events.jsonl"
@@ -38,7 +47,11 @@ class Journal:
         self.events_path = self.dir / EVENTS_FILE
         self.plan_path = self.dir / PLAN_FILE
         self._lock = threading.Lock()
-        self._fh: Any = None
+        self._fd: int | None = None
+        # The first write that failed: every later append raises it again.
+        self.failed: WriteFailedError | None = None
+        # Hear each event once it is written (redacted): the run's log.
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     @classmethod
     def create(cls, root: Path, now: float | None = None) -> "Journal":
@@ -48,11 +61,11 @@ class Journal:
         root = Path(root)
         stamp = utc_stamp(now)
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            make_dirs(root)
             for n in range(0, 1000):
                 path = root / (stamp if n == 0 else f"{stamp}.{n}")
                 try:
-                    path.mkdir()
+                    make_dir(path)
                 except FileExistsError:
                     continue
                 return cls(path)
@@ -62,33 +75,77 @@ class Journal:
         raise InternalError(f"cannot create a work directory under {root}")
 
     def write_plan(self, doc: Mapping[str, Any]) -> None:
+        """plan.json, whole or not at all (compact JSON: it holds every step of the run)."""
         tmp = self.plan_path.with_suffix(".json.tmp")
-        with open(tmp, "w") as fh:
-            json.dump(doc, fh, indent=4)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.plan_path)
+        try:
+            with open_private(tmp, "w") as fh:
+                json.dump(redact(doc), fh, separators=(",", ":"))
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.plan_path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise WriteFailedError(f"cannot write the run's plan {self.plan_path}: "
+                                   f"{e.strerror or e}") from e
 
     def read_plan(self) -> dict[str, Any]:
         return json.loads(self.plan_path.read_text())
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"time": iso_now(), "event": event, **fields}
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        safe = redact(record)
+        data = (json.dumps(safe, separators=(",", ":"), default=str) + "\n").encode()
         with self._lock:
-            if self._fh is None:
-                self._fh = open(self.events_path, "a")
-            self._fh.write(line)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            if self.failed is not None:
+                raise self.failed
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self.events_path,
+                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+                write_all(self._fd, data)
+                os.fsync(self._fd)
+            except OSError as e:
+                self.failed = WriteFailedError(
+                    f"cannot write the journal {self.events_path}: {e.strerror or e}",
+                    step=fields.get("step"))
+                raise self.failed from e
+        for observer in self.observers:
+            observer(safe)
         return record
 
     def close(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def repair(self) -> None:
+        """Cut a torn last line (the process died, or the disk filled, mid-write) before
+        this process, which now runs the journal (it holds the run's lock), appends to it:
+        appended after a fragment, the next event would make one line that is not an
+        event. The event it held was lost when it was torn."""
+        try:
+            with open(self.events_path, "rb+") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                end = size
+                while end > 0:
+                    start = max(0, end - 65536)
+                    fh.seek(start)
+                    chunk = fh.read(end - start)
+                    if end == size and chunk.endswith(b"\n"):
+                        return
+                    cut = chunk.rfind(b"\n")
+                    if cut >= 0:
+                        end = start + cut + 1
+                        break
+                    end = start
+                fh.truncate(end)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise WriteFailedError(f"cannot repair the journal {self.events_path}: "
+                                   f"{e.strerror or e}") from e
 
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.events_path)
@@ -98,21 +155,46 @@ class Journal:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """Events of a journal; a torn last line (the process died mid-write) is ignored."""
+    """Events of a journal. A torn last line (the process died mid-write) is ignored; any
+    other line that is not an event means the file was damaged or edited: JournalError."""
+    from sdcadm.errors import JournalError
+
     out: list[dict[str, Any]] = []
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
         return out
-    for line in text.splitlines():
+    except (OSError, UnicodeDecodeError) as e:
+        raise JournalError(f"{path}: cannot read the journal: {e}") from e
+    lines = text.splitlines()
+    for n, line in enumerate(lines, start=1):
         line = line.strip()
         if not line:
             continue
         try:
-            out.append(json.loads(line))
+            ev = json.loads(line)
         except ValueError:
-            continue
+            if n == len(lines) and not text.endswith("\n"):
+                continue  # torn: the writer died in the middle of this line
+            raise JournalError(f"{path}: line {n} is not a journal event (not JSON)") from None
+        problem = _bad_event(ev)
+        if problem:
+            raise JournalError(f"{path}: line {n} is not a journal event ({problem})")
+        out.append(ev)
     return out
+
+
+def _bad_event(ev: Any) -> str | None:
+    if not isinstance(ev, dict):
+        return "not an object"
+    if not isinstance(ev.get("event"), str):
+        return 'no "event" name'
+    for key in ("step", "outcome", "run_uuid", "status"):
+        if key in ev and ev[key] is not None and not isinstance(ev[key], str):
+            return f'"{key}" is not a string'
+    if "facts" in ev and not isinstance(ev["facts"], dict):
+        return '"facts" is not an object'
+    return None
 
 
 @dataclass
@@ -146,6 +228,11 @@ class RunState:
     def finished(self) -> bool:
         return self.status == "done"
 
+    @property
+    def open(self) -> bool:
+        """Neither done nor abandoned: resume it or abandon it before another run."""
+        return self.status not in ("done", "abandoned")
+
     @classmethod
     def from_events(cls, events: Iterable[Mapping[str, Any]]) -> "RunState":
         st = cls()
@@ -157,6 +244,8 @@ class RunState:
                 st.status = None
             elif kind == "run-end":
                 st.status = ev.get("status")
+            elif kind == "run-abandon":
+                st.status = "abandoned"
             step_id = ev.get("step")
             if not step_id:
                 continue
@@ -175,6 +264,79 @@ class RunState:
             elif kind == "step-note":
                 rec.notes.update(ev.get("facts") or {})
         return st
+
+
+def run_uuid_of(run_dir: Path) -> str | None:
+    """The run's uuid: from its first event (cheap), else from its plan (which holds every
+    step of the run, megabytes for a large datacenter)."""
+    try:
+        with open(Path(run_dir) / EVENTS_FILE, "rb") as fh:
+            first = json.loads(fh.readline())
+        if isinstance(first, dict) and isinstance(first.get("run_uuid"), str):
+            return str(first["run_uuid"])
+    except (OSError, ValueError):
+        pass
+    try:
+        doc = json.loads((Path(run_dir) / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc.get("run_uuid") if isinstance(doc, dict) else None
+
+
+TAIL_BYTES = 65536
+RUN_EVENTS = ("run-start", "run-resume", "run-end", "run-abandon")
+
+
+def ended(run_dir: Path) -> tuple[bool, str | None]:
+    """(known, status) of the run's last attempt from the end of its journal alone: known
+    when its last run event is in the tail; status as `RunState.status` (None: running or
+    died). A journal of many megabytes is not read to learn that its run is over."""
+    try:
+        with open(Path(run_dir) / EVENTS_FILE, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            start = max(0, size - TAIL_BYTES)
+            fh.seek(start)
+            lines = fh.read().split(b"\n")
+    except FileNotFoundError:
+        return True, None
+    except OSError:
+        return False, None
+    for line in reversed(lines[1:] if start else lines):
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue  # empty, torn, or cut by the tail's start
+        kind = ev.get("event") if isinstance(ev, dict) else None
+        if kind == "run-end":
+            status = ev.get("status")
+            return True, status if isinstance(status, str) else None
+        if kind == "run-abandon":
+            return True, "abandoned"
+        if kind in RUN_EVENTS:
+            return True, None
+    return False, None
+
+
+def open_runs(var_dir: Path) -> list[tuple[Path, RunState]]:
+    """Update and rollback runs neither done nor abandoned, newest first."""
+    out = []
+    for d in _work_dirs(var_dir, ("updates", "rollbacks")):
+        known, status = ended(d)
+        if known and status in ("done", "abandoned"):
+            continue
+        st = RunState.from_events(read_events(d / EVENTS_FILE))
+        if st.open:
+            out.append((d, st))
+    return out
+
+
+def find_run(var_dir: Path, ident: str) -> Path | None:
+    """A run's work dir by its run uuid (or a unique prefix), or its directory."""
+    if Path(ident).is_dir() and (Path(ident) / PLAN_FILE).exists():
+        return Path(ident)
+    found = [d for d in _work_dirs(var_dir, ("updates", "rollbacks"))
+             if d.name == ident or (run_uuid_of(d) or "").startswith(ident)]
+    return found[0] if len(found) == 1 else None
 
 
 def latest_run_dir(var_dir: Path) -> Path | None:
@@ -200,6 +362,9 @@ def _work_dirs(var_dir: Path, kinds: tuple[str, ...]) -> list[Path]:
 
 
 def run_finished(work_dir: Path) -> bool:
+    known, status = ended(work_dir)
+    if known:
+        return status == "done"
     return RunState.from_events(read_events(Path(work_dir) / EVENTS_FILE)).finished
 
 

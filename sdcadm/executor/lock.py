@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdcadm.errors import ConfigError, InternalError, LockError
+from sdcadm.private_files import FILE_MODE, make_dirs
 
 DEFAULT_WAIT = 5.0  # seconds a second run waits before giving up
 
@@ -28,6 +29,7 @@ class RunLock:
         run_uuid: str,
         wait: float = DEFAULT_WAIT,
         info: Callable[[str], None] | None = None,
+        lease: Callable[[], Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.command = command
@@ -35,6 +37,10 @@ class RunLock:
         self.wait = wait
         self.info = info or (lambda _msg: None)
         self._fd: int | None = None
+        # The datacenter-wide lease (`executor/lease.py`) taken once the local lock is held:
+        # the flock is the fast path on this headnode, the lease the rule for everyone.
+        self._make_lease = lease
+        self.lease: Any = None
 
     @classmethod
     def for_app(cls, app: Any, command: str, *, run_uuid: str | None = None,
@@ -49,13 +55,27 @@ class RunLock:
             except ValueError:
                 raise ConfigError(
                     f'SDCADM_LOCK_WAIT: "{env}" is not a number of seconds') from None
-        return cls(app.config.lock_path, command=command, run_uuid=run_uuid or app.request_id,
-                   wait=wait, info=app.info)
+        run = run_uuid or app.request_id
+        clients = getattr(app, "clients", None)
+        sapi = getattr(clients, "sapi", None) if clients is not None else None
 
-    def acquire(self) -> "RunLock":
+        def lease() -> Any:
+            from sdcadm.executor.lease import DatacenterLease
+
+            poll = float(getattr(app.config, "poll_interval", 5.0) or 5.0)
+            return DatacenterLease(sapi, command=command, run_uuid=run,
+                                   ttl=float(getattr(app.config, "lease_ttl", 60.0) or 60.0),
+                                   settle=min(0.5, max(0.05, poll)), wait=float(wait or 0),
+                                   retries=int(getattr(app.config, "mutation_retries", 3)),
+                                   info=app.info)
+        return cls(app.config.lock_path, command=command, run_uuid=run, wait=wait,
+                   info=app.info, lease=lease if sapi is not None else None)
+
+    def acquire(self, with_lease: bool = True) -> "RunLock":
+        """Take the local lock, then (`with_lease`) the datacenter lease."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            make_dirs(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as e:  # the original's InternalError, naming the lock path
             raise InternalError(f"error acquiring lock {self.path}: {e.strerror or e}") from e
         deadline = time.monotonic() + self.wait
@@ -79,12 +99,42 @@ class RunLock:
             "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "run_uuid": self.run_uuid,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        _write_holder(fd, holder)
         self._fd = fd
+        if with_lease:
+            try:
+                self.take_lease()
+            except BaseException:
+                self._release_flock()
+                raise
         return self
 
+    def retitle(self, run_uuid: str) -> None:
+        """Name the run this lock serves (a resume learns it once it holds the lock)."""
+        self.run_uuid = run_uuid
+        if self._fd is not None:
+            holder = _read_holder(self._fd)
+            holder["run_uuid"] = run_uuid
+            _write_holder(self._fd, holder)
+        if self.lease is not None:
+            self.lease.run_uuid = run_uuid
+
+    def take_lease(self) -> None:
+        """The datacenter lease, for a run that holds the local lock and is about to act."""
+        if self._make_lease is not None and self.lease is None:
+            self.lease = self._make_lease().acquire()
+
     def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+        self._release_flock()
+
+    def lost(self) -> str | None:
+        """Why the datacenter lease is no longer this run's (broken, taken over), if so."""
+        return getattr(self.lease, "lost", None)
+
+    def _release_flock(self) -> None:
         if self._fd is None:
             return
         try:
@@ -108,6 +158,33 @@ class RunLock:
                 f"lock: {self.path}"
             )
         return f"another sdcadm holds the lock {self.path}"
+
+
+def read_holder(path: Path) -> dict[str, Any]:
+    """Who holds this headnode's lock (an empty dict when nobody does)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return {}
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd) or {"pid": "?"}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return {}  # nobody holds it: what the file says is stale
+    finally:
+        os.close(fd)
+
+
+def _write_holder(fd: int, holder: dict[str, Any]) -> None:
+    """Say who holds the lock. Only informational (the flock is the lock): on a full disk
+    the run goes on to its pre-flight, which says what is wrong."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+    except OSError:
+        pass
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

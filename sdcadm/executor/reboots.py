@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from sdcadm.errors import UsageError
+from sdcadm.errors import UsageError, WriteFailedError
 from sdcadm.executor.journal import Journal, RunState, iso_now
+from sdcadm.private_files import make_dir, make_dirs, open_private
+from sdcadm.redact import redact
 
 PLAN, CONTROL, RUNNER = "plan.json", "control.json", "run.json"
 # Plan states: created (never run), running, paused, stopped (a run ended early: failed,
@@ -34,13 +36,16 @@ def plans_root(var_dir: Path) -> Path:
 
 def _write(path: Path, doc: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=4)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open_private(tmp, "w") as fh:
+            json.dump(redact(doc), fh, indent=4)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise WriteFailedError(f"cannot write {path}: {e.strerror or e}") from e
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -144,9 +149,8 @@ class RebootPlan:
 
 def create(var_dir: Path, doc: Mapping[str, Any]) -> RebootPlan:
     root = plans_root(var_dir)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    plan_dir = root / str(uuidlib.uuid4())
-    plan_dir.mkdir(mode=0o700)
+    make_dirs(root)
+    plan_dir = make_dir(root / str(uuidlib.uuid4()))
     _write(plan_dir / PLAN, {**doc, "uuid": plan_dir.name})
     return RebootPlan(plan_dir)
 
@@ -230,12 +234,17 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
     """Run (or continue) a reboot plan under the headnode lock, journalled in its own
     directory; the history entry is the plan's, updated by every run."""
     from sdcadm.executor import history as hist
-    from sdcadm.executor.run import _drive, _lock
+    from sdcadm.executor import preflight, runlog
+    from sdcadm.executor.lock import RunLock
+    from sdcadm.executor.run import _drive, with_lease
 
-    lock = _lock(app, "reboot-plan run", app.request_id)
+    lock = RunLock.for_app(app, "reboot-plan run", run_uuid=app.request_id).acquire(
+        with_lease=False)
     try:
         refuse_if_running(rp)
+        runlog.begin(app, "reboot-plan run", run_uuid=rp.uuid)
         journal = rp.journal
+        runlog.follow(app, journal)
         previous = journal.state()
         resuming = bool(previous.steps) or previous.status is not None
         doc = {**plan.to_json(), "run_uuid": rp.uuid, "command": "reboot-plan run",
@@ -244,6 +253,10 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
                "started_ms": hist.to_ms(previous_start(journal)) or hist.now_ms(),
                "done_message": f"Reboot plan {rp.uuid} done (elapsed {{elapsed}}s).",
                "steps": [s.to_json() for s in steps]}
+        preflight.check(app, preflight.needs(rp.dir, steps, done={
+            sid for sid, rec in previous.steps.items() if rec.done}))
+        journal.repair()  # a line an earlier run may have torn
+        lock.take_lease()
         rp.claim(app.request_id)
         journal.append("run-resume" if resuming else "run-start", run_uuid=rp.uuid,
                        command="reboot-plan run", steps=len(steps), by=app.request_id)
@@ -256,11 +269,15 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
             return _drive(app, doc, steps, journal, command="reboot-plan run", options={},
                           handlers=handlers, previous=previous.steps, resuming=resuming,
                           again=f"sdcadm reboot-plan run {rp.uuid}",
-                          control=rp.control_reader(), on_end=on_end)
+                          control=with_lease(lock, rp.control_reader()), on_end=on_end)
         finally:
             rp.release()
+    except BaseException as e:
+        runlog.failed(app, e)
+        raise
     finally:
         lock.release()
+        runlog.end(app)
 
 
 def previous_start(journal: Journal) -> str | None:

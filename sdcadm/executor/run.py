@@ -7,6 +7,8 @@ stopped and how to go on.
 """
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import threading
 import time
@@ -21,11 +23,21 @@ from sdcadm.errors import (
     MultiError,
     SdcAdmError,
     StepFailedError,
+    WriteFailedError,
 )
 from sdcadm.executor import history as hist
+from sdcadm.executor import preflight, runlog
+from sdcadm.executor.compact import outcome_steps, planned_steps
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.engine import Engine, StepOutcome
-from sdcadm.executor.journal import Journal, RunState, iso_now, latest_run_dir
+from sdcadm.executor.journal import (
+    Journal,
+    RunState,
+    find_run,
+    iso_now,
+    latest_run_dir,
+    open_runs,
+)
 from sdcadm.executor.lock import RunLock
 from sdcadm.plan import Plan, Step
 
@@ -57,6 +69,7 @@ def execute(
     work_kind: str | None = None,
     done_message: str | None = None,
     control: Callable[[], tuple[str, str] | None] | None = None,
+    again: str = "sdcadm update --resume",
 ) -> RunResult:
     """Execute `steps` (the expansion of `plan`); raises the stopping error on failure.
 
@@ -68,34 +81,53 @@ def execute(
     `updates`, `rollbacks` for a rollback); `done_message` the last line of a run that
     succeeded (default the original's `Updated successfully (elapsed Ns).`), where `{elapsed}`
     is the run's seconds. `control` lets an operator pause or cancel the run from elsewhere
-    (`ExecContext.control`).
+    (`ExecContext.control`). `again` is the command that continues the run once it stopped.
     """
     options = dict(options or {})
     steps = list(steps)
     run_uuid = app.request_id
-    lock = _lock(app, command, run_uuid)
+    lock = RunLock.for_app(app, command, run_uuid=run_uuid).acquire(with_lease=False)
     try:
-        if verify is not None:
-            verify()
+        refuse_if_open(app)
+        runlog.begin(app, command, run_uuid=run_uuid)
         kind = work_kind or ("rollbacks" if command == "rollback" else "updates")
-        journal = Journal.create(Path(app.config.var_dir) / kind)
-        app.info(f"Create work dir: {journal.dir}")
+        root = Path(app.config.var_dir) / kind
         doc = plan.to_json()
         doc.update({
             "run_uuid": run_uuid,
             "command": command,
             "done_message": done_message,
-            "created": iso_now(),
-            "started_ms": hist.now_ms(),
             "run_options": _jsonable(options),
             "steps": [s.to_json() for s in steps],
         })
-        journal.write_plan(doc)
-        journal.append("run-start", run_uuid=run_uuid, command=command, steps=len(steps))
+        preflight.check(app, preflight.needs(root, steps, plan_bytes=len(json.dumps(
+            doc, separators=(",", ":"), default=str))))
+        # The work dir first: a headnode that cannot keep a journal must not even take the
+        # datacenter lease. Then the lease, and under it the last look at the datacenter;
+        # then the plan and the run's first event. Until then no run exists to resume.
+        journal = Journal.create(root)
+        runlog.follow(app, journal)
+        try:
+            lock.take_lease()
+            if verify is not None:
+                verify()
+            doc.update(created=iso_now(), started_ms=hist.now_ms())
+            journal.write_plan(doc)
+            journal.append("run-start", run_uuid=run_uuid, command=command, steps=len(steps))
+        except BaseException:
+            journal.close()
+            shutil.rmtree(journal.dir, ignore_errors=True)  # nothing started: no run to resume
+            raise
+        app.info(f"Create work dir: {journal.dir}")
         return _drive(app, doc, steps, journal, command=command, options=options,
-                      handlers=handlers, previous={}, control=control)
+                      handlers=handlers, previous={}, control=with_lease(lock, control),
+                      again=again)
+    except BaseException as e:
+        runlog.failed(app, e)
+        raise
     finally:
         lock.release()
+        runlog.end(app)
 
 
 def resume(
@@ -103,23 +135,32 @@ def resume(
     options: Mapping[str, Any] | None = None,
     *,
     handlers: Mapping[str, Any] | None = None,
+    run: str | None = None,
+    derive: Callable[[Mapping[str, Any]], list[Step]] | None = None,
 ) -> RunResult:
-    """Continue the newest run if it did not finish: re-check in-doubt steps, run the rest."""
+    """Continue an unfinished run (`run`: its uuid or work dir; else the newest one):
+    re-check in-doubt steps, run the rest. The steps run are the ones its plan derives,
+    never the ones its journal lists (`derive`, for tests of the engine alone)."""
     options = dict(options or {})
     var_dir = Path(app.config.var_dir)
-    lock = _lock(app, "update --resume", app.request_id)
+    lock = RunLock.for_app(app, "update --resume", run_uuid=app.request_id).acquire(
+        with_lease=False)
     try:
-        latest = _latest_run(var_dir, app)
-        if latest is None:
+        target = _run_to_resume(var_dir, app, run)
+        if target is None:
             return RunResult(app.request_id, "update", "nothing")
-        run_dir, journal, state = latest
+        run_dir, journal, state = target
         doc = journal.read_plan()
         command = doc.get("command") or "update"
         run_uuid = doc.get("run_uuid") or state.run_uuid or app.request_id
-        if state.finished:
-            app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
-            return RunResult(run_uuid, command, "nothing", work_dir=run_dir)
-        steps = [Step.from_json(s) for s in doc.get("steps") or []]
+        runlog.begin(app, f"{command} --resume", run_uuid=run_uuid, work_dir=str(run_dir))
+        runlog.follow(app, journal)
+        steps = derived_steps(doc, run_dir, derive)
+        preflight.check(app, preflight.needs(run_dir, steps,
+                                             done={s.id for s in steps if _done(s, state)}))
+        lock.retitle(run_uuid)
+        journal.repair()  # a line the run that stopped may have torn
+        lock.take_lease()  # the journal is sound: now the datacenter is this run's
         done = sum(1 for s in steps if _done(s, state))
         app.info(f"Resuming run {run_uuid} from work dir: {run_dir}")
         app.info(f"{done} of {len(steps)} steps already done")
@@ -127,22 +168,24 @@ def resume(
         merged = {**(doc.get("run_options") or {}), **given}
         journal.append("run-resume", run_uuid=run_uuid, command=command, resumed_by=app.request_id)
         return _drive(app, doc, steps, journal, command=command, options=merged,
-                      handlers=handlers, previous=state.steps, resuming=True)
+                      handlers=handlers, previous=state.steps, resuming=True,
+                      control=with_lease(lock, None))
+    except BaseException as e:
+        runlog.failed(app, e)
+        raise
     finally:
         lock.release()
+        runlog.end(app)
 
 
-def resume_preview(app: Any) -> None:
+def resume_preview(app: Any, run: str | None = None) -> None:
     """`update --resume -n`: what a resume would do, without the lock or any change."""
-    latest = _latest_run(Path(app.config.var_dir), app)
-    if latest is None:
+    target = _run_to_resume(Path(app.config.var_dir), app, run)
+    if target is None:
         return
-    run_dir, journal, state = latest
-    if state.finished:
-        app.info(f"Nothing to resume: the latest run ({run_dir}) finished successfully.")
-        return
+    run_dir, journal, state = target
     doc = journal.read_plan()
-    steps = [Step.from_json(s) for s in doc.get("steps") or []]
+    steps = derived_steps(doc, run_dir)
     left = [s for s in steps if not _done(s, state)]
     app.info(f"Would resume run {doc.get('run_uuid') or state.run_uuid} from work dir: "
              f"{run_dir}")
@@ -152,14 +195,127 @@ def resume_preview(app: Any) -> None:
     app.out("Dry run: nothing was changed.")
 
 
-def _latest_run(var_dir: Path, app: Any) -> tuple[Path, Journal, RunState] | None:
-    """The newest run's work dir, journal and state; None (said so) when there is none."""
-    run_dir = latest_run_dir(var_dir)
-    if run_dir is None:
-        app.info("Nothing to resume: no update has been run from this headnode.")
+def derived_steps(doc: Mapping[str, Any], run_dir: Path,
+                  derive: Callable[[Mapping[str, Any]], list[Step]] | None = None) -> list[Step]:
+    """The steps of a journalled run as its plan derives them; a journal whose steps are
+    not those is refused (it was edited or damaged)."""
+    from sdcadm.errors import JournalError, PlanTamperedError
+    from sdcadm.plan import Plan, first_difference
+    from sdcadm.procedures import expand
+
+    try:
+        stored = [Step.from_json(s) for s in doc.get("steps") or []]
+        derived = derive(doc) if derive else expand(Plan.from_json(doc))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise JournalError(f"{run_dir}/plan.json is not a run's plan ({type(e).__name__}: "
+                           f"{e})") from e
+    from sdcadm.redact import REDACTED
+
+    if any(REDACTED in json.dumps(s.params, default=str) for s in derived):
+        # A secret the plan would write was kept out of the journal: executing the
+        # placeholder would write it into the datacenter instead.
+        raise JournalError(f"{run_dir}/plan.json had secrets redacted from its steps, so it "
+                           f"cannot be resumed: make a new plan")
+    problem = first_difference(stored, derived)
+    if problem:
+        raise PlanTamperedError(f"{run_dir}/plan.json does not hold the steps of its own plan: "
+                                f"{problem}")
+    return derived
+
+
+def _run_to_resume(var_dir: Path, app: Any, run: str | None
+                   ) -> tuple[Path, Journal, RunState] | None:
+    """The run to continue: `run` (which must be unfinished), else the newest unfinished
+    one; None (said so) when there is none."""
+    if run:
+        run_dir, journal, state = named_run(var_dir, run)
+        if not state.open:
+            how = "was abandoned" if state.status == "abandoned" else "finished successfully"
+            app.info(f"Nothing to resume: run {run} ({run_dir}) {how}.")
+            return None
+        return run_dir, journal, state
+    runs = open_runs(var_dir)
+    if not runs:
+        if latest_run_dir(var_dir) is None:
+            app.info("Nothing to resume: no update has been run from this headnode.")
+        else:
+            app.info("Nothing to resume: every update and rollback run finished (or was "
+                     "abandoned).")
         return None
+    run_dir, state = runs[0]
+    return run_dir, Journal(run_dir), state
+
+
+def named_run(var_dir: Path, run: str) -> tuple[Path, Journal, RunState]:
+    """The run `run` names (its uuid, a unique prefix, or its work dir), or a usage error."""
+    from sdcadm.errors import UsageError
+
+    run_dir = find_run(var_dir, run)
+    if run_dir is None:
+        raise UsageError(f'no run "{run}" (sdcadm history lists them)')
     journal = Journal(run_dir)
     return run_dir, journal, journal.state()
+
+
+def abandon(app: Any, run: str) -> None:
+    """Give up an unfinished run for good: journalled, and its history entry says so."""
+    from sdcadm.errors import UsageError
+
+    lock = _lock(app, "update --abandon", app.request_id)
+    try:
+        run_dir, journal, state = named_run(Path(app.config.var_dir), run)
+        if not state.open:
+            how = "was abandoned already" if state.status == "abandoned" else "finished"
+            raise UsageError(f"run {run} {how}: there is nothing to abandon")
+        doc = journal.read_plan()
+        steps = doc.get("steps") or []
+        done = sum(1 for s in steps if s.get("id") in state.steps
+                   and state.steps[s["id"]].done)
+        who = hist.current_username() or "?"
+        journal.repair()
+        journal.append("run-abandon", by=who, resumed_by=app.request_id)
+        journal.close()
+        run_uuid = str(doc.get("run_uuid") or state.run_uuid or run_dir.name)
+        store = hist.store_for(app)
+        try:
+            entry = store.get(run_uuid) or hist.new_entry(run_uuid, doc.get("changes") or [],
+                                                          command=doc.get("command"))
+            entry.update(finished=hist.now_ms(), abandoned=hist.now_ms(),
+                         error={"code": "Abandoned",
+                                "message": f"abandoned by {who} after {done} of "
+                                           f"{len(steps)} steps"})
+            store.update(entry)
+        except Exception as e:  # history never fails a command
+            _warn(app, f"Warning: could not record history: {e}")
+        app.out(f"Run {run_uuid} abandoned: {len(steps) - done} of {len(steps)} steps will not "
+                "run; the datacenter stays as it is.")
+    finally:
+        lock.release()
+
+
+def refuse_if_open(app: Any) -> None:
+    """A new mutating run while an update or rollback is unfinished would orphan it."""
+    from sdcadm.errors import UnfinishedRunError
+
+    runs = open_runs(Path(app.config.var_dir))
+    if not runs:
+        return
+    run_dir, state = runs[0]
+    doc = Journal(run_dir).read_plan()
+    run_uuid = doc.get("run_uuid") or state.run_uuid or run_dir.name
+    steps = doc.get("steps") or []
+    where = next(((n, s) for n, s in enumerate(steps, start=1)
+                  if not (s.get("id") in state.steps and state.steps[s["id"]].done)), None)
+    if where:
+        what = where[1].get("summary") or where[1].get("action")
+        at = f"stopped at step {where[0]} of {len(steps)} ({what})"
+    else:
+        at = "stopped after its last step"
+    how = state.status or "died"
+    raise UnfinishedRunError(
+        f"run {run_uuid} ({doc.get('command') or 'update'}, {how}) is unfinished: {at}; "
+        f'continue it with "sdcadm update --resume {run_uuid}" or give it up with '
+        f'"sdcadm update --abandon {run_uuid}"')
 
 
 def _done(step: Step, state: RunState) -> bool:
@@ -197,7 +353,8 @@ def _drive(
     entry = None
     if not doc.get("justImages"):  # as the original: -I runs are not history
         entry = _history_start(app, store, doc, steps, resuming)
-    progress = Progress()
+    progress = Progress(interval=getattr(app.config, "progress_interval", None),
+                        echo=runlog.echo(app))
     ctx = ExecContext(
         clients=app.clients, config=app.config, progress=progress, options=options,
         journal=journal, previous=previous, warn=getattr(app, "warn", None), control=control,
@@ -212,25 +369,51 @@ def _drive(
         progress.close()
     elapsed = int(time.monotonic() - start)
     status, error = _outcome(command, engine, ctx, outcomes, again)
-    journal.append("run-end", run_uuid=run_uuid, status=status, elapsed=elapsed,
-                   error=error.to_json() if error else None)
+    if journal.failed is not None:
+        # The run stopped at the first event it could not journal: that is its error.
+        status, error = "failed", _write_failure(journal.failed, steps, again)
+
+    def finish_history() -> None:
+        if entry is not None:
+            try:
+                hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
+                                   store=store)
+            except Exception as e:  # history never fails a command
+                _warn(app, f"Warning: could not record history: {e}")
+
+    # History before the journal's end: killed between the two, the run is still open, and
+    # running it again (every step done) closes both. The other way round, the journal said
+    # "finished" and nothing ever finished the history entry.
+    finish_history()
+    if journal.failed is None:
+        try:
+            journal.append("run-end", run_uuid=run_uuid, status=status, elapsed=elapsed,
+                           error=error.to_json() if error else None)
+        except WriteFailedError as e:
+            status, error = "failed", _write_failure(journal.failed or e, steps, again)
+            finish_history()  # it did not end after all
     journal.close()
     if on_end is not None:
         on_end(status, error)
-    if entry is not None:
-        try:
-            hist.record_finish(app, entry, error=error, steps=[o.to_json() for o in outcomes],
-                               store=store)
-        except Exception as e:  # history never fails a command
-            _warn(app, f"Warning: could not record history: {e}")
     result = RunResult(run_uuid, command, status, journal.dir, outcomes, elapsed, error)
     if error is None:
         word = "Rolledback" if command == "rollback" else "Updated"
         done = doc.get("done_message") or f"{word} successfully (elapsed {{elapsed}}s)."
         app.out(done.format(elapsed=elapsed))
         return result
-    _report_stop(app, command, outcomes, journal.dir, status, again)
+    if not isinstance(error, WriteFailedError):  # its own line says it all
+        _report_stop(app, command, outcomes, journal.dir, status, again)
     raise error
+
+
+def _write_failure(failed: WriteFailedError, steps: list[Step],
+                   again: str) -> WriteFailedError:
+    """One line: what could not be written, where the run stopped, how to go on."""
+    ids = [s.id for s in steps]
+    where = (f"at step {ids.index(failed.step) + 1} of {len(ids)} ({failed.step})"
+             if failed.step in ids else "after its last step")
+    return WriteFailedError(f"{failed.message}: the run stopped {where}; once there is room, "
+                            f"run \"{again}\" to go on", step=failed.step, cause=failed)
 
 
 def _outcome(command: str, engine: Engine, ctx: ExecContext, outcomes: list[StepOutcome],
@@ -259,9 +442,7 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
                    steps: list[Step], resuming: bool) -> dict[str, Any] | None:
     entry = hist.new_entry(
         doc["run_uuid"], doc.get("changes") or [], started=doc.get("started_ms"),
-        command=doc.get("command") or "update",
-        steps=[{"id": s.id, "action": s.action, "target": s.target, "status": "pending"}
-               for s in steps])
+        command=doc.get("command") or "update", steps=planned_steps(steps))
     try:
         if resuming:
             # SAPI refuses an update without `finished`, so the interrupted attempt's
@@ -343,6 +524,18 @@ def _trap_sigint(ctx: ExecContext) -> Any:
             signal.signal(n, handler)
 
     return restore
+
+
+def with_lease(lock: RunLock, control: Callable[[], tuple[str, str] | None] | None
+               ) -> Callable[[], tuple[str, str] | None]:
+    """The run's control: cancelled when its datacenter lease was broken or taken over (it
+    no longer has the datacenter to itself), else what `control` says."""
+    def read() -> tuple[str, str] | None:
+        lost = lock.lost()
+        if lost:
+            return ("cancel", f"{lost}: nothing more will start")
+        return control() if control else None
+    return read
 
 
 def _lock(app: Any, command: str, run_uuid: str) -> RunLock:

@@ -34,10 +34,19 @@ def unknown_services(state: DatacenterState, options: PlanOptions) -> list[str]:
     return _all_selection(state, options)[1]
 
 
+# Words `-x` takes for a whole kind of service: every agent, every core VM service.
+GROUP_WORDS = {"agents": "agent", "vms": "vm"}
+
+
 def _all_selection(state: DatacenterState, options: PlanOptions) -> tuple[list[str], list[str]]:
     """(services `--all` covers, VM services it leaves out for lack of a procedure)."""
-    idx = StateIndex(state)
+    idx = StateIndex.of(state)
     excluded = {p for x in options.exclude for p in x.split(",") if p}
+    for word, kind in GROUP_WORDS.items():
+        if word in excluded and word not in idx.services:
+            # `-x agents` (`--no-agents`), `-x vms`: every agent, every VM service.
+            excluded.discard(word)
+            excluded.update(n for n, svc in idx.services.items() if svc.type == kind)
     for x in sorted(excluded):
         if x not in idx.services and x != "sdcadm":
             # A typo here would update the very service the operator meant to leave alone.
@@ -60,6 +69,10 @@ def _all_selection(state: DatacenterState, options: PlanOptions) -> tuple[list[s
     return out, unknown
 
 
+def _name(pc: PlannedChange) -> str | None:
+    return pc.service.name if pc.service else pc.request.get("service")
+
+
 def _raise(errors: list[SdcAdmError]) -> None:
     if len(errors) == 1:
         raise errors[0]
@@ -74,12 +87,16 @@ def plan(
     config: Any,
     topology: Topology | None = None,
 ) -> Plan:
-    idx = StateIndex(state)
+    idx = StateIndex.of(state)
     topology_unread = topology is None
     topology = topology or {}
     warnings: list[str] = []
 
     agent_servers = _resolve_option_servers(options, idx)
+    for name in options.core_services:
+        if name not in idx.services:
+            # A typo would let the very service meant to run alone run beside others.
+            raise UsageError(f'unknown service "{name}" in core-services')
     if any(p for x in options.exclude for p in x.split(",")) and not options.all:
         raise UsageError("-x/--exclude is only valid with --all")
 
@@ -157,10 +174,12 @@ def plan(
             refusals.append(UpdateError(problem))
             continue
         final.append(pc)
+    if any(_name(pc) == "sdcadm" for pc in unsupported):
+        refusals.append(UpdateError(rules.SDCADM_ITSELF))
+        unsupported = [pc for pc in unsupported if _name(pc) != "sdcadm"]
     if unsupported:
         lines = [json.dumps({"type": pc.type,
-                             "service": (pc.service.name if pc.service
-                                         else pc.request.get("service")),
+                             "service": _name(pc),
                              "image": pc.request.get("image")}, separators=(",", ":"))
                  for pc in unsupported]
         refusals.append(UpdateError("do not support the following changes:\n" + "\n".join(lines)))
@@ -182,7 +201,12 @@ def plan(
     if agent_servers is not None:
         _check_servers_option(final, options, warnings)
     order = {p: i for i, p in enumerate(rules.PROCEDURE_ORDER)}
+    listed = [_name(pc) for pc in final]
     final.sort(key=lambda pc: order.get(pc.procedure, len(order)))  # stable: request order
+    if not options.all and [_name(pc) for pc in final] != listed:
+        # A spec or command line listing sapi before moray still runs moray first: say so.
+        warnings.append("note: changes run in the update order, not as listed: "
+                        + ", ".join(str(_name(pc)) for pc in final))
     downloads = plan_downloads([pc.image for pc in final if pc.image is not None], state)
 
     labels: dict[str, str] = {}

@@ -49,7 +49,7 @@ def drift_lines(before: Mapping[str, Any], after: Mapping[str, Any],
         elif k not in a:
             lines.append(f"{name}: added")
         else:
-            for field, x, y in zip(SERVER_FIELDS, a[k], b[k]):
+            for field, x, y in zip(SERVER_FIELDS, a[k], b[k], strict=False):
                 if x != y:
                     lines.append(f"{name}: {field} {_arrow(x, y)}")
     mapping("local_images", lambda k: f"local image {k}", "state")

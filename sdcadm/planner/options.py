@@ -18,18 +18,28 @@ class PlanOptions:
     servers: tuple[str, ...] = ()  # -s: restricts agent updates (uuids or hostnames)
     concurrency: int | None = None  # agents at a time; None = config default
     channel: str | None = None
+    # services updated at a time outside the update machinery; None = one at a time
+    service_concurrency: int | None = None
+    core_services: tuple[str, ...] = ()  # run alone like the update machinery (a spec's)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["exclude"] = list(self.exclude)
         d["servers"] = list(self.servers)
+        # Left out unless set, so plans made without them read as before.
+        if self.core_services:
+            d["core_services"] = list(self.core_services)
+        else:
+            del d["core_services"]
+        if self.service_concurrency is None:
+            del d["service_concurrency"]
         return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "PlanOptions":
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
-        for k in ("exclude", "servers"):
+        for k in ("exclude", "servers", "core_services"):
             if k in kw:
                 kw[k] = tuple(kw[k] or ())
         return cls(**kw)

@@ -4,6 +4,7 @@ Every "unknown X" message of the original lives here, quoting the change as give
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -30,7 +31,18 @@ class Resolved:
 
 
 class StateIndex:
-    """Lookups built once per plan, so planning stays linear in the fleet size."""
+    """Lookups built once per state, so planning stays linear in the fleet size."""
+
+    _last: "StateIndex | None" = None
+
+    @classmethod
+    def of(cls, state: DatacenterState) -> "StateIndex":
+        """The index of `state`, built once however often it is planned against (`avail`
+        plans once per service it has a note for; `--all` selects, then plans)."""
+        last = cls._last
+        if last is None or last.state is not state:
+            last = cls._last = cls(state)
+        return last
 
     def __init__(self, state: DatacenterState) -> None:
         self.state = state
@@ -100,6 +112,7 @@ def resolve(req: ChangeRequest, idx: StateIndex, config: Any, *,
         # `avail` lists sdcadm itself; `update` does not update it (self-update does).
         return Resolved(req, implicit, "unsupported",
                         service=Service(uuid="", name="sdcadm", type="other"))
+    svc: Service | None
     if req.instance is not None:
         inst = idx.instance(req.instance)
         if inst is None:
@@ -176,6 +189,14 @@ def _target_image(req: ChangeRequest, res: Resolved, idx: StateIndex,
 def _resolve_platform(req: ChangeRequest, idx: StateIndex) -> Resolved:
     text = req.describe()
     state = idx.state
+    if req.platform == "latest":
+        # The newest installed SmartOS platform (what `platform assign --latest` takes).
+        from sdcadm.planner.platforms import latest_installed
+
+        newest = latest_installed(state.platforms)
+        if newest is None:
+            raise UpdateError(f"no platform installed for \"latest\" from {text}")
+        req = dataclasses.replace(req, platform=newest)
     if req.platform not in state.platforms:
         raise UpdateError(f'unknown platform "{req.platform}" from {text}')
     servers: list[Server] = []
@@ -191,13 +212,13 @@ def _resolve_platform(req: ChangeRequest, idx: StateIndex) -> Resolved:
         if not servers:
             raise UpdateError(f'no servers match selector "{selector}" from {text}')
     else:
-        unknown = []
+        unknown: list[str] = []
         for ident in req.servers:
-            s = idx.server(ident)
-            if s is None:
+            found = idx.server(ident)
+            if found is None:
                 unknown.append(ident)
-            elif s not in servers:
-                servers.append(s)
+            elif found not in servers:
+                servers.append(found)
         if len(unknown) == 1:
             raise UpdateError(f'unknown SDC server "{unknown[0]}" from {text}')
         if unknown:

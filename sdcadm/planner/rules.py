@@ -45,6 +45,20 @@ PROCEDURE_ORDER = (
     "stateless", "ha", "moray", "sapi", "manatee", "binder", "imgapi", "agent", "platform",
 )
 
+# The update machinery: what updating runs on (SAPI, IMGAPI, VMAPI, CNAPI, Workflow, NAPI,
+# their data path moray/manatee, binder's DNS, UFDS) and rabbitmq, which CNAPI's ping lists
+# among its own dependencies. Each of these is updated alone, in plan order, never while
+# anything else is being changed (`planner/schedule.py`).
+CORE_SERVICES = frozenset({
+    "sapi", "imgapi", "vmapi", "cnapi", "workflow", "napi", "moray", "manatee", "binder",
+    "ufds", "rabbitmq",
+})
+
+# Services updated at a time outside the machinery (`update --service-concurrency`). Most
+# core zones share the headnode, and each reprovision stops a zone, rewrites its dataset and
+# boots it: four at a time keeps a production headnode responsive.
+SERVICE_CONCURRENCY = 4
+
 # Seconds to wait for an instance to come back after a reprovision, per procedure.
 WAIT_TIMEOUTS = {
     "stateless": 300, "ha": 300, "moray": 300, "sapi": 300, "manatee": 900,
@@ -55,6 +69,8 @@ SAPI_NOT_FULL = (
     "SAPI is not in full mode. This could mean initial setup failed. Please fix SAPI VMs "
     "before continue: `sdc-sapi /mode?mode=full -X POST`"
 )
+
+SDCADM_ITSELF = '"sdcadm update" does not update sdcadm itself: use "sdcadm self-update --latest"'
 
 
 def procedure_for(service_name: str, service_type: str = "vm") -> str | None:

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sdcadm.errors import MultiError, SdcAdmError, UsageError, ValidationError
 from sdcadm.model import is_uuid
 from sdcadm.plan import ChangeRequest
+from sdcadm.planner.spec_loader import load_text
 
 # kind -> allowed keys (original validateChanges), plus our update-platform.
 KIND_KEYS: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,8 @@ DOC_OPTIONS: dict[str, str] = {
     "allow-downgrade": "allow_downgrade",
     "servers": "servers",
     "concurrency": "concurrency",
+    "service-concurrency": "service_concurrency",
+    "core-services": "core_services",
 }
 
 
@@ -61,7 +64,9 @@ def requests_from_args(args: Sequence[str], service_names: Iterable[str]) -> lis
     known = set(service_names) | {"sdcadm"}  # the pseudo-service `avail` shows
     out: list[ChangeRequest] = []
     for arg in args:
-        left, _, right = arg.partition("@")
+        left, at, right = arg.partition("@")
+        if at and left and not right:
+            raise UsageError(f'"{arg}": nothing after "@" (give an image uuid or a version)')
         target: dict[str, Any] = {}
         if "/" in left:
             # Fixes the original's quirk: SERVER/AGENT addresses the agent on that server.
@@ -192,70 +197,12 @@ def validate_changes(items: Sequence[Any]) -> list[ChangeRequest]:
 
 # -- documents ------------------------------------------------------------------------
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, line: int | None = None) -> None:
-        super().__init__(key)
-        self.key, self.line = key, line
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _yaml_unique(text: str) -> Any:
-    """yaml.safe_load, refusing a key given twice in one mapping (PyYAML keeps the last,
-    so a spec with two `changes:` lists silently lost the first)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # `<<: *anchor` may be overridden by the mapping's own keys
-                key = self.construct_object(key_node, deep=True)
-                if key in seen:
-                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
-
-
-def _load_text(text: str, origin: str | None) -> Any:
-    try:
-        return _load_unique(text, origin)
-    except _DuplicateKey as dup:
-        where = f" (line {dup.line})" if dup.line else ""
-        raise UsageError(f'{origin or "input"} has the key "{dup.key}" twice{where}: '
-                         "only one would be used") from None
-
-
-def _load_unique(text: str, origin: str | None) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_unique_pairs)
-    except ValueError as json_err:
-        import yaml
-
-        try:
-            data = _yaml_unique(text)
-        except yaml.YAMLError as e:
-            if origin is None:
-                raise UsageError("input is not valid JSON") from e
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise UsageError(f'{origin} is not valid JSON or YAML{where}') from e
-        # Plain words parse as a YAML string; that is not a spec either.
-        if not isinstance(data, (dict, list)):
-            if origin is None:
-                raise UsageError("input is not valid JSON") from json_err
-            raise UsageError(f"{origin} is not valid JSON or YAML")
-        return data
+# Keys whose values are names or versions: a plain YAML scalar there is kept as written
+# (`version: 2024-10-01`, `service: yes`, `image: 1e10` are text, not a date, a boolean
+# or a number).
+TEXT_KEYS = frozenset({"type", "service", "instance", "image", "version", "server",
+                       "platform", "selector", "servers", "channel", "exclude",
+                       "core-services", "core_services"})
 
 
 def parse_spec(text: str, origin: str | None = None) -> SpecDocument:
@@ -265,12 +212,13 @@ def parse_spec(text: str, origin: str | None = None) -> SpecDocument:
     `force-data-path`, ...) and `channel`; a mapping that looks like a change object
     (has `service`, `instance` or `type`) is one change, as on the original's stdin.
     """
-    data = _load_text(text, origin)
+    data = load_text(text, origin, TEXT_KEYS)
     if isinstance(data, list):
         return SpecDocument(changes=tuple(validate_changes(data)))
     if not isinstance(data, dict):
         raise UsageError(f"{origin or 'input'} is not a change, a list of changes or a spec")
-    doc_keys = {"changes", "channel"} | set(DOC_OPTIONS) | {k.replace("-", "_") for k in DOC_OPTIONS}
+    doc_keys = ({"changes", "channel"} | set(DOC_OPTIONS)
+                | {k.replace("-", "_") for k in DOC_OPTIONS})
     if not doc_keys & set(data) or {"service", "instance", "type"} & set(data):
         return SpecDocument(changes=tuple(validate_changes([data])))
     return _document(data)
@@ -289,7 +237,7 @@ def _document(data: Mapping[str, Any]) -> SpecDocument:
             extra.append(key)
             continue
         field_name = DOC_OPTIONS[norm]
-        if field_name in ("exclude", "servers"):
+        if field_name in ("exclude", "servers", "core_services"):
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -302,7 +250,7 @@ def _document(data: Mapping[str, Any]) -> SpecDocument:
                     f'"{key}" in spec needs at least one server (uuid or hostname)'))
                 continue
             opts[field_name] = names
-        elif field_name == "concurrency":
+        elif field_name in ("concurrency", "service_concurrency"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 errors.append(ValidationError(f'"{key}" in spec (positive integer) is required'))
                 continue
@@ -313,8 +261,8 @@ def _document(data: Mapping[str, Any]) -> SpecDocument:
                 continue
             opts[field_name] = value
     if extra:
-        names = ", ".join(f'"{k}"' for k in extra)
-        errors.insert(0, ValidationError(f"invalid extra fields {names} in {text}"))
+        listed = ", ".join(f'"{k}"' for k in extra)
+        errors.insert(0, ValidationError(f"invalid extra fields {listed} in {text}"))
     channel = data.get("channel")
     if channel is not None and not isinstance(channel, str):
         errors.append(ValidationError('"channel" in spec (string) is required'))

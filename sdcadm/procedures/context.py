@@ -23,6 +23,8 @@ class Context:
     channel: str | None = None
     servers_option: tuple[str, ...] = ()
     force_same_image: bool = False
+    service_concurrency: int = 1  # a plan without it (older, a rollback): one at a time
+    core_services: tuple[str, ...] = ()
 
     @classmethod
     def from_plan(cls, plan: Plan) -> "Context":
@@ -37,6 +39,8 @@ class Context:
             channel=plan.channel,
             servers_option=tuple(o.get("servers") or ()),
             force_same_image=bool(o.get("force_same_image")),
+            service_concurrency=max(1, int(o.get("service_concurrency") or 1)),
+            core_services=tuple(o.get("core_services") or ()),
         )
 
     def role(self, service: str, inst: Instance) -> str | None:

@@ -68,7 +68,7 @@ def emit_rows(
                                    valid_fields=valid_fields)
     data: list[Any] = list(ordered)
     if json_rows is not None:
-        richer = {id(r): j for r, j in zip(rows, json_rows)}
+        richer = {id(r): j for r, j in zip(rows, json_rows, strict=True)}
         data = [richer[id(r)] for r in ordered]
     if as_json:
         app.out(tables.format_json(data))

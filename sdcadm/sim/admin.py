@@ -41,7 +41,7 @@ def routes(world: "World", info: dict[str, Any], shutdown: Callable[[], None]) -
         try:
             added = [world.add_fault(s) for s in specs]
         except FaultError as e:
-            raise RestError(422, "ValidationFailed", str(e))
+            raise RestError(422, "ValidationFailed", str(e)) from e
         return send(added if isinstance(body, list) else added[0], status=200)
 
     async def clear_faults(request: Request) -> Response:
@@ -71,7 +71,8 @@ def routes(world: "World", info: dict[str, Any], shutdown: Callable[[], None]) -
         try:
             values = {str(k): float(v) for k, v in body.items()}
         except (TypeError, ValueError):
-            raise RestError(422, "ValidationFailed", "latency values must be numbers (seconds)")
+            raise RestError(422, "ValidationFailed",
+                            "latency values must be numbers (seconds)") from None
         lat = dict(store.get("sim", "latencies") or {})
         lat.update(values)
         store.put("sim", "latencies", lat)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,27 +25,72 @@ def _state_dir_option(f):
 
 
 def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
+    from sdcadm.sim.scenario import latency_problem
+
     out = {}
     for v in values:
         name, sep, secs = v.partition("=")
         try:
             if not sep:
                 raise ValueError
-            out[name.strip()] = float(secs)
+            seconds = float(secs)
         except ValueError:
-            raise click.BadParameter(f"expected NAME=SECONDS, got {v!r}", param_hint="--latency")
+            raise click.BadParameter(f"expected NAME=SECONDS, got {v!r}",
+                                     param_hint="--latency") from None
+        problem = latency_problem(name.strip(), seconds)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--latency")
+        out[name.strip()] = seconds
     return out
 
 
 def _parse_faults(values: tuple[str, ...]) -> list[dict[str, Any]]:
+    from sdcadm.sim.world import FaultError, validate_fault
+
     out = []
     for v in values:
         try:
             spec = json.loads(v)
-        except ValueError:
-            raise click.BadParameter(f"not JSON: {v!r}", param_hint="--fault")
-        out.extend(spec if isinstance(spec, list) else [spec])
+        except ValueError as e:
+            raise click.BadParameter(f"not JSON ({e}): {v!r}", param_hint="--fault") from None
+        for f in spec if isinstance(spec, list) else [spec]:
+            try:
+                out.append(validate_fault(f))
+            except FaultError as e:
+                raise click.BadParameter(f"{e}: {json.dumps(f)}", param_hint="--fault") from None
+            except (TypeError, ValueError):  # validate_fault's int(count)
+                raise click.BadParameter(f'"count" must be a whole number: {json.dumps(f)}',
+                                         param_hint="--fault") from None
     return out
+
+
+def _time_scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    import math
+
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(f"must be a number above 0 (0.001 makes a 30 s reprovision "
+                                 f"take 30 ms), not {value}")
+    return value
+
+
+def _port_base(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    # The APIs take BASE..BASE+6, one port each (the order of ENDPOINTS).
+    top = 65535 - (len(ENDPOINTS) - 1)
+    if value is not None and not 1 <= value <= top:
+        raise click.BadParameter(f"needs {len(ENDPOINTS)} ports from it: 1..{top}, not {value}")
+    return value
+
+
+def _scenario(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Load and check the scenario here, so that a bad one is one line, before anything
+    starts (a detached simulator would only leave it in its log)."""
+    from sdcadm.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        load_scenario(value)
+    except ScenarioError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
 
 
 def _read_pid(state_dir: Path) -> int | None:
@@ -90,16 +136,16 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--scenario", default="small", show_default=True,
+@click.option("--scenario", default="small", show_default=True, callback=_scenario,
               help="lab, small, large, or a YAML path.")
 @_state_dir_option
-@click.option("--time-scale", type=float, default=1.0, show_default=True,
+@click.option("--time-scale", type=float, default=1.0, show_default=True, callback=_time_scale,
               help="Multiply every operation latency (0.001 makes a 30 s reprovision take 30 ms).")
 @click.option("--latency", "latency", multiple=True, metavar="NAME=SECONDS",
               help="Override one operation latency, e.g. install-agent=2.0 (repeatable).")
 @click.option("--fault", "fault", multiple=True, metavar="JSON",
               help="A fault to start with (repeatable).")
-@click.option("--port-base", type=int, default=None,
+@click.option("--port-base", type=int, default=None, callback=_port_base,
               help="Use ports BASE..BASE+6 instead of free ones.")
 @click.option("--detach", is_flag=True,
               help="Return once every service answers; keep running in the background.")
@@ -117,14 +163,21 @@ def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ..
     if detach:
         _detach(scenario, state_dir, time_scale, latency, fault, port_base)
         return
+    from sdcadm.sim.scenario import ScenarioError
     from sdcadm.sim.server import Simulator
 
     sim = Simulator(scenario, state_dir, time_scale=time_scale, latencies=latencies, faults=faults,
                     port_base=port_base, parent_pid=parent_pid)
     try:
         sim.prepare()
-    except FileNotFoundError as e:
-        raise click.ClickException(str(e))
+    except ScenarioError as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot prepare {state_dir}: {e.strerror or e}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        # What validate_scenario does not catch yet: still one line, naming the scenario.
+        raise click.UsageError(f"scenario {scenario} cannot be built: {type(e).__name__}: "
+                               f"{e}") from None
     import asyncio
 
     async def announce() -> None:
@@ -138,12 +191,19 @@ def up(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ..
         await sim.serve()
         t.cancel()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OSError as e:  # a port taken or refused (--port-base), a full disk, ...
+        ports = f" on ports {port_base}..{port_base + len(ENDPOINTS) - 1}" if port_base else ""
+        raise click.ClickException(f"cannot serve{ports}: {e.strerror or e}") from None
 
 
 def _detach(scenario: str, state_dir: Path, time_scale: float, latency: tuple[str, ...],
             fault: tuple[str, ...], port_base: int | None) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot create {state_dir}: {e.strerror or e}") from None
     cmd = [sys.executable, "-m", "sdcadm.sim.cli", "up", "--scenario", scenario, "--state-dir",
            str(state_dir), "--time-scale", str(time_scale)]
     for v in latency:
@@ -158,9 +218,12 @@ def _detach(scenario: str, state_dir: Path, time_scale: float, latency: tuple[st
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = (state_dir / "sim.log").read_text(errors="replace")[-2000:]
-            raise click.ClickException(
-                f"the simulator exited with status {proc.returncode}:\n{tail}")
+            said = (state_dir / "sim.log").read_text(errors="replace").strip().splitlines()
+            last = said[-1] if said else "no output"
+            # The child's own one-line error, without its `sdcadm-sim up: error: `.
+            last = re.sub(r"^sdcadm-sim[\w -]*: error: ", "", last)
+            raise click.ClickException(f"the simulator exited with status {proc.returncode}: "
+                                       f"{last} (see {state_dir / 'sim.log'})")
         urls = _urls(state_dir)
         if urls.get("pid") == proc.pid and _all_answer(urls):
             click.echo(f"sdcadm-sim: {scenario} running (pid {proc.pid}); admin at {urls['admin']}",
@@ -201,8 +264,9 @@ def status(state_dir: Path, as_json: bool) -> None:
     """Show whether the simulator runs and where each service listens."""
     pid = _read_pid(state_dir)
     urls = _urls(state_dir)
-    rows = [{"service": name, "url": urls.get(name), "up": bool(pid) and _answers(urls.get(name))}
-            for name in ENDPOINTS]
+    rows: list[dict[str, Any]] = [
+        {"service": name, "url": urls.get(name), "up": bool(pid) and _answers(urls.get(name))}
+        for name in ENDPOINTS]
     if as_json:
         click.echo(json.dumps({"pid": pid, "scenario": urls.get("scenario"), "services": rows},
                               indent=2))
@@ -230,8 +294,34 @@ def reset(state_dir: Path) -> None:
     click.echo(f"sdcadm-sim: reset ({resp.json().get('ms')} ms)", err=True)
 
 
+from sdcadm.sim.snapshot import snapshot  # noqa: E402  (the command lives with its module)
+
+cli.add_command(snapshot)
+
+
+def _command_path(args: list[str]) -> str:
+    """`sdcadm-sim up` for the error line, from the arguments."""
+    word = next((a for a in args if not a.startswith("-")), None)
+    return f"sdcadm-sim {word}" if word in cli.commands else "sdcadm-sim"
+
+
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="sdcadm-sim")
+    """Run a command; every error is one line `sdcadm-sim <command>: error: <message>`,
+    exit 2 for bad options and scenarios, 1 for what went wrong while doing it."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = cli.main(args=args, prog_name="sdcadm-sim", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        ctx = getattr(e, "ctx", None)  # usage errors know their command
+        where = ctx.command_path if ctx is not None else _command_path(args)
+        click.echo(f"{where}: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sdcadm.sim import execute, ops
+from sdcadm.sim import execute, ops, pool
 from sdcadm.sim.store import now_iso
-from sdcadm.sim.web import (UUID_RE, RestError, invalid_argument, no_content, not_found,
-                            params_of, public, send, truthy)
+from sdcadm.sim.web import (
+    UUID_RE,
+    RestError,
+    invalid_argument,
+    no_content,
+    not_found,
+    params_of,
+    public,
+    send,
+    truthy,
+)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -23,7 +32,7 @@ EXTRAS = {"agents", "vms", "memory", "disk", "sysinfo", "capacity", "all"}
 EXTRA_FIELDS = {
     "agents": ("agents",), "sysinfo": ("sysinfo",), "vms": ("vms",),
     "memory": ("memory_available_bytes", "memory_total_bytes"),
-    "disk": ("disk_pool_size_bytes",),
+    "disk": ("disk_pool_size_bytes", "disk_pool_alloc_bytes"),
     "capacity": ("unreserved_cpu", "unreserved_ram", "unreserved_disk"),
 }
 HIDDEN = {f for fs in EXTRA_FIELDS.values() for f in fs} | {"status", "last_heartbeat"}
@@ -76,6 +85,8 @@ def routes(world: "World") -> list[Route]:
             for e in extras:
                 for f in EXTRA_FIELDS.get(e, ()):
                     out[f] = vms.get(s["uuid"], {}) if f == "vms" else s.get(f)
+            if "disk" in extras:
+                out["disk_pool_alloc_bytes"] = pool.alloc(world, s)  # imports, pool-full
             return out
         return shape
 
@@ -102,7 +113,7 @@ def routes(world: "World") -> list[Route]:
             limit = int(q.get("limit", 1000))
             offset = int(q.get("offset", 0))
         except ValueError:
-            raise invalid_params("limit", "limit and offset must be integers")
+            raise invalid_params("limit", "limit and offset must be integers") from None
         if not 1 <= limit <= 1000:
             raise invalid_params("limit", "limit must be between 1 and 1000")
         if offset < 0:
@@ -210,7 +221,7 @@ def routes(world: "World") -> list[Route]:
         try:
             timeout = float(request.query_params.get("timeout", 3600))
         except ValueError:
-            raise invalid_params("timeout", "timeout must be a number")
+            raise invalid_params("timeout", "timeout must be a number") from None
         await world.wait_for(tid, lambda: ops.task_done(world, tid), timeout)
         return send(public(task_or_404(tid)))
 

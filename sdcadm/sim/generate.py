@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import uuid as uuidlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 NS = uuidlib.UUID("6f1c1d2e-3b4a-5c6d-8e9f-0a1b2c3d4e5f")
 ADMIN_UUID = "930896af-bf8c-48d4-885c-6573a94b1853"
@@ -141,15 +141,8 @@ def catalog() -> list[dict[str, Any]]:
                        "size": 3 * 1024 * 1024 + _size("platform", b, lo=0, hi=512 * 1024),
                        "description": f"SmartOS platform {stamp}",
                        "channels": BUILD_CHANNELS[b + 1], "tags": {"buildstamp": stamp}})
-    for b, semver in enumerate(["1.38.0", "1.39.0", "1.40.0"]):
-        t = _stamp("sdcadm", b)
-        sha = hashlib.sha1(semver.encode()).hexdigest()[:7]
-        stamp = f"master-{t.strftime('%Y%m%dT%H%M%SZ')}-g{sha}"
-        images.append({"uuid": image_uuid("sdcadm", b), "name": "sdcadm", "version": semver,
-                       "published_at": _iso(t), "type": "other", "os": "other",
-                       "size": _size("sdcadm", b, hi=1024 * 1024),
-                       "description": f"sdcadm {semver}", "channels": BUILD_CHANNELS[b + 1],
-                       "tags": {"buildstamp": stamp}})
+    # No sdcadm builds here: their versions follow the running one, and their files are
+    # real wheels, so they are added when a scenario is loaded (sdcadm.sim.builds).
     for tool in ("agentsshar", "gz-tools"):
         for b in (2, 3):
             version = _version(tool, b)
@@ -256,7 +249,7 @@ def small() -> dict[str, Any]:
     return data
 
 
-def _local_images(data: dict[str, Any], extra: list[str] = ()) -> list[str]:
+def _local_images(data: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
     """Images already in the DC IMGAPI: everything in use, with its origin chain."""
     by_uuid = {i["uuid"]: i for i in data["images"]}
     wanted = ({i["image_uuid"] for i in data["instances"]}

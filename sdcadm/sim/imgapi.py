@@ -9,16 +9,25 @@ import hashlib
 import os
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sdcadm.sim.files import iter_bytes
+from sdcadm.sim import pool
+from sdcadm.sim.files import corrupted, iter_bytes
 from sdcadm.sim.store import now_iso
-from sdcadm.sim.web import (UUID_RE, RestError, json_body, no_content, not_found, public, send,
-                            truthy)
+from sdcadm.sim.web import (
+    UUID_RE,
+    RestError,
+    json_body,
+    no_content,
+    not_found,
+    public,
+    send,
+    truthy,
+)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World
@@ -43,7 +52,7 @@ def _date(value: str) -> float | None:
 
 
 def _pub(m: dict[str, Any]) -> float:
-    return _date(m["published_at"]) if m.get("published_at") else 0.0
+    return (_date(m["published_at"]) or 0.0) if m.get("published_at") else 0.0
 
 
 def wants_channels(request: Request) -> bool:
@@ -122,7 +131,7 @@ def routes(world: "World", mode: str) -> list[Route]:
             try:
                 limit = int(q["limit"])
             except ValueError:
-                raise invalid_parameter("limit", f"invalid limit: \"{q['limit']}\"")
+                raise invalid_parameter("limit", f"invalid limit: \"{q['limit']}\"") from None
             if limit < 1 or limit > 1000:
                 raise invalid_parameter("limit",
                                         f"invalid limit: \"{q['limit']}\" (must be 1-1000)")
@@ -187,6 +196,8 @@ def routes(world: "World", mode: str) -> list[Route]:
             body = _iter_path(files_dir / m["_path"])
         else:
             body = iter_bytes(m.get("_file_uuid", m["uuid"]), int(f["size"]))
+        if world.target_fault("corrupt-file", [m["uuid"]]):
+            body = corrupted(body)
         return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
 
     async def add_file(request: Request) -> Response:
@@ -212,6 +223,12 @@ def routes(world: "World", mode: str) -> list[Route]:
             path.unlink(missing_ok=True)
             raise RestError(400, "BadDigest",
                             f"Content-SHA1 mismatch (expected {q['sha1']}, got {sha1.hexdigest()})")
+        full = pool.room_for(world, size) if kind == "image" else None
+        if full:  # the DC IMGAPI keeps its files on the headnode's pool
+            path.unlink(missing_ok=True)
+            raise RestError(500, "InternalError", full)
+        if kind == "image":
+            pool.take(world, size)
         entry = {"sha1": sha1.hexdigest(), "size": size, "compression": q["compression"]}
         if q.get("dataset_guid"):
             entry["dataset_guid"] = q["dataset_guid"]
@@ -235,9 +252,10 @@ def routes(world: "World", mode: str) -> list[Route]:
 
             body = await import_remote(world, u, dict(q))
             return send(body, headers={"workflow-api": world.urls.get("workflow", "")})
-        handlers = {"activate": activate, "update": update,
-                    "disable": partial(set_disabled, disabled=True),
-                    "enable": partial(set_disabled, disabled=False)}
+        handlers: dict[str, Callable[..., Awaitable[Response]]] = {
+            "activate": activate, "update": update,
+            "disable": partial(set_disabled, disabled=True),
+            "enable": partial(set_disabled, disabled=False)}
         if mode == "private":
             handlers["channel-add"] = channel_add
         if act not in handlers:

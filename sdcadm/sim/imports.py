@@ -8,6 +8,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from sdcadm.sim import pool
 from sdcadm.sim.ops import finish_job, new_job, set_progress
 from sdcadm.sim.store import now_iso
 from sdcadm.sim.web import RestError
@@ -30,9 +31,10 @@ async def import_remote(world: "World", uuid: str, q: dict[str, str]) -> dict[st
     try:
         manifest = await asyncio.to_thread(_fetch_manifest, source, uuid)
     except _RemoteMissing as e:
-        raise RestError(404, "ResourceNotFound", str(e))
+        raise RestError(404, "ResourceNotFound", str(e)) from e
     except Exception as e:  # noqa: BLE001 - any remote failure is a RemoteSourceError
-        raise RestError(503, "RemoteSourceError", f"error getting image {uuid} from {source}: {e}")
+        raise RestError(503, "RemoteSourceError",
+                        f"error getting image {uuid} from {source}: {e}") from e
     origin = manifest.get("origin")
     if origin:
         local = store.get("image", origin)
@@ -92,8 +94,11 @@ async def import_work(world: "World", job: dict[str, Any], fault: dict | None) -
     p = job["params"]
     u, manifest = p["image_uuid"], p["manifest"]
     error = None
-    if fault:
-        error = fault.get("message") or f"injected failure importing image {u}"
+    size = int(((manifest.get("files") or [{}])[0]).get("size") or 0)
+    full = pool.room_for(world, size)  # the image store (the headnode's pool) is full
+    if fault or full:
+        error = (fault.get("message") or f"injected failure importing image {u}"
+                 if fault else full)
         set_progress(world, "job", job["uuid"], fail_at="add_image_file")
     else:
         f = (manifest.get("files") or [{}])[0]
@@ -115,6 +120,7 @@ async def import_work(world: "World", job: dict[str, Any], fault: dict | None) -
             m.update(state="active", files=manifest.get("files") or [], _md5=md5,
                      published_at=manifest.get("published_at") or now_iso())
         world.store.edit("image", u, activate)
+        pool.take(world, size)
         finish_job(world, job["uuid"], None, result=f"image {u} imported")
     else:
         world.store.delete("image", u)  # the onerror chain removes the partial image

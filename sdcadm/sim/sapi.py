@@ -14,8 +14,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sdcadm.sim.store import now_iso
-from sdcadm.sim.web import (UUID_RE, RestError, invalid_argument, json_body, missing_parameter,
-                            no_content, not_found, params_of, public, send, truthy)
+from sdcadm.sim.web import (
+    UUID_RE,
+    RestError,
+    invalid_argument,
+    json_body,
+    missing_parameter,
+    no_content,
+    not_found,
+    params_of,
+    public,
+    send,
+    truthy,
+)
 
 if TYPE_CHECKING:
     from sdcadm.sim.world import World

@@ -3,39 +3,201 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 import yaml
 
+from sdcadm.sim import pool
 from sdcadm.sim.files import SumCache
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+# Operation latencies a scenario (`latencies:`) or `--latency NAME=SECONDS` may set.
+LATENCY_KEYS = ("job-queue", "import-image", "reprovision", "vm-update", "install-agent",
+                "reboot")
 
 
-def scenario_path(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the file and what is wrong."""
+
+
+class NoSuchScenario(ScenarioError, FileNotFoundError):
+    pass
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str | Path, *, relative_to: Path | None = None) -> Path:
+    """A bare name (`lab`) is a built-in scenario unless a file of that name exists; a name
+    with a `/` or a .yaml/.yml suffix is a path (relative to `relative_to`, the file that
+    extends it, if given). A directory is never a scenario: `up --scenario lab --state-dir
+    lab` means the built-in lab, whatever `lab/` holds."""
+    text = str(name_or_path)
+    p = Path(text)
+    if relative_to is not None and not p.is_absolute():
+        p = relative_to / p
+    if "/" in text or p.suffix in (".yaml", ".yml") or p.is_file():
         return p
-    return SCENARIO_DIR / f"{name_or_path}.yaml"
+    return SCENARIO_DIR / f"{text}.yaml"
 
 
 def load_scenario(name_or_path: str | Path) -> dict[str, Any]:
-    path = scenario_path(name_or_path)
+    """The scenario's data, `extends:` and `generate:` applied, checked (ScenarioError)."""
+    data = _load(name_or_path, None, ())
+    validate_scenario(data, str(name_or_path))
+    return data
+
+
+def _load(name_or_path: str | Path, relative_to: Path | None,
+          chain: tuple[Path, ...]) -> dict[str, Any]:
+    path = scenario_path(name_or_path, relative_to=relative_to)
     if not path.exists():
-        raise FileNotFoundError(f"no such scenario: {name_or_path}")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(), Loader=loader) or {}
+        if path.parent == SCENARIO_DIR and "/" not in str(name_or_path):
+            raise NoSuchScenario(f'no such scenario "{name_or_path}": one of '
+                                 f'{", ".join(builtin_names())}, or the path of a YAML file')
+        raise NoSuchScenario(f"no such scenario: {path} does not exist")
+    if path.resolve() in chain:
+        raise ScenarioError(f"{path}: extends itself (through {chain[-1]})")
+    data = _read_yaml(path)
     if "extends" in data:
-        base = load_scenario(data["extends"])
+        if not isinstance(data["extends"], str) or not data["extends"]:
+            raise ScenarioError(f'{path}: "extends" must be a scenario name or path')
+        base = _load(data["extends"], path.parent, (*chain, path.resolve()))
         if "generate" in data:
             from sdcadm.sim.generate import expand
 
-            return expand(data, base)
+            if not isinstance(data["generate"], dict):
+                raise ScenarioError(f'{path}: "generate" must be a mapping')
+            try:
+                return expand(data, base)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ScenarioError(f'{path}: bad "generate" section: {e!r}') from None
         merged = dict(base)
         merged.update({k: v for k, v in data.items() if k != "extends"})
         return merged
     return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ScenarioError(f"{path} is a directory, not a scenario file") from None
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or "malformed"
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a scenario is a YAML mapping (name, datacenter, servers, "
+                            "services, ...)")
+    return data
+
+
+# -- what a scenario must hold -------------------------------------------------------------
+
+# section -> keys every entry must have (the simulator reads them without a default)
+_ENTRY_KEYS: dict[str, tuple[str, ...]] = {
+    "images": ("uuid", "name", "version", "published_at"),
+    "servers": ("uuid", "hostname", "admin_ip", "current_platform"),
+    "services": ("uuid", "name", "image_uuid"),
+    "instances": ("uuid", "service", "alias", "server", "image_uuid"),
+    "channels": ("name",),
+    "platforms": ("version",),
+}
+_DATACENTER_KEYS = ("name", "dns_domain", "admin_uuid", "sdc_app_uuid")
+
+
+def validate_scenario(data: dict[str, Any], source: str) -> None:
+    """Everything the simulator reads without a default is there and of the right kind:
+    a bad scenario is one line naming what is missing, not a KeyError at start-up."""
+    def fail(what: str) -> NoReturn:
+        raise ScenarioError(f"scenario {source}: {what}")
+
+    dc = data.get("datacenter")
+    if not isinstance(dc, dict):
+        fail('"datacenter" (name, dns_domain, admin_uuid, sdc_app_uuid) is required')
+    for key in _DATACENTER_KEYS:
+        if not isinstance(dc.get(key), str) or not dc[key]:
+            fail(f'"datacenter.{key}" (a string) is required')
+    for section, keys in _ENTRY_KEYS.items():
+        entries = data.get(section)
+        if entries is None:
+            if section == "servers":
+                fail('"servers" (a list with at least the headnode) is required')
+            continue
+        if not isinstance(entries, list):
+            fail(f'"{section}" must be a list')
+        for n, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                fail(f"{section}[{n}] must be a mapping")
+            missing = [k for k in keys if entry.get(k) in (None, "")]
+            if missing:
+                fail(f"{section}[{n}] has no " + ", ".join(f'"{k}"' for k in missing))
+            if section == "servers" and not isinstance(entry.get("agents") or {}, dict):
+                fail(f'servers[{n}].agents must be a mapping of agent name -> image uuid')
+    if not data.get("servers"):
+        fail('"servers" (a list with at least the headnode) is required')
+    services = {s["name"] for s in data.get("services") or []}
+    servers = {s["uuid"] for s in data["servers"]}
+    for n, inst in enumerate(data.get("instances") or []):
+        if inst["service"] not in services:
+            fail(f'instances[{n}] names the service "{inst["service"]}", which is not in '
+                 '"services"')
+        if inst["server"] not in servers:
+            fail(f'instances[{n}] is on the server "{inst["server"]}", which is not in '
+                 '"servers"')
+    images = {i["uuid"] for i in data.get("images") or []}
+    for u in data.get("local_images") or []:
+        if u not in images:
+            fail(f'local_images lists "{u}", which is not in "images"')
+    latencies = data.get("latencies") or {}
+    if not isinstance(latencies, dict):
+        fail('"latencies" must be a mapping of operation -> seconds')
+    for name, secs in latencies.items():
+        problem = latency_problem(name, secs)
+        if problem:
+            fail(problem)
+    for key in ("usbkey", "manatee", "generate"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            fail(f'"{key}" must be a mapping')
+    faults = data.get("faults") or []
+    if not isinstance(faults, list):
+        fail('"faults" must be a list')
+    from sdcadm.sim.world import FaultError, validate_fault
+
+    for n, fault in enumerate(faults):
+        try:
+            validate_fault(fault)
+        except FaultError as e:
+            fail(f"faults[{n}]: {e}")
+        except (TypeError, ValueError):  # validate_fault's int(count)
+            fail(f'faults[{n}]: "count" must be a whole number')
+
+
+def latency_problem(name: Any, secs: Any) -> str | None:
+    """Why `name: secs` is not a latency (None when it is one)."""
+    import math
+
+    if name not in LATENCY_KEYS:
+        return f'unknown latency "{name}": one of {", ".join(LATENCY_KEYS)}'
+    ok = isinstance(secs, (int, float)) and not isinstance(secs, bool)
+    if not ok or not math.isfinite(secs) or secs < 0:
+        return f'latency "{name}" must be a number of seconds >= 0, not {secs!r}'
+    return None
 
 
 def _h(*parts: str) -> int:
@@ -130,7 +292,7 @@ def build_docs(data: dict[str, Any], sums: SumCache) -> Iterator[tuple[str, str,
         yield "server", srv["uuid"], server_doc(srv, dc, by_uuid)
         yield "boot", srv["uuid"], _boot(srv["hostname"],
                                          srv.get("boot_platform") or srv["current_platform"], dns)
-        for agent, img in (srv.get("agents") or {}).items():
+        for agent in srv.get("agents") or {}:
             svc = services.get(agent)
             if svc and svc.get("type") == "agent":
                 iu = agent_uuid(srv["uuid"], agent)
@@ -202,7 +364,8 @@ def server_doc(srv: dict[str, Any], dc: dict[str, Any], images: dict[str, Any]) 
                            for a in agents],
         },
         "memory_available_bytes": ram * 1024 * 1024 // 2, "memory_total_bytes": ram * 1024 * 1024,
-        "disk_pool_size_bytes": 3_999_688_294_400, "unreserved_cpu": 3200,
+        "disk_pool_size_bytes": pool.POOL_SIZE, "disk_pool_alloc_bytes": pool.initial_alloc(srv),
+        "unreserved_cpu": 3200,
         "unreserved_ram": ram // 2, "unreserved_disk": 3_000_000,
     }
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import uvicorn
 
-from sdcadm.sim import ENDPOINTS, admin, cnapi, imgapi, ops, sapi, usbkey, vmapi, workflow
+from sdcadm.sim import ENDPOINTS, admin, builds, cnapi, imgapi, ops, sapi, usbkey, vmapi, workflow
 from sdcadm.sim.files import SumCache
 from sdcadm.sim.scenario import build_docs, load_scenario, scenario_path
 from sdcadm.sim.store import Store, rows_from
@@ -47,6 +47,10 @@ def config_for(urls: dict[str, str], world_info: dict[str, Any], state_dir: Path
         "datacenter_name": world_info["datacenter_name"], "dns_domain": world_info["dns_domain"],
         "varDir": str(state_dir / "var"),
         "tmpDir": str(state_dir / "tmp"),
+        # Run logs stay in the simulator's state directory, never in /var/log.
+        "logDir": str(state_dir / "var" / "logs"),
+        # `sdcadm self-update` against the simulator installs here, never in /opt.
+        "selfUpdate": {"prefix": str(state_dir / "opt" / "sdcadm")},
         "pollInterval": max(0.01, 5 * time_scale),
     }
     if ssh:
@@ -76,7 +80,7 @@ class Simulator:
         t0 = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "var").mkdir(exist_ok=True)
-        data = load_scenario(self.scenario)
+        data = builds.serve(load_scenario(self.scenario), self.state_dir)
         docs = list(build_docs(data, SumCache.for_state_dir(self.state_dir)))
         identity = hashlib.sha1(json.dumps([str(scenario_path(self.scenario).resolve()), docs],
                                            sort_keys=True, default=str).encode()).hexdigest()
@@ -180,7 +184,7 @@ class Simulator:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         tasks = [asyncio.create_task(s.serve(sockets=[socks[n]]))
-                 for n, s in zip(ENDPOINTS, self.servers)]
+                 for n, s in zip(ENDPOINTS, self.servers, strict=True)]
         while not all(s.started for s in self.servers):
             if any(t.done() for t in tasks):
                 break

@@ -67,7 +67,7 @@ class Store:
                         (kind, id_, seqs[id_], json.dumps(doc)))
         return doc
 
-    def edit(self, kind: str, id_: str, fn: Callable[[Any], None]) -> Any | None:
+    def edit(self, kind: str, id_: str, fn: Callable[[Any], object]) -> Any:
         """Apply `fn` to a copy of the document and store it; None when absent."""
         current = self.get(kind, id_)
         if current is None:

@@ -104,7 +104,7 @@ def routes(world: "World") -> list[Route]:
             try:
                 pred = json.loads(q["predicate"])
             except ValueError:
-                raise validation("predicate", "Invalid", "predicate is not valid JSON")
+                raise validation("predicate", "Invalid", "predicate is not valid JSON") from None
         uuids = set(q["uuids"].split(",")) if q.get("uuids") else None
         out = []
         for vm in store.all("vm"):
@@ -144,7 +144,8 @@ def routes(world: "World") -> list[Route]:
             if "limit" in q:
                 limit = int(q["limit"])
         except ValueError:
-            raise validation("limit" if "limit" in q else "offset", "Invalid", "not a number")
+            raise validation("limit" if "limit" in q else "offset", "Invalid",
+                             "not a number") from None
         if offset < 0:
             raise validation("offset", "Invalid", "offset must be >= 0")
         if limit < 1 or limit > 1000:
@@ -156,7 +157,7 @@ def routes(world: "World") -> list[Route]:
             try:
                 last = json.loads(q["marker"])["uuid"]
             except (ValueError, KeyError, TypeError):
-                raise validation("marker", "Invalid", "invalid marker")
+                raise validation("marker", "Invalid", "invalid marker") from None
             idx = next((i for i, v in enumerate(vms) if v["uuid"] == last), None)
             vms = vms[idx + 1:] if idx is not None else vms
         page = vms[offset:offset + limit]

@@ -110,7 +110,7 @@ async def params_of(request: Request) -> dict[str, Any]:
             try:
                 data = json.loads(body)
             except ValueError:
-                raise RestError(400, "InvalidContent", "Invalid JSON in request body")
+                raise RestError(400, "InvalidContent", "Invalid JSON in request body") from None
             if isinstance(data, dict):
                 out.update(data)
         elif "form" in ctype:
@@ -127,7 +127,7 @@ async def json_body(request: Request) -> Any:
     try:
         return json.loads(body)
     except ValueError:
-        raise RestError(400, "InvalidContent", "Invalid JSON in request body")
+        raise RestError(400, "InvalidContent", "Invalid JSON in request body") from None
 
 
 def truthy(value: Any) -> bool:

@@ -22,10 +22,12 @@ REQUEST_FAULTS = ("error", "latency", "drop")
 # a cn-agent whose heartbeat stops (`stale-heartbeat`).
 # Instance faults: a service in maintenance (`unhealthy`), a health ping that answers 500
 # (`ping-fail`) or never (`ping-hang`), a zone that never registers in DNS (`dns-missing`).
+# Image faults: a file served with one byte changed (`corrupt-file`).
+# A server's zones pool with `free_mib` MiB free (`pool-full`, sim/pool.py).
 TARGETED_FAULTS = ("fail-job", "reboot-hang", "stuck-instance", "unhealthy",
                    "reboot-old-platform", "reboot-maintenance", "stale-heartbeat",
                    "ssh-unreachable", "ssh-hostkey", "ssh-hang", "ping-fail", "ping-hang",
-                   "dns-missing")
+                   "dns-missing", "corrupt-file", "pool-full")
 FAULT_TYPES = REQUEST_FAULTS + TARGETED_FAULTS + ("manatee-deposed",)
 SERVICES = tuple(n for n in ENDPOINTS if n != "admin")  # the ones faults can aim at
 
@@ -179,7 +181,7 @@ def validate_fault(spec: Any) -> dict[str, Any]:
         try:
             re.compile(fault["path"])
         except re.error as e:
-            raise FaultError(f"bad path regex: {e}")
+            raise FaultError(f"bad path regex: {e}") from e
     if kind in TARGETED_FAULTS and not fault.get("target"):
         raise FaultError(f"a {kind} fault needs a target (uuid or '*')")
     for key in ("rate", "delay"):
@@ -187,7 +189,7 @@ def validate_fault(spec: Any) -> dict[str, Any]:
             try:
                 fault[key] = float(fault[key])
             except (TypeError, ValueError):
-                raise FaultError(f"{key} must be a number")
+                raise FaultError(f"{key} must be a number") from None
     if "count" in fault and fault["count"] is not None:
         fault["count"] = int(fault["count"])
     return fault

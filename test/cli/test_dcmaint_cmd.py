@@ -109,6 +109,22 @@ def dc(sim: Any) -> Dc:
     return d
 
 
+@pytest.fixture
+def sdcadm(sdcadm: Any) -> Callable[..., Any]:
+    """The CLI with its run-log lines checked (a start or stop names its log twice, the
+    file is there) and taken out of stderr, which is otherwise compared exactly."""
+    def run(*args: str, **kw: Any) -> Any:
+        r = sdcadm(*args, **kw)
+        named = [ln for ln in r.err.splitlines() if ln.startswith("Log: ")]
+        if named:
+            assert len(named) == 2 and named[0] == named[1], r.err
+            assert Path(named[0][len("Log: "):]).is_file()
+        r.err = "".join(ln for ln in r.err.splitlines(keepends=True)
+                        if not ln.startswith("Log: "))
+        return r
+    return run
+
+
 def lines(*items: str) -> str:
     return "".join(f"{i}\n" for i in items)
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_runner import make_runner
 
 
@@ -43,6 +42,13 @@ def conf_with(sim: Any, tmp_path: Path, **changes: Any) -> Path:
      'dev, staging, release)', 2),
     (["update", "@"], 'sdcadm update: error (Update): unknown SDC instance or service "" from '
                       '{"instance":"","type":"update-instance"}', 2),
+    (["update", "-n", "vmapi@"], 'sdcadm update: error (Usage): "vmapi@": nothing after "@" '
+                                 "(give an image uuid or a version)", 2),
+    (["update", "-n", "--all", "vmapi"], "sdcadm update: error (Usage): --all cannot be "
+     "combined with SVC/INSTANCE arguments (-x leaves services out of --all)", 2),
+    (["update", "-n", "--no-agents", "vmapi"],
+     "sdcadm update: error (Usage): -x/--exclude is only valid with --all", 2),
+    (["instances", "nosuch"], "sdcadm instances: error (Usage): unknown service: nosuch", 2),
     (["channel", "set"], "sdcadm channel set: error (Usage): must specify a channel name", 2),
     (["changes", "not-a-uuid", "nor-this"],
      'sdcadm changes: error (Usage): "not-a-uuid" is neither an image UUID nor an instance', 2),
@@ -75,8 +81,8 @@ def test_changes_of_two_services(sdcadm: Any, sim: Any) -> None:
 def test_channel_set_invalid(sdcadm: Any, sim: Any) -> None:
     r = sdcadm("channel", "set", "bogus")
     assert r.exit_code == 2
-    assert r.err == ('Must specify a valid channel: ["dev","staging","release"]\n'
-                     "sdcadm channel set: error (Usage): Invalid channel name\n")
+    assert r.err == ('sdcadm channel set: error (Usage): Invalid channel name "bogus": must be '
+                     "one of dev, staging, release\n")
     assert sim.mutations() == []
 
 
@@ -207,3 +213,17 @@ def test_many_errors_are_capped_unless_verbose(sdcadm: Any, sim: Any) -> None:
     # Ten or fewer are listed whole.
     r = sdcadm("update", "-n", input=json.dumps([{"service": n} for n in range(10)]))
     assert len(r.err.splitlines()) == 11 and "more" not in r.err
+
+
+def test_update_of_sdcadm_itself_names_self_update_in_one_line(sdcadm: Any, sim: Any) -> None:
+    r = sdcadm("update", "-n", "sdcadm")
+    assert r.exit_code == 2
+    assert r.err.splitlines()[-1] == ('sdcadm update: error (Update): "sdcadm update" does not '
+                                      'update sdcadm itself: use "sdcadm self-update --latest"')
+    assert sim.mutations() == []
+
+
+def test_channel_help_lists_unset(sdcadm: Any, sim: Any) -> None:
+    r = sdcadm("channel", "--help")
+    assert r.exit_code == 0
+    assert any(line.split()[:1] == ["unset"] for line in r.out.splitlines())

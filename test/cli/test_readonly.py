@@ -85,7 +85,7 @@ def table(header: Iterable[str] | None, rows: list[list[Any]]) -> str:
     if header is not None:
         cells.insert(0, [h.upper() for h in header])
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines) + "\n"
 
 
@@ -319,7 +319,8 @@ AVAIL_NOTES = {
                 "(use --force-data-path)\n",
     "rabbitmq": 'note: rabbitmq updates are locked: "sdcadm update --all" leaves rabbitmq out '
                 "(use --force-rabbitmq)\n",
-    "sdcadm": 'note: "sdcadm update" does not update sdcadm itself\n',
+    "sdcadm": ('note: "sdcadm update" does not update sdcadm itself: '
+               'use "sdcadm self-update --latest"\n'),
 }
 
 
@@ -526,6 +527,15 @@ def test_info(sdcadm: Any, sim: Any) -> None:
         "Admin IP: -\n"
         "External IP: -\n"
         f"DNS Domain: {conf['dns_domain']}\n"
+        "\n"
+        f"Configuration: {sim.config_path} (then /usbkey/config where present)\n"
+        "Update channel: dev (the updates server's default)\n"
+        f"SAPI: {conf['sapi']['url']}\n"
+        f"IMGAPI: {conf['imgapi']['url']}\n"
+        f"VMAPI: {conf['vmapi']['url']}\n"
+        f"CNAPI: {conf['cnapi']['url']}\n"
+        f"Workflow: {conf['wfapi']['url']}\n"
+        f"Updates server: {conf['updatesServerUrl']}\n"
     )
     data = json.loads(sdcadm("info", "-j").out)
     assert data["sapi"] == conf["sapi"]
@@ -629,10 +639,12 @@ def test_avail_warns_about_services_without_image_names(sdcadm: Any, api: Api,
                      + before.err)
 
 
-def test_instances_filter_naming_no_service_says_so_on_stderr(sdcadm: Any, sim: Any) -> None:
+def test_instances_filter_naming_no_service_is_refused(sdcadm: Any, sim: Any) -> None:
     r = sdcadm("instances", "-H", "-o", "service", "vmpai", "svc=cnapi")
-    assert r.exit_code == 0
-    assert r.out.split() == ["cnapi"]
-    assert r.err == 'warning: no service named "vmpai"\n'
+    assert (r.exit_code, r.out) == (2, "")
+    assert r.err == "sdcadm instances: error (Usage): unknown service: vmpai\n"
+    r = sdcadm("instances", "nosuch", "nosuch2")
+    assert (r.exit_code, r.out) == (2, "")
+    assert r.err == "sdcadm instances: error (Usage): unknown services: nosuch, nosuch2\n"
     r = sdcadm("instances", "-H", "-o", "service", "cn-agent", "type=vm")
     assert (r.out, r.err) == ("", "")  # a known service with no VM: nothing to warn about

@@ -95,7 +95,8 @@ def test_avail_sdcadm_row_for_a_newer_release(sdcadm: Any, sim: Any) -> None:
     assert builds
     r = sdcadm("avail", "-H", "sdcadm")
     assert r.out.split() == ["sdcadm", builds[-1]["uuid"], f"sdcadm@{builds[-1]['version']}"]
-    assert r.err == 'note: "sdcadm update" does not update sdcadm itself\n'
+    assert r.err == ('note: "sdcadm update" does not update sdcadm itself: '
+                     'use "sdcadm self-update --latest"\n')
 
 
 def test_avail_notes_a_service_update_would_refuse(sdcadm: Any, sim: Any,

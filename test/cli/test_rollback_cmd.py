@@ -54,8 +54,8 @@ def test_rollback_latest_puts_the_old_images_back(sdcadm, sim, clean_var):
     assert dry.exit_code == 0, dry.err
     assert dry.out.startswith("\nThis rollback will make the following changes:\n")
     assert '    rollback "cns" service' in dry.out
-    # the block is closed by a blank line, as update's is
-    assert dry.out.endswith("\n\nDry run: nothing was changed.\n")
+    # the block is closed by a blank line and the summary, as update's is
+    assert dry.out.endswith("\n\nrollback 1 service; 0 reboots.\nDry run: nothing was changed.\n")
     assert [m for m in sim.mutations() if m["method"] != "GET"] == []
     r = sdcadm("rollback", "--latest", "--force", "-y")
     assert r.exit_code == 0, r.err

@@ -164,8 +164,8 @@ def test_download_via_rejects_an_unknown_mode(sdcadm, sim):
     ({"varDir": "{blocker}/var"}, "error (InternalError): error acquiring lock {blocker}/var/"
                                   "sdcadm.lock: Not a directory"),
     ({"varDir": "{blocker}/var", "lockPath": "{tmp}/sdcadm.lock"},
-     "error (InternalError): cannot create a work directory under {blocker}/var/updates: "
-     "Not a directory"),
+     "error (Preflight): the work directory {blocker}/var/updates cannot be written "
+     "(Not a directory); nothing was changed"),
 ])
 def test_unusable_var_dir_is_one_error_line_and_changes_nothing(sdcadm, sim, tmp_path, keys,
                                                                  message):

@@ -6,7 +6,6 @@ import shutil
 import signal
 
 import pytest
-
 from e2e_runs import cli, events, run_dirs, var_dir, wait_for_event
 
 

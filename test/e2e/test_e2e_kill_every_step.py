@@ -10,7 +10,6 @@ import shutil
 from collections import Counter
 
 import pytest
-
 from e2e_runs import driver, end_state, events, kill, run_dirs, var_dir, wait_for_event
 
 # Downloads with an origin (cloudapi), a stateless service, moray (rolling), manatee (shard
@@ -43,8 +42,8 @@ def test_killed_at_every_step_index_then_resume_ends_like_a_clean_run(compact):
         sim.reset()
         shutil.rmtree(var_dir(sim), ignore_errors=True)
         proc = driver(sim, "update", *SERVICES, wait=False)
-        wait_for_event(sim, lambda e: e.get("event") == "step-start"
-                       and e.get("step") == step["id"], proc=proc)
+        wait_for_event(sim, lambda e, want=step["id"]: e.get("event") == "step-start"
+                       and e.get("step") == want, proc=proc)
         kill(proc)
         run_dir = run_dirs(sim)[-1]
         before_kill = events(run_dir)

@@ -6,7 +6,6 @@ import shutil
 import time
 
 import requests
-
 from e2e_runs import cli, events, run_dirs, var_dir
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from e2e_runs import cli, kill, var_dir
 
 HN, CN01, CN02, CN03, CN04 = "headnode", "cn01", "cn02", "cn03", "cn04"

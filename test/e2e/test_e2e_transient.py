@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import requests
-
 from e2e_runs import cli, end_state, events, run_dirs, var_dir
 
 

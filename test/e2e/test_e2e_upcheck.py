@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 
 import requests
-
 from e2e_runs import cli, var_dir
 
 

@@ -10,7 +10,6 @@ import signal
 from collections import Counter
 
 import pytest
-
 from e2e_runs import driver, end_state, events, kill, run_dirs, var_dir, wait_for_event
 
 SCALE = 0.002

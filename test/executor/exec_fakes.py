@@ -24,6 +24,14 @@ class FakeSapi:
         if self.down:
             raise SDCClientError("sapi", "ConnectionError", "could not connect to sapi")
 
+    def get(self, path: str, **params: Any) -> Any:
+        """`GET /ping`: what a run's pre-flight asks."""
+        self._check(f"GET {path}")
+        if path != "/ping":
+            raise SDCClientError("sapi", "ResourceNotFound", f"{path} does not exist",
+                                 status=404)
+        return {"mode": "full", "storType": "MorayStorage", "storAvailable": True}
+
     def create_history(self, entry: dict[str, Any]) -> dict[str, Any]:
         self._check("create")
         if entry["uuid"] in self.entries:
@@ -43,6 +51,28 @@ class FakeSapi:
         if uuid not in self.entries:
             raise SDCClientError("sapi", "ResourceNotFound", "no such history", status=404)
         return self.entries[uuid]
+
+    # The sdc application, for the datacenter lease (a metadata key of it).
+    app = {"uuid": "a0000000-0000-4000-8000-000000000000", "name": "sdc", "metadata": {}}
+
+    def list_applications(self, **filters: Any) -> list[dict[str, Any]]:
+        self._check("list-apps")
+        return [self.app]
+
+    def get_application(self, uuid: str) -> dict[str, Any]:
+        self._check("get-app")
+        return {**self.app, "metadata": dict(self.app["metadata"])}
+
+    def update_application(self, uuid: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._check("update-app")
+        meta = dict(self.app["metadata"])
+        for k, v in (body.get("metadata") or {}).items():
+            if body.get("action") == "delete":
+                meta.pop(k, None)
+            else:
+                meta[k] = v
+        self.app = {**self.app, "metadata": meta}
+        return self.app
 
     def list_history(self, since: str | None = None,
                      until: str | None = None) -> list[dict[str, Any]]:

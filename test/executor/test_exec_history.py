@@ -5,6 +5,7 @@ import json
 import uuid
 
 from exec_fakes import FakeSapi
+
 from sdcadm.executor.history import HistoryStore, to_ms
 
 
@@ -77,6 +78,7 @@ def test_get_falls_back_to_the_local_copy(tmp_path):
 
 def test_record_api_for_other_commands(tmp_path):
     from exec_fakes import FakeApp
+
     from sdcadm.errors import UpdateError
     from sdcadm.executor.history import record_finish, record_start
 

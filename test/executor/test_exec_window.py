@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-
 from exec_fakes import FakeApp, Recorder, empty_plan
+
 from sdcadm.errors import Cancelled, StepFailedError
 from sdcadm.executor.run import execute
 from sdcadm.plan import Step

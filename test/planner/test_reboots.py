@@ -4,11 +4,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from dcbuilder import DC
+
 from sdcadm.errors import UsageError
 from sdcadm.planner.reboots import (
-    group_sizes, holdings, parse_max_unavailable, plan_slots, select_servers, window_note,
+    group_sizes,
+    holdings,
+    parse_max_unavailable,
+    plan_slots,
+    select_servers,
+    window_note,
 )
 
 
@@ -102,7 +107,7 @@ def ha_dc(place: dict[str, list[str]], roles: dict[str, list[str | None]]):
         dc.vm_service(svc, dc.image(images[svc], "20240101"), len(hosts),
                       servers=[servers[h] for h in hosts])
         insts = [i for i in dc.instances if i.service == svc]
-        for inst, role in zip(insts, roles.get(svc, [])):
+        for inst, role in zip(insts, roles.get(svc, []), strict=False):
             if role:
                 topology.setdefault(svc, {})[inst.instance] = role
     return dc, topology

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from dcbuilder import DC, config, plan_for
+
 from sdcadm.errors import MultiError, UpdateError, UsageError
 from sdcadm.plan import ChangeRequest, Plan
 from sdcadm.planner import PlanOptions, all_services, parse_spec, plan, requests_from_args
@@ -50,6 +50,18 @@ def test_all_service_set() -> None:
                          exclude=("sapi,moray", "binder", "manatee"))
     assert all_services(dc.state(), forced) == [
         "vmapi", "papi", "rabbitmq", "portolan", "imgapi", "cnapi", "cn-agent"]
+
+
+@pytest.mark.parametrize("exclude, expected", [
+    (("agents",), ["vmapi", "papi", "sapi", "moray", "binder", "manatee", "imgapi", "cnapi"]),
+    (("agents,vmapi",), ["papi", "sapi", "moray", "binder", "manatee", "imgapi", "cnapi"]),
+    (("cn-agent",), ["vmapi", "papi", "sapi", "moray", "binder", "manatee", "imgapi", "cnapi"]),
+    ((), ["vmapi", "papi", "sapi", "moray", "binder", "manatee", "imgapi", "cnapi",
+          "cn-agent"]),
+])
+def test_exclude_agents_is_every_agent_service(exclude: tuple[str, ...],
+                                               expected: list[str]) -> None:
+    assert all_services(full_dc().state(), PlanOptions(all=True, exclude=exclude)) == expected
 
 
 def test_all_orders_by_procedure_and_includes_agents() -> None:
@@ -404,5 +416,5 @@ def test_sdcadm_itself_is_refused_with_the_reason() -> None:
     dc = DC()
     with pytest.raises(UpdateError) as e:
         run(dc, "sdcadm")
-    assert e.value.message == ("do not support the following changes:\n"
-                               '{"type":"update-service","service":"sdcadm","image":null}')
+    assert e.value.message == ('"sdcadm update" does not update sdcadm itself: '
+                               'use "sdcadm self-update --latest"')

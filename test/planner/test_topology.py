@@ -5,8 +5,8 @@ import json
 from typing import Any
 
 import pytest
-
 from dcbuilder import DC
+
 from sdcadm.clients.remote import CommandResult, RemoteError
 from sdcadm.planner.topology import manatee_roles, read_topology, zk_mode
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from dcbuilder import DC, config, plan_for
+
 from sdcadm.plan import Plan, Step
 from sdcadm.planner import PlanOptions, parse_spec, plan
 from sdcadm.procedures import expand

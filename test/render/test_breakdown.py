@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "planner"))
 
 from dcbuilder import DC, config  # noqa: E402
+
 from sdcadm.plan import Plan  # noqa: E402
 from sdcadm.planner import PlanOptions, parse_spec, plan, requests_from_args  # noqa: E402
 from sdcadm.render.breakdown import render_breakdown  # noqa: E402
@@ -36,12 +37,17 @@ def test_download_and_per_source_image_breakout() -> None:
 This update will make the following changes:
     download 1 image (69 MiB):
         image {new.uuid} (vmapi@{new.version})
-    update "vmapi" service (5 instances) to image {new.uuid} (vmapi@{new.version}):
-        3 instances will be updated from image {a.uuid} (vmapi@{a.version})
-        1 instance will be updated from image {b.uuid} (vmapi@{b.version})
+    update "vmapi" service (5 instances) to image
+            {new.uuid} (vmapi@{new.version}):
+        3 instances will be updated from image
+                {a.uuid} (vmapi@{a.version})
+        1 instance will be updated from image
+                {b.uuid} (vmapi@{b.version})
         1 instance already at image {new.uuid}
-        note: "vmapi" is not HA-ready: its instances are updated one at a time and the service may be briefly unavailable
+        note: "vmapi" is not HA-ready: its instances are updated one at a time and the service may
+            be briefly unavailable
 
+download 1 image (69 MiB); update 1 service; 0 reboots.
 """
 
 
@@ -58,9 +64,9 @@ def test_plural_sizes_and_single_instance() -> None:
         f"        image {p_new.uuid} (papi@{p_new.version})",
         f"        image {v_new.uuid} (vmapi@{v_new.version})",
     ]
-    assert f'    update "vmapi" service (1 instance) to image {v_new.uuid} ' \
-           f"(vmapi@{v_new.version}):\n        1 instance will be updated from image " \
-           f"{v_old.uuid} (vmapi@{v_old.version})\n" in text
+    assert (f'    update "vmapi" service (1 instance) to image\n            {v_new.uuid} '
+            f"(vmapi@{v_new.version}):\n        1 instance will be updated from image\n"
+            f"                {v_old.uuid} (vmapi@{v_old.version})\n") in text
 
 
 def test_forced_downgrade_breakout() -> None:
@@ -69,11 +75,14 @@ def test_forced_downgrade_breakout() -> None:
     cur = dc.image("vmapi", "20240601")
     dc.vm_service("vmapi", cur, 2)
     text = render_breakdown(planned(dc, f"vmapi@{old.uuid}", allow_downgrade=True))
-    assert text.splitlines()[2:-1] == [
-        f'    update "vmapi" service (2 instances) to image {old.uuid} (vmapi@{old.version}):',
-        f"        2 instances forced downgrade from image {cur.uuid} (vmapi@{cur.version})",
-        '        note: "vmapi" is not HA-ready: its instances are updated one at a time and '
-        "the service may be briefly unavailable",
+    assert text.splitlines()[2:-2] == [
+        '    update "vmapi" service (2 instances) to image',
+        f"            {old.uuid} (vmapi@{old.version}):",
+        "        2 instances forced downgrade from image",
+        f"                {cur.uuid} (vmapi@{cur.version})",
+        '        note: "vmapi" is not HA-ready: its instances are updated one at a time and the '
+        "service may",
+        "            be briefly unavailable",
     ]
 
 
@@ -83,11 +92,12 @@ def test_force_same_image_and_instance_change() -> None:
     dc.vm_service("papi", cur, 2)
     i1 = dc.instances[1]
     text = render_breakdown(planned(dc, "papi1", force_same_image=True))
-    assert text.splitlines()[2:-1] == [
-        f'    update instance "{i1.instance}" (papi1) of service "papi" to image {cur.uuid} '
-        f"(papi@{cur.version}):",
-        f"        1 instance will be reprovisioned at the same image {cur.uuid} "
-        f"(papi@{cur.version}) (--force-same-image)",
+    assert text.splitlines()[2:-2] == [
+        f'    update instance "{i1.instance}" (papi1) of service "papi" to image',
+        f"            {cur.uuid} (papi@{cur.version}):",
+        "        1 instance will be reprovisioned at the same image",
+        f"                {cur.uuid} (papi@{cur.version})",
+        "                (--force-same-image)",
     ]
 
 
@@ -100,10 +110,11 @@ def test_agents_block() -> None:
     for k, s in enumerate(servers):
         dc.inst("cn-agent", new if k == 3 else old, server=s, type="agent")
     text = render_breakdown(planned(dc, "cn-agent"))
-    assert text.splitlines()[2:-1] == [
-        f'    update "cn-agent" service (4 instances) on 3 servers to image {new.uuid} '
-        f"(cn-agent@{new.version}):",
-        f"        3 instances will be updated from image {old.uuid} (cn-agent@{old.version})",
+    assert text.splitlines()[2:-2] == [
+        '    update "cn-agent" service (4 instances) on 3 servers to image',
+        f"            {new.uuid} (cn-agent@{new.version}):",
+        "        3 instances will be updated from image",
+        f"                {old.uuid} (cn-agent@{old.version})",
         f"        1 instance already at image {new.uuid}",
     ]
 
@@ -117,10 +128,11 @@ def test_manatee_order_line() -> None:
     m0, m1, m2 = dc.instances
     topo = {"manatee": {m0.instance: "primary", m1.instance: "sync", m2.instance: "async"}}
     text = render_breakdown(planned(dc, "manatee", topology=topo))
-    assert text.splitlines()[2:-1] == [
-        f'    update "manatee" service (3 instances) to image {new.uuid} '
-        f"(sdc-postgres@{new.version}):",
-        f"        3 instances will be updated from image {old.uuid} (sdc-postgres@{old.version})",
+    assert text.splitlines()[2:-2] == [
+        '    update "manatee" service (3 instances) to image',
+        f"            {new.uuid} (sdc-postgres@{new.version}):",
+        "        3 instances will be updated from image",
+        f"                {old.uuid} (sdc-postgres@{old.version})",
         "        order: shard check, manatee2 (async), manatee1 (sync), manatee0 (primary)",
     ]
 
@@ -143,6 +155,7 @@ This update will make the following changes:
             2. cn2
             3. headnode: headnode (sdcadm runs here): last
 
+3 reboots.
 """
 
 
@@ -154,3 +167,36 @@ def test_saved_plan_renders_the_same() -> None:
     p = planned(dc, "vmapi")
     again = Plan.from_json(json.loads(json.dumps(p.to_json())))
     assert render_breakdown(again) == render_breakdown(p)
+
+
+def test_lines_fit_100_columns_and_the_plan_is_summed_up() -> None:
+    dc = DC()
+    old = dc.image("mantav2-nameservice", "20240101")
+    new = dc.image("mantav2-nameservice", "20240601", local=False, size=1536 * MiB)
+    dc.vm_service("binder", old, 3, servers=[dc.hn, dc.server("cn1"), dc.server("cn2")])
+    a_old = dc.image("cn-agent", "20240101")
+    dc.image("cn-agent", "20240601")
+    dc.service("cn-agent", type="agent")
+    for s in (dc.hn, dc.server("cn3")):
+        dc.inst("cn-agent", a_old, server=s, type="agent")
+    text = render_breakdown(planned(dc, "binder", "cn-agent"))
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 100, max(lines, key=len)
+    head = lines.index('    update "binder" service (3 instances) to image')
+    # uuid and name together are too wide here: each on its own line
+    assert lines[head + 1:head + 3] == [
+        f"            {new.uuid}", f"            (mantav2-nameservice@{new.version}):"]
+    assert lines[head + 3] == "        3 instances will be updated from image"
+    assert lines[head + 4:head + 6] == [
+        f"                {old.uuid}", f"                (mantav2-nameservice@{old.version})"]
+    assert lines[-1] == ("download 1 image (1.5 GiB); update 1 service, 1 agent on 2 servers; "
+                         "0 reboots.")
+    assert lines[-2] == ""
+
+
+def test_fit_wraps_between_words_with_a_hanging_indent() -> None:
+    from sdcadm.render.breakdown import fit
+
+    assert fit("x" * 100) == ["x" * 100]
+    assert fit("    " + "word " * 30) == [
+        "    " + ("word " * 19).strip(), "        " + ("word " * 11).strip()]

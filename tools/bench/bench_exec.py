@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, print_table
+from harness import ROOT, Figure, bench_args, print_figures, print_table
+
 BIG_UUID = "b16b16b1-0000-4000-8000-00000000b16b"
 
 
@@ -183,14 +184,23 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--skip-agents", action="store_true")
     ap.add_argument("--skip-download", action="store_true")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.size_mib = min(args.size_mib, 256)
     rows = []
+    figures = []
     if not args.skip_agents:
         a = bench_agents(args.latency, args.concurrency, args.agent)
         rows.append(("agent update, large", f"{a['servers']} servers, c={args.concurrency}, "
                      f"task {args.latency}s", f"{a['wall']:.2f}s / bound {a['bound']:.2f}s",
                      f"ratio {a['ratio']:.3f} (target <= 1.15)",
                      f"peak RSS {a['maxrss_mib']:.0f} MiB"))
+        what = f"agent update, {a['servers']} servers at c={args.concurrency}"
+        figures += [
+            Figure(f"{what}: wall", round(a["wall"], 2), "s"),
+            Figure(f"{what}: wall / lower bound", round(a["ratio"], 3), "x", "<= 1.15"),
+            Figure(f"{what}: peak RSS", round(a["maxrss_mib"]), "MiB", "< 200")]
     if not args.skip_download:
         d = bench_download(args.size_mib)
         rows.append(("download via sdcadm", f"{d['mib']:.0f} MiB",
@@ -198,6 +208,14 @@ def main() -> None:
                      f"ratio {d['ratio']:.3f} (target >= 0.8)",
                      f"peak RSS {d['maxrss_mib']:.0f} MiB "
                      f"(plain copy {d['plain_maxrss_mib']:.0f})"))
+        what = f"download via sdcadm, {d['mib']:.0f} MiB"
+        figures += [
+            Figure(f"{what}: throughput", round(d["ours_mibs"]), "MiB/s"),
+            Figure(f"{what}: throughput / plain copy", round(d["ratio"], 3), "x", ">= 0.8"),
+            Figure(f"{what}: peak RSS", round(d["maxrss_mib"]), "MiB", "< 200")]
+    if args.json:
+        print_figures(figures, args.quick)
+        return
     print_table(rows)
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, print_table, scenario_sims
+from harness import ROOT, Figure, bench_args, print_figures, print_table, scenario_sims
 
 TARGETS = {"wall": 10.0, "ratio": 1.5, "rss": 300.0}
 
@@ -112,7 +112,10 @@ def main() -> None:
                          "shipped 16, and 2 and 1, where the ratio target is met here)")
     ap.add_argument("--samples", type=int, default=20,
                     help="single-server checks whose median is the round trip")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.runs, args.samples, args.concurrency = 1, 5, "16"
     widths = [int(c) for c in args.concurrency.split(",") if c.strip()]
     rows = [["ssh.concurrency", "wall (median)", "round trip", "lower bound", "ratio",
              "peak RSS", "sdcadm CPU", "sim CPU", "CPU floor", "wall/CPU floor"]]
@@ -137,6 +140,15 @@ def main() -> None:
                          f"{ratio:.2f}", f"{mem['rss_mib']:.0f} MiB", f"{mem['cpu']:.2f}s",
                          f"{mem['sim_cpu']:.2f}s", f"{floor:.2f}s", f"{wall / floor:.2f}"])
             verdicts.append((width, wall, ratio, mem["rss_mib"]))
+    if args.json:
+        print_figures([fig for width, wall, ratio, rss in verdicts for fig in (
+            Figure(f"check-health, {servers} servers, ssh.concurrency {width}: wall",
+                   round(wall, 2), "s", f"< {TARGETS['wall']:g}"),
+            Figure(f"check-health, {servers} servers, ssh.concurrency {width}: wall / lower "
+                   "bound", round(ratio, 2), "x", f"<= {TARGETS['ratio']:g}"),
+            Figure(f"check-health, {servers} servers, ssh.concurrency {width}: peak RSS",
+                   round(rss), "MiB", f"< {TARGETS['rss']:g}"))], args.quick)
+        return
     print_table(rows)
     print(f"{servers} servers; targets: wall < {TARGETS['wall']:g}s, ratio <= "
           f"{TARGETS['ratio']:g}, peak RSS < {TARGETS['rss']:g} MiB; {os.cpu_count()} CPUs "

@@ -15,7 +15,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from harness import print_table, run_sdcadm, scenario_sims
+from harness import Figure, bench_args, print_figures, print_table, run_sdcadm, scenario_sims
 
 ARGV = ["update", "--all", "-n", "-y"]
 TARGET = 2.0
@@ -33,8 +33,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--scenarios", default="small,large")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 1
     rows = []
+    figures = []
     scenarios = [s for s in args.scenarios.split(",") if s]
     for scenario, handle, tmp in scenario_sims(scenarios, "bench-plan-"):
         log = tmp / f"{scenario}.log"
@@ -48,6 +52,15 @@ def main() -> None:
         mutations = len(handle.mutations())
         rows.append([scenario, f"{statistics.median(times):.3f}s", f"{min(times):.3f}s",
                      str(max(counts)), str(changes), str(mutations)])
+        wall = round(statistics.median(times), 3)
+        figures += [
+            Figure(f"update --all -n on {scenario}: wall", wall, "s",
+                   f"< {TARGET}" if scenario == "large" else ""),
+            Figure(f"update --all -n on {scenario}: requests", max(counts)),
+            Figure(f"update --all -n on {scenario}: mutating requests", mutations, "", "== 0")]
+    if args.json:
+        print_figures(figures, args.quick)
+        return
     head = ["scenario", "median", "min", "requests", "changes", "mutations"]
     print(f"sdcadm {' '.join(ARGV)}  (target < {TARGET}s on large)")
     print_table([head, *rows])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from harness import print_table, run_sdcadm, scenario_sims
+from harness import Figure, bench_args, print_figures, print_table, run_sdcadm, scenario_sims
 
 COMMANDS = [("avail", ["avail"]), ("instances", ["instances"]), ("--help", ["--help"])]
 TARGETS = {"avail": 1.5, "instances": 1.5, "--help": 0.3}
@@ -22,7 +22,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--scenarios", default="small,large")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 1
     results: dict[str, dict[str, tuple[float, int]]] = {}
     scenarios = [s for s in args.scenarios.split(",") if s]
     for scenario, handle, tmp in scenario_sims(scenarios, "bench-readonly-"):
@@ -36,6 +39,12 @@ def main() -> None:
                 counts.append(count)
             results.setdefault(name, {})[scenario] = (statistics.median(times), max(counts))
 
+    if args.json:
+        print_figures([fig for name, _ in COMMANDS for s in scenarios for fig in (
+            Figure(f"sdcadm {name} on {s}: wall", round(results[name][s][0], 3), "s",
+                   f"< {TARGETS[name]}"),
+            Figure(f"sdcadm {name} on {s}: requests", results[name][s][1]))], args.quick)
+        return
     head = ["command"] + [f"{s} time" for s in scenarios] + [f"{s} requests" for s in scenarios]
     head.append("target")
     rows = []

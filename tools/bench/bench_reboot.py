@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, print_table
+from harness import ROOT, Figure, bench_args, print_figures, print_table
 
 REBOOT_LATENCY = 90.0  # seconds, the scenario's `reboot` latency at time scale 1
 
@@ -53,7 +53,10 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=50)
     ap.add_argument("--time-scale", type=float, default=0.02)
     ap.add_argument("--servers", type=int, default=999, help="compute nodes to reboot")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.servers = min(args.servers, 250)
     sys.path.insert(0, str(ROOT))
     from sdcadm.sim.testing import start_sim
 
@@ -84,6 +87,16 @@ def main() -> None:
     first = min(t(r["started"]) for r in status["servers"])
     last = max(t(r["finished"]) for r in status["servers"])
     rolled = last - first
+    if args.json:
+        what = f"rolling reboot of {n} servers, {args.slots} at a time"
+        print_figures([
+            Figure(f"{what}: rebooted", status["summary"], "", f"{n}/{n} rebooted",
+                   met=str(status["summary"]).startswith(f"{n}/{n} rebooted")),
+            Figure(f"{what}: rollout / lower bound", round(rolled / bound, 3), "x", "<= 1.1"),
+            Figure(f"{what}: whole `run -y` process", round(wall, 1), "s", "< 60"),
+            Figure(f"{what}: peak RSS of `run`", round(rss / 1024), "MiB", "< 200"),
+            Figure(f"{what}: quorum losses", len(losses), "", "== 0")], args.quick)
+        return
     print_table([
         ("figure", "value", "target"),
         ("servers rebooted", f"{status['summary']}", f"{n}/{n} rebooted"),

@@ -4,7 +4,8 @@
 Prints a table of: start-up time until every service answers (fresh state directory, and a
 restart on an existing one), the full CNAPI server list with extras=sysinfo,agents over all
 pages, a scenario reset, and 50 concurrent install-agent tasks with a fixed 2 s latency
-waited through /tasks/:id/wait (the simulator must not add latency under that load).
+waited through /tasks/:id/wait (the simulator must not add latency under that load: the
+wall time at most 10% over the task latency).
 
     .venv/bin/python tools/bench/bench_sim.py [--runs 5]
 """
@@ -22,11 +23,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from harness import Figure, bench_args, print_figures  # noqa: E402
+
 from sdcadm.sim import ENDPOINTS  # noqa: E402
-from sdcadm.sim.testing import start_sim  # noqa: E402
+from sdcadm.sim.testing import SimHandle, start_sim  # noqa: E402
 
 
-def ready(scenario: str, state_dir: Path) -> tuple[float, object]:
+def ready(scenario: str, state_dir: Path) -> tuple[float, SimHandle]:
     t0 = time.monotonic()
     handle = start_sim(scenario, state_dir=state_dir, time_scale=1.0)
     for name in ENDPOINTS:
@@ -37,8 +40,9 @@ def ready(scenario: str, state_dir: Path) -> tuple[float, object]:
 def list_all_servers(session: requests.Session, cnapi: str) -> int:
     count, offset = 0, 0
     while True:
-        page = session.get(f"{cnapi}/servers", params={"extras": "sysinfo,agents", "limit": 1000,
-                                                       "offset": offset}, timeout=60).json()
+        params: dict[str, str | int] = {"extras": "sysinfo,agents", "limit": 1000,
+                                        "offset": offset}
+        page = session.get(f"{cnapi}/servers", params=params, timeout=60).json()
         count += len(page)
         offset += len(page)
         if len(page) < 1000:
@@ -71,7 +75,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--scenario", default="large")
+    bench_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 1
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         fresh, restart = [], []
@@ -106,6 +113,17 @@ def main() -> None:
     rows.append(("50 concurrent install-agent tasks, 2.0 s latency, /wait long-polls (wall)",
                  [wall], "~2.0 s"))
     rows.append(("  slowest single task (submit to wait return)", [slowest], "~2.0 s"))
+    if args.json:
+        limits = {"< 10 s": "< 10", "< 1 s": "< 1"}
+        figures = [Figure(label, round(statistics.median(values), 3), "s", limits.get(t, ""))
+                   for label, values, t in rows[:4]]
+        figures += [
+            Figure("50 concurrent install-agent tasks at 2.0 s: wall / latency",
+                   round(wall / 2.0, 3), "x", "<= 1.1"),
+            Figure("slowest of those tasks (submit to /wait return) / latency",
+                   round(slowest / 2.0, 3), "x", "<= 1.1")]
+        print_figures(figures, args.quick)
+        return
     width = max(len(r[0]) for r in rows)
     print(f"{'MEASURE'.ljust(width)}  {'MEDIAN':>8}  {'MIN':>8}  {'MAX':>8}  RUNS  TARGET")
     for label, values, target in rows:

@@ -1,14 +1,21 @@
 """What the benchmarks share: a simulator per scenario, timed `sdcadm` processes with their
-HTTP request count, and plain tables."""
+HTTP request count, plain tables, and the figures `tools/bench/run` collects.
+
+Every benchmark takes `--json` (print its figures as one JSON line instead of its table) and
+`--quick` (fewer runs, smaller sizes: the same figures, noisier)."""
 from __future__ import annotations
 
+import argparse
+import json
+import operator
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +60,41 @@ def scenario_sims(scenarios: Sequence[str], prefix: str) -> Iterator[tuple[str, 
 
 def print_table(rows: Sequence[Sequence[Any]]) -> None:
     """Columns two spaces apart, left-aligned, no trailing spaces."""
-    widths = [max(len(str(x)) for x in col) for col in zip(*rows)]
+    widths = [max(len(str(x)) for x in col) for col in zip(*rows, strict=True)]
     for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure. A target such as `<= 1.15` decides `met` from the value; any
+    other target (`reads only`) needs `met` given; no target: nothing to meet."""
+
+    name: str
+    value: float | int | str
+    unit: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    def verdict(self) -> bool | None:
+        op, _, limit = self.target.partition(" ")
+        if op in OPS and isinstance(self.value, (int, float)):
+            return OPS[op](self.value, float(limit))
+        return self.met
+
+
+def bench_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--json", action="store_true",
+                    help="print the figures as one JSON line (for tools/bench/run)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer runs and smaller sizes: the same figures, noisier")
+
+
+def print_figures(figures: Sequence[Figure], quick: bool) -> None:
+    """The JSON line `tools/bench/run` reads."""
+    rows = [dict(asdict(f), met=f.verdict()) for f in figures]
+    print(json.dumps({"quick": quick, "figures": rows}))

@@ -2,11 +2,11 @@
 
 The planner puts one step per server in a parallel group (`agents:<name>`, concurrency =
 --concurrency, on_failure "continue"), so one server's failure never stops the others;
-`summarize` prints the original-style tally once the group is over.
+the executor shows the group's progress (`fanout`) and `summarize` prints the
+original-style tally once the group is over.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Mapping, Sequence
 
 from sdcadm.errors import StepFailedError
@@ -18,10 +18,6 @@ TASK_TIMEOUT = 1800.0  # 30 min, as the original
 
 
 class InstallAgent:
-    def __init__(self) -> None:
-        self._bars: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
         # A task this step started (its answer may have been lost: look on the server too):
@@ -35,29 +31,19 @@ class InstallAgent:
         server = ctx.clients.cnapi.get_server(p["server_uuid"])
         return agent_image(server, p["agent"]) == p["image_uuid"]
 
-    def begin(self, ctx: ExecContext, steps: Sequence[Step]) -> None:
-        key = steps[0].parallel or steps[0].params.get("agent", "agent")
-        with self._lock:
-            self._bars[key] = ctx.progress.counter(
-                f"Updating {steps[0].params.get('agent')}", len(steps))
+    def fanout(self, steps: Sequence[Step]) -> tuple[str, str, str]:
+        """How the executor shows the group's progress: `cn-agent: 412/751 servers updated`."""
+        return str(steps[0].params.get("agent", "agent")), "servers", "updated"
 
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
-        bar = self._bar(step)
-        try:
-            task_id = ctx.clients.cnapi.install_agent(p["server_uuid"], p["image_uuid"])
-            ctx.note(step, task_id=task_id)
-            wait_task(ctx, task_id, timeout=ctx.scaled(TASK_TIMEOUT),
-                      what=f"{p['agent']} install on server {p['server_uuid']}")
-        finally:
-            bar.advance(1)
+        task_id = ctx.clients.cnapi.install_agent(p["server_uuid"], p["image_uuid"])
+        ctx.note(step, task_id=task_id)
+        wait_task(ctx, task_id, timeout=ctx.scaled(TASK_TIMEOUT),
+                  what=f"{p['agent']} install on server {p['server_uuid']}")
 
     def summarize(self, ctx: ExecContext, steps: Sequence[Step], outcomes: Sequence[Any]) -> None:
         agent = steps[0].params.get("agent", "agent")
-        with self._lock:
-            bar = self._bars.pop(steps[0].parallel or agent, None)
-        if bar is not None:
-            bar.close()
         ok = sum(1 for o in outcomes if o.ok)
         failed = [o for o in outcomes if o.outcome == "failed"]
         stopped = sum(1 for o in outcomes if o.outcome in ("interrupted", "not-run"))
@@ -68,13 +54,6 @@ class InstallAgent:
             p = o.step.params
             msg = o.error.message.splitlines()[0] if o.error else "failed"
             ctx.say(f"    server {p.get('server_uuid')} ({p.get('hostname', '?')}): {msg}")
-
-    def _bar(self, step: Step) -> Any:
-        from sdcadm.render.progress import Bar
-
-        key = step.parallel or step.params.get("agent", "agent")
-        with self._lock:
-            return self._bars.get(key) or Bar()
 
 
 def running_install(ctx: ExecContext, p: Mapping[str, Any]) -> str | None:

@@ -20,14 +20,18 @@ def wait_job(
     *,
     timeout: float,
     what: str,
+    shown: Any = None,
 ) -> Mapping[str, Any]:
-    """Poll a Workflow job until it finishes; raise with the last chain result's error."""
+    """Poll a Workflow job until it finishes; raise with the last chain result's error.
+    `shown`, an activity of the progress, hears what the job is doing."""
     deadline = time.monotonic() + timeout
     errors = 0
     while True:
         try:
             job = get_job(job_uuid)
             errors = 0
+            if shown is not None:
+                shown.detail(job_doing(job))
         except SdcAdmError:
             errors += 1
             if errors >= MAX_POLL_ERRORS:
@@ -43,6 +47,13 @@ def wait_job(
         if time.monotonic() >= deadline:
             raise StepFailedError(f"timeout waiting for {what} (job {job_uuid})")
         ctx.sleep()
+
+
+def job_doing(job: Mapping[str, Any]) -> str:
+    """`running, last task: machine_reprovision`: where a job stands, for progress."""
+    results = job.get("chain_results") or []
+    last = (results[-1] or {}).get("name") if results else None
+    return str(job.get("execution") or "queued") + (f", last task: {last}" if last else "")
 
 
 def job_error(job: Mapping[str, Any]) -> str | None:
@@ -111,7 +122,8 @@ def follow_job(
     if not job_uuid:
         raise StepFailedError(f"{request} returned no job: {started!r}")
     ctx.note(step, job_uuid=job_uuid)
-    return wait_job(ctx, get_job, job_uuid, timeout=timeout, what=what)
+    with ctx.waiting(what) as shown:
+        return wait_job(ctx, get_job, job_uuid, timeout=timeout, what=what, shown=shown)
 
 
 def settle_jobs(

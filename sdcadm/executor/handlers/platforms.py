@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sdcadm.errors import InternalError, SdcAdmError, SDCClientError, StepFailedError
+from sdcadm.errors import InternalError, NoSpaceError, SDCClientError, StepFailedError
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.handlers.images import CHUNK, ChecksumError, verified_chunks
 from sdcadm.plan import Step
+from sdcadm.private_files import make_dirs, open_private
 
 USBKEY_TOOL = "/opt/smartdc/bin/sdc-usbkey"
 MOUNT_POINT = "/mnt/usbkey"
@@ -26,11 +27,6 @@ INSTALL_LOG = "/tmp/install_platform.log"
 # Unpacking a platform onto a slow USB key takes minutes: longer than a usual command.
 SCRIPT_TIMEOUT = 3600.0
 MIB = 1024 * 1024
-
-
-class NoSpaceError(SdcAdmError):
-    code = "NoSpace"
-    exit_status = 1
 
 
 class UsbKey:
@@ -158,11 +154,12 @@ def fetch_platform(clients: Any, item: Any, image: Any, *, channel: str | None,
     if path.is_file() and path.stat().st_size == image.size and _sha1(path) == image.sha1:
         info(f"Using platform file {path}, downloaded already")
         return uncompressed_size(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     for line in (f"Downloading platform {item.version}", f"    image {image.uuid}",
                  f"    to {path}"):
         info(line)
-    progress = Progress()
+    progress = Progress(interval=getattr(getattr(clients, "config", None),
+                                         "progress_interval", None))
     try:
         download_platform(clients, image.manifest or {"uuid": image.uuid}, path,
                           channel=channel, progress=progress)
@@ -195,7 +192,7 @@ def download_platform(clients: Any, image: Mapping[str, Any], path: Path, *,
     try:
         resp = updates.get_file(uuid)
         try:
-            with open(part, "wb") as fh:
+            with open_private(part, "wb") as fh:
                 for chunk in verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
                                              advance=bar.advance, cancel=cancel):
                     fh.write(chunk)

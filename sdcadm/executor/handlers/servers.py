@@ -94,6 +94,10 @@ class RebootServer:
                                                             HEARTBEAT_MAX_AGE)))
         return self.gate
 
+    def fanout(self, steps: Any) -> tuple[str, str, str]:
+        """How the executor shows a rolling reboot: `reboot: 40/751 servers rebooted`."""
+        return str(steps[0].change or "reboot"), "servers", "rebooted"
+
     # -- resume: is this server's reboot already behind us? -------------------------------
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params

@@ -64,6 +64,12 @@ class WaitInstance:
         alias = f" ({p['alias']})" if p.get("alias") else ""
         ctx.say(f"Waiting for {svc} instance {p['instance']}{alias} to come up")
         nominal = float(p.get("timeout") or WAIT_INSTANCE_TIMEOUT)
+        with ctx.waiting(f"wait for {svc} instance {p['instance']}{alias}") as shown:
+            self._wait(ctx, step, nominal, shown)
+
+    def _wait(self, ctx: ExecContext, step: Step, nominal: float, shown: Any) -> None:
+        p = step.params
+        svc = p.get("service") or "?"
         deadline = time.monotonic() + ctx.scaled(nominal)
         detail = ""
         while True:
@@ -71,11 +77,13 @@ class WaitInstance:
             if vm is not None:
                 if vm.get("image_uuid") != p["image_uuid"]:
                     detail = f"image is {vm.get('image_uuid')}"
+                    shown.detail(detail)
                 else:
                     health = self.gate.check(ctx, svc, vm)
                     if health.ok:
                         return
                     detail = health.detail
+                    shown.detail(detail)
                     if health.fatal:
                         raise InstanceIsDownError(
                             f"{svc} instance {p['instance']} is not healthy: {detail}")

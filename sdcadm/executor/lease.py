@@ -1,0 +1,210 @@
+"""One mutating run at a time per datacenter: a lease held in the datacenter itself.
+
+The local flock (`executor/lock.py`) only sees runs on this headnode with this `varDir`; the
+lease is a metadata key of the `sdc` SAPI application (`sdcadm_lease`), so every sdcadm that
+can change the datacenter sees it, whatever its host or configuration:
+
+    {"token", "host", "pid", "command", "run_uuid", "started", "heartbeat", "expiry"}
+
+SAPI has no compare-and-set, so taking it is write-then-verify: read (refuse if another
+holder's lease has not expired), write ours, wait a settle time, read again: only the last
+writer finds its own token, so of two runs racing, one goes on and the other is refused. A
+thread renews the heartbeat and the expiry while the run lives (every third of `leaseTtl`); a
+holder that dies stops renewing, and its lease can be taken over once it expires, or broken
+at once with `sdcadm lock break --force`. A lease that cannot be written (SAPI down) stops the
+run before its first change.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid as uuidlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+from sdcadm.errors import LeaseError, SdcAdmError, transient
+
+KEY = "sdcadm_lease"
+DEFAULT_TTL = 60.0  # seconds a lease lives without a heartbeat
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _parse(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def expired(lease: Mapping[str, Any], now: datetime | None = None) -> bool:
+    when = _parse(lease.get("expiry"))
+    return when is None or when <= (now or datetime.now(timezone.utc))
+
+
+def dead_here(lease: Mapping[str, Any]) -> bool:
+    """The holder ran on this host and its process is gone: no need to wait for expiry."""
+    if lease.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(lease.get("pid") or 0), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, OverflowError):
+        return False
+    return not lease.get("pid")
+
+
+def describe(lease: Mapping[str, Any]) -> str:
+    """`update (run 1b2c..., pid 123 on headnode, since ..., last heartbeat ...)`."""
+    return (f"{lease.get('command', '?')} (run {lease.get('run_uuid', '?')}, pid "
+            f"{lease.get('pid', '?')} on {lease.get('host', '?')}, since "
+            f"{lease.get('started', '?')}, last heartbeat {lease.get('heartbeat', '?')})")
+
+
+class DatacenterLease:
+    def __init__(self, sapi: Any, *, command: str, run_uuid: str, ttl: float = DEFAULT_TTL,
+                 settle: float = 0.5, wait: float = 0.0, retries: int = 3,
+                 info: Callable[[str], None] | None = None) -> None:
+        self.sapi = sapi
+        self.command = command
+        self.run_uuid = run_uuid
+        self.ttl = ttl
+        self.settle = settle
+        self.wait = wait
+        self.retries = retries  # transient SAPI errors ridden out while taking or giving back
+        self.info = info or (lambda _m: None)
+        self.token = str(uuidlib.uuid4())
+        self.lost: str | None = None  # why the lease is no longer ours, if it was taken
+        self._app: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = _iso(datetime.now(timezone.utc))
+
+    # -- reading and writing ---------------------------------------------------------------
+    def app_uuid(self) -> str:
+        if self._app is None:
+            from sdcadm.gather import sdc_application
+
+            self._app = sdc_application(self.sapi).uuid
+        return self._app
+
+    def current(self) -> dict[str, Any] | None:
+        app = self.sapi.get_application(self.app_uuid())
+        lease = (app.get("metadata") or {}).get(KEY)
+        return dict(lease) if isinstance(lease, Mapping) else None
+
+    def _ours(self) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        return {"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
+                "command": self.command, "run_uuid": self.run_uuid, "started": self._started,
+                "heartbeat": _iso(now), "expiry": _iso(now + timedelta(seconds=self.ttl))}
+
+    def _write(self, lease: Mapping[str, Any]) -> None:
+        self.sapi.update_application(self.app_uuid(), {"metadata": {KEY: dict(lease)}})
+
+    # -- taking and giving back ---------------------------------------------------------------
+    def acquire(self) -> "DatacenterLease":
+        deadline = time.monotonic() + self.wait
+        said = False
+        blips = 0
+        try:
+            while True:
+                try:
+                    held = self._take_once()
+                except SdcAdmError as e:
+                    # Read, write, read again: safe to repeat after a SAPI hiccup.
+                    if not transient(e) or blips >= self.retries:
+                        raise
+                    blips += 1
+                    time.sleep(min(5.0, self.settle * 2 ** blips))
+                    continue
+                if held is None:
+                    break
+                if held and held.get("token") != self.token and not expired(held) \
+                        and not dead_here(held):
+                    if time.monotonic() >= deadline:
+                        raise LeaseError(
+                            f"the datacenter is being changed by {describe(held)}: wait for "
+                            f"it to finish; if that process is gone, its lease expires at "
+                            f"{held.get('expiry')}, or run \"sdcadm lock break --force\"")
+                    if not said:
+                        self.info("Waiting for the datacenter lease")
+                        said = True
+                    time.sleep(min(1.0, max(0.05, self.settle)))
+                    continue
+                if time.monotonic() >= deadline:
+                    raise LeaseError(f"another sdcadm took the datacenter lease at the same "
+                                     f"moment: {describe(held)}; try again")
+        except LeaseError:
+            raise
+        except SdcAdmError as e:
+            raise LeaseError(f"cannot take the datacenter lease (nothing was changed): "
+                             f"{e.message.splitlines()[0]}", runtime=True) from e
+        self._thread = threading.Thread(target=self._renew, name="lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def _take_once(self) -> dict[str, Any] | None:
+        """One attempt: None once the lease is ours, else the live lease in the way."""
+        held = self.current()
+        if held and held.get("token") != self.token and not expired(held) \
+                and not dead_here(held):
+            return held
+        if held and held.get("token") != self.token:
+            why = "dead" if dead_here(held) else "expired"
+            self.info(f"Taking over the {why} datacenter lease of {describe(held)}")
+        self._write(self._ours())
+        time.sleep(self.settle)  # a racing writer's write lands in this window
+        now = self.current()
+        if now and now.get("token") == self.token:
+            return None
+        return now or {}
+
+    def _renew(self) -> None:
+        every = max(0.05, self.ttl / 3)
+        while not self._stop.wait(every):
+            try:
+                held = self.current()
+                if not held or held.get("token") != self.token:
+                    self.lost = (f"the datacenter lease was taken by {describe(held)}"
+                                 if held else "the datacenter lease was broken")
+                    return
+                self._write(self._ours())
+            except SdcAdmError:
+                continue  # SAPI blips: the lease outlives a few missed heartbeats
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        for attempt in range(self.retries + 1):
+            try:
+                held = self.current()
+                if held and held.get("token") == self.token:
+                    self.sapi.update_application(self.app_uuid(),
+                                                 {"action": "delete", "metadata": {KEY: None}})
+                return
+            except SdcAdmError as e:
+                if not transient(e) or attempt >= self.retries:
+                    return  # it expires by itself
+                time.sleep(min(5.0, self.settle * 2 ** attempt))
+
+
+def read(sapi: Any) -> dict[str, Any] | None:
+    """The datacenter's lease as it stands (for `sdcadm lock status`)."""
+    return DatacenterLease(sapi, command="", run_uuid="").current()
+
+
+def break_lease(sapi: Any) -> dict[str, Any] | None:
+    """Remove the lease whoever holds it; returns what it was."""
+    lease = DatacenterLease(sapi, command="", run_uuid="")
+    held = lease.current()
+    if held is not None:
+        sapi.update_application(lease.app_uuid(), {"action": "delete", "metadata": {KEY: None}})
+    return held

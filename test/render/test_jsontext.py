@@ -1,0 +1,78 @@
+"""Indented JSON through the C encoder is exactly what `json.dumps(obj, indent=N)` writes."""
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+
+from sdcadm.render import jsontext
+from sdcadm.render.jsontext import indented, write_indented
+
+
+class Text(str):
+    pass
+
+
+class Count(int):
+    pass
+
+
+SCALARS = [None, True, False, 0, -5, 10 ** 20, 1.5, -0.0, 1e-7, float("nan"), float("inf"),
+           float("-inf"), "", "plain", 'q"uote\\back\nslash', "é☃😀", "\x1b[31m"]
+
+CASES: list[Any] = [
+    *SCALARS, [], {}, (), [[]], {"a": {}}, [1, [2, [3, []]]],
+    {"uuid": "x", "params": {"a": 1, "b": [1, 2]}, "n": 3, "z": None},
+    {"insts": [{"instance": "i", "server_ip": None}] * 3, "steps": []},
+    (1, (2, 3)), OrderedDict(a=1, b=OrderedDict(c=[1])), [Text("t"), Count(3)],
+    {Text("k"): Count(2)}, {2: "int key", 2.5: "float key", None: 1, True: {False: [1]}},
+    {"mixed": [1, "a", None, {"deep": [{}]}]},
+    # lists of mappings of scalars (table rows), with look-alike text in their strings
+    [{"a": 1}], [{"a": 1, "b": "},\n    {"}, {"c": None}], [{"a": 1}, {}], [{}, {"a": 1}],
+    {"rows": [{"x": "}", "y": "{"}, {"x": 1.5, "y": [1]}, {"z": True}]},
+    [{1: "k", None: 2}, {True: 3}], [OrderedDict(a=1), {"b": 2}],
+]
+
+
+@pytest.mark.parametrize("obj", CASES, ids=range(len(CASES)))
+@pytest.mark.parametrize("indent", [4, 2, 0])
+def test_same_text_as_the_standard_library(obj: Any, indent: int) -> None:
+    assert indented(obj, indent) == json.dumps(obj, indent=indent)
+
+
+def generated(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 4 or roll < 0.5:
+        return rng.choice(SCALARS)
+    if roll < 0.7:
+        return [generated(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if roll < 0.75:  # rows: mappings of scalars
+        return [{f"k{i}": rng.choice(SCALARS) for i in range(rng.randint(0, 3))}
+                for _ in range(rng.randint(1, 4))]
+    if roll < 0.85:
+        return tuple(generated(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+    return {rng.choice(["a", "é", "k\n", ""]) + str(i): generated(rng, depth + 1)
+            for i in range(rng.randint(0, 5))}
+
+
+def test_same_text_for_generated_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(13)
+    monkeypatch.setattr(jsontext._Walker, "FLUSH", 3)  # written in many small pieces
+    for _ in range(3000):
+        doc = [generated(rng) for _ in range(rng.randint(1, 8))]
+        assert indented(doc) == json.dumps(doc, indent=4)
+        stream = io.StringIO()
+        write_indented(doc, stream)
+        assert stream.getvalue() == json.dumps(doc, indent=4) + "\n"
+
+
+@pytest.mark.parametrize("bad", [{"a": object()}, [{1, 2}], {(1, 2): 3}])
+def test_what_json_refuses_is_refused(bad: Any) -> None:
+    with pytest.raises(TypeError):
+        json.dumps(bad, indent=4)
+    with pytest.raises(TypeError):
+        indented(bad)

@@ -1,0 +1,28 @@
+# Sourced by tools/demo and tools/test (from the project's root): `install_venv EXTRA` makes
+# ./.venv with Python 3.11 or newer (first run) and installs sdcadm into it, editable, with
+# the extra EXTRA (sim, test).
+
+# One line and exit 1 when PYTHON (default python3) is missing or older than 3.11, before
+# pip would try to install into it.
+require_python() {
+    local py="${1:-python3}"
+    if ! command -v "$py" >/dev/null 2>&1; then
+        echo "tools/$(basename "$0"): $py not found: sdcadm needs Python 3.11 or newer" >&2
+        exit 1
+    fi
+    if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+        echo "tools/$(basename "$0"): sdcadm needs Python 3.11 or newer; $py is" \
+             "$("$py" -V 2>&1 | head -n 1)" >&2
+        exit 1
+    fi
+}
+
+install_venv() {
+    if [ -x .venv/bin/python ]; then
+        require_python .venv/bin/python
+    else
+        require_python python3
+        python3 -m venv .venv
+    fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$1]"
+}
