@@ -120,6 +120,7 @@ def gather(
             known = channel or app.metadata.get("update_channel")
             f_channels = pool.submit(clients.updates.list_channels)
             f_catalog = pool.submit(clients.updates_for(known).list_images) if known else None
+            _settle([f_channels])
             chans = [
                 Channel(name=c.get("name", ""), description=c.get("description") or "",
                         default=bool(c.get("default")))
@@ -207,7 +208,9 @@ def _settle(futures: list["Future[Any] | None"], until: "Future[Any] | None" = N
     listed = [f for f in futures if f is not None]
     pending = set(listed)
     while pending and not (until is not None and until.done()):
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        # A bounded wait: Ctrl-C delivered to a reading thread only sets a flag, which the
+        # main thread sees when it runs again, not while blocked until a slow read ends.
+        done, pending = wait(pending, timeout=SIGNAL_CHECK, return_when=FIRST_COMPLETED)
         if any(f.exception() is not None for f in done):
             wait(pending, timeout=FAILURE_GRACE)
             for f in listed:
@@ -216,6 +219,7 @@ def _settle(futures: list["Future[Any] | None"], until: "Future[Any] | None" = N
 
 
 FAILURE_GRACE = 0.25  # seconds other reads get to fail too before one error is chosen
+SIGNAL_CHECK = 0.1  # seconds between the main thread's looks at a pending Ctrl-C
 
 
 def sdc_application(sapi: Any) -> Application:

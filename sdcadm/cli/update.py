@@ -103,7 +103,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if abandon:
         if targets or all_ or spec_file or plan_in or resume is not None or dry_run:
             raise UsageError("--abandon RUN takes nothing else")
-        from sdcadm.executor.run import abandon as abandon_run
+        from sdcadm.executor.openruns import abandon as abandon_run
 
         abandon_run(app, abandon)
         return
@@ -191,7 +191,7 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         raise UsageError("-x/--exclude is only valid with --all")
     if not (dry_run or json_out or plan_out):
         # Before planning and asking: the run would be refused under the lock anyway.
-        from sdcadm.executor.run import refuse_if_open
+        from sdcadm.executor.openruns import refuse_if_open
 
         refuse_if_open(app)
     from sdcadm.gather import gather
