@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from cli_runner import make_runner
 
 from sdcadm.sim.testing import SimHandle, start_sim
+
+# Started as a background job (`bash tools/test &`), the suite has SIGINT ignored and would
+# pass that on to every sdcadm it runs: the Ctrl-C tests would then send a signal nobody
+# hears. A handled SIGINT here is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Fast enough for tests, still asynchronous: a 30 s reprovision takes 30 ms.
 TEST_TIME_SCALE = float(os.environ.get("SDCADM_TEST_TIME_SCALE", "0.001"))
