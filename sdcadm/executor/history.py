@@ -318,18 +318,15 @@ def recorded(app: Any, changes: Iterable[Mapping[str, Any]]) -> Iterator[dict[st
 
     changes = list(changes)
     runlog.begin(app, runlog.cli_command(str(changes[0].get("type")) if changes else "run"))
-    try:
+    with runlog.held(app):
         store = store_for(app)
         entry = record_start(app, changes, store=store)
         try:
             yield entry
         except BaseException as e:
             record_finish(app, entry, error=e, store=store)
-            runlog.failed(app, e)
             raise
         record_finish(app, entry, store=store)
-    finally:
-        runlog.end(app)
 
 
 def error_json(error: BaseException | Mapping[str, Any]) -> dict[str, Any]:

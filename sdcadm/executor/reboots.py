@@ -240,7 +240,7 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
 
     lock = RunLock.for_app(app, "reboot-plan run", run_uuid=app.request_id).acquire(
         with_lease=False)
-    try:
+    with runlog.held(app, lock):
         refuse_if_running(rp)
         runlog.begin(app, "reboot-plan run", run_uuid=rp.uuid)
         journal = rp.journal
@@ -272,12 +272,6 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
                           control=with_lease(lock, rp.control_reader()), on_end=on_end)
         finally:
             rp.release()
-    except BaseException as e:
-        runlog.failed(app, e)
-        raise
-    finally:
-        lock.release()
-        runlog.end(app)
 
 
 def previous_start(journal: Journal) -> str | None:

@@ -81,7 +81,7 @@ def execute(
     steps = list(steps)
     run_uuid = app.request_id
     lock = RunLock.for_app(app, command, run_uuid=run_uuid).acquire(with_lease=False)
-    try:
+    with runlog.held(app, lock):
         refuse_if_open(app)
         runlog.begin(app, command, run_uuid=run_uuid)
         kind = work_kind or ("rollbacks" if command == "rollback" else "updates")
@@ -116,12 +116,6 @@ def execute(
         return _drive(app, doc, steps, journal, command=command, options=options,
                       handlers=handlers, previous={}, control=with_lease(lock, control),
                       again=again)
-    except BaseException as e:
-        runlog.failed(app, e)
-        raise
-    finally:
-        lock.release()
-        runlog.end(app)
 
 
 def resume(
@@ -139,7 +133,7 @@ def resume(
     var_dir = Path(app.config.var_dir)
     lock = RunLock.for_app(app, "update --resume", run_uuid=app.request_id).acquire(
         with_lease=False)
-    try:
+    with runlog.held(app, lock):
         target = run_to_resume(var_dir, app, run)
         if target is None:
             return RunResult(app.request_id, "update", "nothing")
@@ -164,12 +158,6 @@ def resume(
         return _drive(app, doc, steps, journal, command=command, options=merged,
                       handlers=handlers, previous=state.steps, resuming=True,
                       control=with_lease(lock, None))
-    except BaseException as e:
-        runlog.failed(app, e)
-        raise
-    finally:
-        lock.release()
-        runlog.end(app)
 
 
 def resume_preview(app: Any, run: str | None = None) -> None:

@@ -26,8 +26,9 @@ import socket
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from sdcadm import observers
 
@@ -230,6 +231,21 @@ def failed(app: Any, error: BaseException) -> None:
     log.record(ERROR, redact(message.splitlines()[0]), err={
         "name": type(error).__name__, "code": getattr(error, "code", None),
         "message": redact(message)})
+
+
+@contextmanager
+def held(app: Any, lock: Any = None) -> Iterator[None]:
+    """Around a run's body: an error that ends it is logged; then the headnode lock (if
+    any) is released and the log ended, whatever happened."""
+    try:
+        yield
+    except BaseException as e:
+        failed(app, e)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+        end(app)
 
 
 def follow(app: Any, journal: Any) -> None:

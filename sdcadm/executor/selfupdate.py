@@ -41,7 +41,7 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
     steps = list(steps)
     start = time.monotonic()
     lock = RunLock.for_app(app, COMMAND).acquire(with_lease=False)
-    try:
+    with runlog.held(app, lock):
         run_uuid = app.request_id
         runlog.begin(app, runlog.cli_command(COMMAND), run_uuid=run_uuid)
         preflight.check(app, preflight.needs(work_root(app), steps))
@@ -80,12 +80,6 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
             app, e, error=error, steps=outcome_steps(outcomes), store=store), entry)
         if error is not None:
             runlog.failed(app, error)
-    except BaseException as e:
-        runlog.failed(app, e)
-        raise
-    finally:
-        lock.release()
-        runlog.end(app)
     if error is not None:
         # One line says it all: what failed, and that nothing was switched.
         error.message = f"{error.message}; {kept}"
