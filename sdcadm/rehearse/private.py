@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdcadm import processes
 from sdcadm.rehearse import SimulatorError
 
 # How the simulator is started; the endpoints it writes to sim.json (its own list, which
@@ -147,13 +148,7 @@ class PrivateSim:
                 self.proc.wait(15)
             except (SimulatorError, subprocess.TimeoutExpired):
                 pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        processes.stop(self.proc)
         self.proc = None
 
     def __enter__(self) -> "PrivateSim":

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from sdcadm import processes
 from sdcadm.sim import ENDPOINTS
 
 
@@ -82,13 +83,7 @@ class SimHandle:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        processes.stop(self.proc)
         self.proc = None
         self.session.close()
 
