@@ -9,6 +9,7 @@ completes an upload. Memory stays constant: one chunk in flight.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from sdcadm.errors import Interrupted, SdcAdmError, StepFailedError
@@ -162,6 +163,37 @@ def verified_chunks(
         raise ChecksumError(f"image file sha1 mismatch: got {digest.hexdigest()}, expected {sha1}")
     if held is not None:
         yield held
+
+
+def file_sha1(path: Path) -> str:
+    """The sha1 of a file on disk, read a chunk at a time."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_verified(updates: Any, uuid: str, path: Path, *, sha1: str | None, size: int | None,
+                  advance: Any = None, cancel: Any = None) -> None:
+    """Download the updates server's file of image `uuid` to `path`: written 0600 to
+    `<path>.part`, size and sha1 checked, then renamed, so `path` is whole or absent
+    (the part file is removed whatever happens)."""
+    from sdcadm.private_files import open_private
+
+    part = path.with_name(path.name + ".part")
+    try:
+        resp = updates.get_file(uuid)
+        try:
+            with open_private(part, "wb") as fh:
+                for chunk in verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
+                                             advance=advance, cancel=cancel):
+                    fh.write(chunk)
+        finally:
+            resp.close()
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def importable(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sdcadm.errors import InternalError, NoSpaceError, SDCClientError, StepFailedError
 from sdcadm.executor.context import ExecContext
-from sdcadm.executor.handlers.images import CHUNK, ChecksumError, verified_chunks
+from sdcadm.executor.handlers.images import ChecksumError, file_sha1, save_verified
 from sdcadm.plan import Step
-from sdcadm.private_files import make_dirs, open_private
+from sdcadm.private_files import make_dirs
 
 USBKEY_TOOL = "/opt/smartdc/bin/sdc-usbkey"
 MOUNT_POINT = "/mnt/usbkey"
@@ -151,7 +151,7 @@ def fetch_platform(clients: Any, item: Any, image: Any, *, channel: str | None,
     if image is None:
         info(f"Using platform file {path}")
         return uncompressed_size(path)
-    if path.is_file() and path.stat().st_size == image.size and _sha1(path) == image.sha1:
+    if path.is_file() and path.stat().st_size == image.size and file_sha1(path) == image.sha1:
         info(f"Using platform file {path}, downloaded already")
         return uncompressed_size(path)
     make_dirs(path.parent)
@@ -168,16 +168,6 @@ def fetch_platform(clients: Any, item: Any, image: Any, *, channel: str | None,
     return uncompressed_size(path)
 
 
-def _sha1(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_platform(clients: Any, image: Mapping[str, Any], path: Path, *,
                       channel: str | None, progress: Any,
                       cancel: Callable[[], bool] | None = None) -> None:
@@ -186,19 +176,10 @@ def download_platform(clients: Any, image: Mapping[str, Any], path: Path, *,
     uuid, version = image["uuid"], image.get("version", "?")
     files = (image.get("files") or [{}])[0]
     size, sha1 = int(files.get("size") or 0), files.get("sha1")
-    part = path.with_name(path.name + ".part")
-    updates = clients.updates_for(channel)
     bar = progress.download(f"Downloading platform {version}", size)
     try:
-        resp = updates.get_file(uuid)
-        try:
-            with open_private(part, "wb") as fh:
-                for chunk in verified_chunks(resp.iter_content(CHUNK), sha1=sha1, size=size,
-                                             advance=bar.advance, cancel=cancel):
-                    fh.write(chunk)
-        finally:
-            resp.close()
-        part.replace(path)
+        save_verified(clients.updates_for(channel), uuid, path, sha1=sha1, size=size,
+                      advance=bar.advance, cancel=cancel)
     except ChecksumError as e:
         raise ChecksumError(f"download of image {uuid} ({version}) is corrupt: {e.message}; "
                             "nothing was installed") from e
@@ -208,7 +189,6 @@ def download_platform(clients: Any, image: Mapping[str, Any], path: Path, *,
                              "run the same command again to retry") from e
     finally:
         bar.close()
-        part.unlink(missing_ok=True)
 
 
 def uncompressed_size(path: Path) -> int:

@@ -14,10 +14,10 @@ from typing import Any
 from sdcadm.errors import InternalError, SdcAdmError, SDCClientError, StepFailedError
 from sdcadm.executor import builds as b
 from sdcadm.executor.context import ExecContext
-from sdcadm.executor.handlers.images import CHUNK, ChecksumError, verified_chunks
+from sdcadm.executor.handlers.images import ChecksumError, file_sha1, save_verified
 from sdcadm.executor.handlers.platforms import NoSpaceError
 from sdcadm.plan import Step
-from sdcadm.private_files import make_dirs, open_private
+from sdcadm.private_files import make_dirs
 
 
 def install_log(ctx: ExecContext) -> Path:
@@ -41,7 +41,7 @@ class DownloadBuild:
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
         path = Path(p["file"])
-        return path.is_file() and (not p.get("sha1") or _file_sha1(path) == p["sha1"])
+        return path.is_file() and (not p.get("sha1") or file_sha1(path) == p["sha1"])
 
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
@@ -51,20 +51,11 @@ class DownloadBuild:
             return
         ctx.say(f"Download update from {ctx.config.updates_url}")
         make_dirs(path.parent)
-        part = path.with_name(path.name + ".part")
-        updates = ctx.clients.updates_for(p.get("channel"))
         bar = ctx.progress.download(f"Downloading sdcadm {p['version']}", int(p["size"] or 0))
         try:
-            resp = updates.get_file(p["image_uuid"])
-            try:
-                with open_private(part, "wb") as fh:
-                    for chunk in verified_chunks(resp.iter_content(CHUNK), sha1=p.get("sha1"),
-                                                 size=int(p["size"] or 0),
-                                                 advance=bar.advance, cancel=ctx.cancelled):
-                        fh.write(chunk)
-            finally:
-                resp.close()
-            part.replace(path)
+            save_verified(ctx.clients.updates_for(p.get("channel")), p["image_uuid"], path,
+                          sha1=p.get("sha1"), size=int(p["size"] or 0), advance=bar.advance,
+                          cancel=ctx.cancelled)
         except ChecksumError as e:
             raise ChecksumError(f"download of sdcadm {p['version']} ({p['image_uuid']}) is "
                                 f"corrupt: {e.message}") from e
@@ -74,7 +65,6 @@ class DownloadBuild:
                                  f"{path} failed: {e}") from e
         finally:
             bar.close()
-            part.unlink(missing_ok=True)
 
 
 class InstallBuild:
@@ -162,16 +152,6 @@ class SwitchBuild:
             raise StepFailedError(f"cannot switch {builds.current_link} to {p['build']}: "
                                   f"{e}") from e
         ctx.say(f"Previous build kept: {builds.previous_link} -> {old}")
-
-
-def _file_sha1(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha1()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _last(out: str) -> str:
