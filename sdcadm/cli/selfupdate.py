@@ -95,6 +95,10 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
 
     state = gather(app, app.config, channel=channel, vms=False)
     app.info(f"Using channel {state.channel or 'default'}")
+    prefix = b.prefix_of(app.config)
+    builds = b.Builds(prefix)
+    in_use = builds.in_use()
+    state, in_use_label = _measured_against(state, in_use)
     if uuid is None:
         choice = rules.latest(state, allow_major=allow_major)
         for line in choice.skipped:
@@ -108,18 +112,13 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
         target = _image(app, state, uuid)
         if not rules.check_image(state, target, allow_major=allow_major,
                                  allow_downgrade=allow_downgrade, warn=app.warn):
-            app.out(f"Already up-to-date: {_running(state)} is the running build.")
+            app.out(f"Already up-to-date: {in_use_label} is the build in use.")
             return
-    prefix = b.prefix_of(app.config)
-    builds = b.Builds(prefix)
     version, stamp = target.version, rules.stamp_of(target)
     path, install = _destination(builds, target)
-    in_use = builds.in_use()
     if path.resolve() == in_use:
         app.out(f"Already up-to-date: {rules.label(version, stamp)} is current in {prefix}.")
         return
-    in_use_label = _running(state) if in_use == b.running_env() else rules.label(
-        *_describe(in_use))
     download = Path(app.config.tmp_dir) / f"sdcadm-{target.uuid}" / \
         f"sdcadm-{version}-py3-none-any.whl"
     if install:
@@ -191,10 +190,23 @@ def _check_room(app: Any, target: "Image", download: Path, prefix: Path) -> None
     check_room(prefix, target.size + b.ENV_OVERHEAD, b.reserve_of(app.config), what)
 
 
-def _running(state: "DatacenterState") -> str:
+def _measured_against(state: "DatacenterState",
+                      in_use: Path) -> tuple["DatacenterState", str]:
+    """The build the rules measure a target against (newer, major, downgrade) is the one
+    the switch replaces: the build `current` names, which is not the running one when an
+    operator runs another build by its path. That build's version stands in for the
+    running one's; and its label."""
+    import dataclasses
+
+    from sdcadm.executor.builds import running_env
     from sdcadm.planner.selfupdate import label
 
-    return label(state.sdcadm_version, state.sdcadm_buildstamp)
+    if in_use != running_env():
+        version, stamp = _describe(in_use)
+        if version is not None:
+            state = dataclasses.replace(state, sdcadm_version=version,
+                                        sdcadm_buildstamp=stamp)
+    return state, label(state.sdcadm_version, state.sdcadm_buildstamp)
 
 
 def _path_note(app: Any, prefix: Path) -> None:

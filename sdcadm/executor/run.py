@@ -248,7 +248,7 @@ def _drive(
     )
     engine = Engine(ctx, handlers or default_handlers(), resume=resuming,
                     change_count=len(doc.get("changes") or ()))
-    restore = _trap_sigint(ctx)
+    restore = trap_stop_signals(ctx)
     try:
         outcomes = engine.run(steps)
     finally:
@@ -387,7 +387,7 @@ def _next_step(outcomes: list[StepOutcome]) -> str:
     return nxt.step.id if nxt else "end"
 
 
-def _trap_sigint(ctx: ExecContext) -> Any:
+def trap_stop_signals(ctx: ExecContext) -> Any:
     """First Ctrl-C (or SIGTERM, SIGHUP): stop at the next safe point. Second: abandon
     immediately."""
     if threading.current_thread() is not threading.main_thread():

@@ -21,6 +21,7 @@ from sdcadm.executor.engine import Engine
 from sdcadm.executor.handlers.selfupdate import self_update_handlers
 from sdcadm.executor.journal import Journal, iso_now
 from sdcadm.executor.lock import RunLock
+from sdcadm.executor.run import trap_stop_signals
 from sdcadm.plan import Step
 
 WORK_KIND = "self-updates"
@@ -59,9 +60,11 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
                             echo=runlog.echo(app))
         ctx = ExecContext(clients=app.clients, config=app.config, progress=progress,
                           journal=journal, warn=getattr(app, "warn", None))
+        restore = trap_stop_signals(ctx)  # Ctrl-C, a kill, a dropped ssh session
         try:
             outcomes = Engine(ctx, self_update_handlers()).run(steps)
         finally:
+            restore()
             progress.close()
         stopped = next((o for o in outcomes if not o.ok), None)
         error: SdcAdmError | None = None

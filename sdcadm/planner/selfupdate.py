@@ -10,8 +10,10 @@ lists is the one `--latest` takes, unless a rule below sets it aside, always wit
   would not run there; IMGAPI's convention: SDC version -> minimum platform stamp).
 
 An IMAGE-UUID is refused when it is not an sdcadm build, a major update without
---allow-major-update, older than the running build without --allow-downgrade, or needs a
-newer platform. Paths (prefix, build directory, download) are given by the caller.
+--allow-major-update, older than the build in use without --allow-downgrade, or needs a
+newer platform. "The build in use" is `state.sdcadm_version`: the running build's, or the
+caller's stand-in for the build the switch replaces. Paths (prefix, build directory,
+download) are given by the caller.
 """
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ def latest(state: DatacenterState, *, allow_major: bool) -> Choice:
 
 def check_image(state: DatacenterState, image: Image, *, allow_major: bool,
                 allow_downgrade: bool, warn: Any) -> bool:
-    """Refuse an IMAGE-UUID the rules set aside; False when it is the running build."""
+    """Refuse an IMAGE-UUID the rules set aside; False when it is the build in use."""
     if image.name != SELF:
         raise ValidationError(f"image {image.uuid} ({image.name}@{image.version}) is not an "
                               f"sdcadm image")
@@ -116,8 +118,8 @@ def check_image(state: DatacenterState, image: Image, *, allow_major: bool,
         return False
     if target < running and not allow_downgrade:
         raise UpdateError(
-            f"image {image.uuid} ({label(image.version, stamp_of(image))}) is older than the "
-            f"running {label(state.sdcadm_version, state.sdcadm_buildstamp)}: use "
+            f"image {image.uuid} ({label(image.version, stamp_of(image))}) is older than "
+            f"{label(state.sdcadm_version, state.sdcadm_buildstamp)}, the build in use: use "
             "--allow-downgrade to downgrade")
     gap = platform_gap(image, state.headnode, state.platforms)
     if gap:

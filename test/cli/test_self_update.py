@@ -148,12 +148,35 @@ def test_latest_installs_beside_the_running_build_and_switches(
         "self-update", "self-update-rollback", "self-update"]
 
 
+def test_an_older_binary_measures_against_the_build_in_use(
+        sdcadm: Any, su: SelfUpdate) -> None:
+    """Run by its path, an older sdcadm (this test's) must not move `current` back: the
+    rules compare with the build `current` names, the one a switch would replace."""
+    r = sdcadm("self-update", su.major["uuid"], "--allow-major-update", "-y", env=su.env())
+    assert r.exit_code == 0, r.err
+    assert su.target("current") == su.build_dir(su.major)
+
+    r = sdcadm("self-update", "--latest", "-y", env=su.env())
+    assert r.exit_code == 0, r.err
+    assert r.out == 'Already up-to-date (using "dev" update channel).\n'
+    r = sdcadm("self-update", su.patch["uuid"], "-y", env=su.env())
+    assert r.exit_code == 2
+    assert error_line(r) == (
+        f"{ERROR} (Usage): Major sdcadm version update requires --allow-major-update option")
+    r = sdcadm("self-update", su.patch["uuid"], "--allow-major-update", "-y", env=su.env())
+    assert r.exit_code == 2
+    assert error_line(r) == (
+        f"{ERROR} (Update): image {su.patch['uuid']} ({label(su.patch)}) is older than "
+        f"{label(su.major)}, the build in use: use --allow-downgrade to downgrade")
+    assert su.target("current") == su.build_dir(su.major)
+
+
 def test_an_older_build_needs_allow_downgrade(sdcadm: Any, su: SelfUpdate) -> None:
     r = sdcadm("self-update", su.older["uuid"], "-y", env=su.env())
     assert r.exit_code == 2
     assert error_line(r) == (
-        f"{ERROR} (Update): image {su.older['uuid']} ({label(su.older)}) is older than the "
-        f"running {running_label()}: use --allow-downgrade to downgrade")
+        f"{ERROR} (Update): image {su.older['uuid']} ({label(su.older)}) is older than "
+        f"{running_label()}, the build in use: use --allow-downgrade to downgrade")
     assert not su.prefix.exists()
 
     r = sdcadm("self-update", su.older["uuid"], "--allow-downgrade", "-y", env=su.env())
@@ -278,3 +301,52 @@ def test_the_self_update_section_is_checked_key_by_key(sdcadm: Any, su: SelfUpda
         bad.write_text(json.dumps(conf))
         r = sdcadm("self-update", "--latest", "-y", env={"SDCADM_CONFIG": str(bad)})
         assert (r.exit_code, error_line(r)) == (2, f"{ERROR} (Config): {bad}: {message}")
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_kill_stops_at_a_safe_point_and_the_same_command_finishes(
+        sdcadm: Any, su: SelfUpdate, sig: str) -> None:
+    """A `kill` or a dropped ssh session while the build installs: the install ends, the
+    build is not switched to, history says so, and the same command finishes the job."""
+    import signal
+    import time
+
+    env = {**os.environ, "SDCADM_CONFIG": str(su.conf), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sdcadm", "self-update", su.patch["uuid"],
+                             "-y"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        journals = list((su.var / "self-updates").glob("*/events.jsonl"))
+        if journals and re.search(r'"event":"step-start","step":"\d+:install-sdcadm:',
+                                  journals[0].read_text()):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(getattr(signal, sig))
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = [ln for ln in err.splitlines() if ln.startswith(ERROR)]
+    assert len(lines) == 1 and lines[0].startswith(f"{ERROR} (Interrupted): interrupted "
+                                                   "before step "), err
+    assert "Traceback" not in err
+    assert not su.current.exists()
+    (entry,) = history(sdcadm, su)
+    assert entry["finished"] and entry["error"]["code"] == "Interrupted"
+
+    r = sdcadm("self-update", su.patch["uuid"], "-y", env=su.env())
+    assert r.exit_code == 0, r.err
+    assert su.target("current") == su.build_dir(su.patch)
+
+
+def test_a_source_given_with_S_is_the_updates_server_asked(sdcadm: Any, su: SelfUpdate,
+                                                           sim: Any) -> None:
+    source = sim.urls["updates"].replace("127.0.0.1", "localhost")
+    assert source != sim.urls["updates"]
+    r = sdcadm("self-update", "-S", source + "/", "--latest", "-n", env=su.env())
+    assert r.exit_code == 0, r.err
+    assert r.out.splitlines()[:2] == [
+        f"[dry-run] Update to {label(su.patch)}",
+        f"    download image {su.patch['uuid']} ({su.patch['files'][0]['size'] / 2**20:.1f} "
+        f"MiB) from {source}, sha1 checked"]
+    assert not su.prefix.exists()
