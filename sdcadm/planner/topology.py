@@ -31,8 +31,13 @@ MANATEE_STATE = ("manatee-adm", "zk-state")
 
 
 def zone_argv(zone: str, *command: str) -> list[str]:
-    """The global-zone command line that runs `command` in a zone."""
-    return ["zlogin", zone, *command]
+    """The global-zone command line that runs `command` in a zone. zlogin joins its
+    arguments into one line for the zone's shell, so the command goes as one argument,
+    each of its words quoted: `zlogin ZONE 'bash -c '"'"'echo stat | nc ...'"'"''` runs
+    exactly `command` there."""
+    import shlex
+
+    return ["zlogin", zone, shlex.join(command)]
 
 
 def _order(insts: Iterable[Instance], state: DatacenterState) -> list[Instance]:

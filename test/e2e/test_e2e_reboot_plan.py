@@ -51,6 +51,19 @@ def ssh_commands(sim: Any) -> list[str]:
     return [m["path"] for m in sim.mutations() if m["service"] == "ssh"]
 
 
+def zone_commands(sim: Any) -> list[list[str]]:
+    """The words each mutating `zlogin ZONE LINE` ran in its zone (LINE split as its shell
+    splits it)."""
+    import shlex
+
+    out = []
+    for c in ssh_commands(sim):
+        argv = shlex.split(c.split(": ", 1)[1])
+        if argv[0] == "zlogin":
+            out.append(shlex.split(" ".join(argv[2:])))
+    return out
+
+
 def plan_dir(sim: Any) -> Path:
     (only,) = list((var_dir(sim) / "reboot-plans").iterdir())
     return only
@@ -114,10 +127,11 @@ def test_a_rolling_reboot_of_small_keeps_every_quorum(dc) -> None:
     assert sent.index(CN02) < sent.index(CN01) < sent.index(HN) and sent[-1] == HN
     assert down_together(dc) <= 2
     # The shard was frozen around the sync's and the primary's reboots, and left unfrozen.
-    ssh = ssh_commands(dc)
-    freezes = [c for c in ssh if "manatee-adm freeze" in c]
-    assert len(freezes) == 2 and all("-r 'sdcadm reboot of " in c for c in freezes)
-    assert sum("manatee-adm unfreeze" in c for c in ssh) == 2
+    zoned = zone_commands(dc)
+    freezes = [w for w in zoned if w[:2] == ["manatee-adm", "freeze"]]
+    assert len(freezes) == 2 and all(w[2] == "-r" and w[3].startswith("sdcadm reboot of ")
+                                     for w in freezes), freezes
+    assert sum(w[:2] == ["manatee-adm", "unfreeze"] for w in zoned) == 2
     status = cli(dc, "reboot-plan", "status", "-j")
     doc = json.loads(status.stdout)
     assert doc["state"] == "done" and doc["summary"] == "5/5 rebooted"

@@ -47,7 +47,7 @@ def test_manatee_one_call_describes_the_shard() -> None:
     roles = read_topology(remote, dc.state(), ["manatee"])
     assert roles == {"manatee": {m1.instance: "primary", m0.instance: "sync",
                                  m2.instance: "async"}}
-    assert remote.calls == [(dc.hn.uuid, ["zlogin", m0.instance, "manatee-adm", "zk-state"])]
+    assert remote.calls == [(dc.hn.uuid, ["zlogin", m0.instance, "manatee-adm zk-state"])]
 
 
 def test_binder_asks_until_the_leader_answers() -> None:

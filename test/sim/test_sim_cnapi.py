@@ -210,7 +210,7 @@ def test_execute_binder_zookeeper_stat(api):
         for quote in ("'", '"'):
             stat = f"{quote}echo stat | nc 127.0.0.1 2181{quote}"
             r = _execute(api, vm["server_uuid"],
-                         f"#!/usr/bin/bash\nzlogin {vm['uuid']} bash -c {stat}\n")
+                         f"#!/usr/bin/bash\nzlogin {vm['uuid']} {stat}\n")
             out = r.json()["stdout"]
             assert r.json()["exitCode"] == 0 and out.startswith("Zookeeper version:")
             modes[alias] = re.search(r"^Mode: (\w+)$", out, re.M).group(1)
@@ -220,8 +220,13 @@ def test_execute_binder_zookeeper_stat(api):
 def test_execute_binder_standalone_in_lab(lab_api):
     vm = lab_api.vm("binder0")
     r = _execute(lab_api, vm["server_uuid"],
-                 f"#!/bin/bash\nzlogin {vm['uuid']} bash -c 'echo stat | nc 127.0.0.1 2181'\n")
+                 f"#!/bin/bash\nzlogin {vm['uuid']} \"bash -c 'echo stat | nc 127.0.0.1 2181'\"\n")
     assert "Mode: standalone" in r.json()["stdout"]
+    # zlogin joins its arguments into one line for the zone's shell: a script given as
+    # words of their own is cut at the pipe, as on SmartOS.
+    r = _execute(lab_api, vm["server_uuid"],
+                 f"#!/bin/bash\nzlogin {vm['uuid']} bash -c 'echo stat | nc 127.0.0.1 2181'\n")
+    assert r.json()["exitCode"] != 0 and "Mode:" not in r.json()["stdout"]
     script = f"#!/bin/bash\nzlogin {lab_api.vm('manatee0')['uuid']} manatee-adm zk-state\n"
     state = json.loads(_execute(lab_api, vm["server_uuid"], script).json()["stdout"])
     assert state["sync"] is None and state["async"] == []

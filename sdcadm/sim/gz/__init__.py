@@ -3,7 +3,8 @@
 Commands arrive over SSH (`sim/sshd.py`) or CNAPI CommandExecute (`sim/execute.py`) as
 one command line; `run()` splits it with shlex, like a shell would, and dispatches on the
 command's name. A command is a module-level handler registered with `@command(...)`;
-`zlogin ZONE CMD...` runs CMD in a zone of this server through the zone registry
+`zlogin ZONE CMD...` runs CMD (its words joined into one shell line, as illumos zlogin
+does) in a zone of this server through the zone registry
 (`@zone_command`). Answers are computed from the simulated state in the simulator's event
 loop, so they always agree with what the APIs say.
 
@@ -90,7 +91,7 @@ def is_mutating(command_line: str) -> bool:
     if not argv:
         return False
     if _base(argv[0]) == "zlogin":
-        inner = argv[2:]
+        inner = zone_line(argv[2:])
         cmd = _lookup(ZONE_COMMANDS, inner) if inner else None
         return cmd is None or cmd.mutating(inner)
     cmd = _lookup(COMMANDS, argv)
@@ -126,10 +127,25 @@ async def _call(handler: Handler, call: Call) -> Output:
     return out  # type: ignore[return-value]
 
 
+def zone_line(args: list[str]) -> list[str] | None:
+    """What the zone's shell runs for `zlogin ZONE ARGS...`: like illumos zlogin, the
+    arguments joined by spaces into one line for `/bin/sh -c` (so `zlogin Z bash -c 'a | b'`
+    runs `bash -c a` piped to `b`; the command must be one quoted argument). A pipeline is
+    handed to the shell as a whole."""
+    line = " ".join(args)
+    inner = split(line)
+    if inner and "|" in inner:
+        return ["sh", "-c", line]
+    return inner
+
+
 async def _zlogin(call: Call) -> Output:
     if len(call.argv) < 3:
         return call.fail("usage: zlogin zonename [command]", 2)
-    zone_id, inner = call.argv[1], call.argv[2:]
+    zone_id = call.argv[1]
+    inner = zone_line(call.argv[2:])
+    if inner is None:
+        return call.fail("sh: syntax error: unterminated quoted string", 2)
     vm = call.world.store.get("vm", zone_id)
     if vm is None or vm.get("server_uuid") != call.server["uuid"] \
             or vm.get("state") == "destroyed":
