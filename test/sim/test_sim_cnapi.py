@@ -259,3 +259,29 @@ def test_vm_load_on_its_server(api):
     assert loaded["uuid"] == vm["uuid"]
     other = api.server("cn01")["uuid"]
     assert api.get("cnapi", f"/servers/{other}/vms/{vm['uuid']}").status_code == 404
+
+
+def test_execute_morayping_in_a_moray_zone(api, sim):
+    def ping(alias, *args):
+        vm = api.vm(alias)
+        line = "source ~/.bashrc; morayping " + " ".join(args)
+        script = f"#!/bin/bash\nzlogin {vm['uuid']} \"bash -c '{line}'\"\n"
+        r = _execute(api, vm["server_uuid"], script)
+        return r.json()
+
+    assert ping("moray0", "-d")["exitCode"] == 0
+    assert ping("moray1")["exitCode"] == 0
+    other = ping("vmapi0")
+    assert other["exitCode"] == 127 and "morayping: command not found" in other["stderr"]
+    sim.add_fault({"type": "ping-fail", "target": api.vm("moray1")["uuid"]})
+    failed = ping("moray1")
+    assert failed["exitCode"] == 1 and "failed to establish connection" in failed["stderr"]
+    assert ping("moray0")["exitCode"] == 0
+    # Two of three manatee peers stopped: the shard takes no writes; a deep ping says so,
+    # a plain one still answers.
+    for alias in ("manatee1", "manatee2"):
+        job = api.ok("POST", "vmapi", f"/vms/{api.vm(alias)['uuid']}?action=stop")["job_uuid"]
+        assert api.ok("GET", "vmapi", f"/jobs/{job}/wait")["execution"] == "succeeded"
+    deep = ping("moray0", "-d")
+    assert deep["exitCode"] == 1 and "manatee" in deep["stderr"]
+    assert ping("moray0")["exitCode"] == 0

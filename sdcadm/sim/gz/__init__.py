@@ -92,7 +92,9 @@ def is_mutating(command_line: str) -> bool:
         return False
     if _base(argv[0]) == "zlogin":
         inner = zone_line(argv[2:])
-        cmd = _lookup(ZONE_COMMANDS, inner) if inner else None
+        if not inner:
+            return True
+        cmd = _lookup(ZONE_COMMANDS, inner)
         return cmd is None or cmd.mutating(inner)
     cmd = _lookup(COMMANDS, argv)
     return cmd is None or cmd.mutating(argv)

@@ -1,11 +1,37 @@
 """`bash -c SCRIPT`, `echo` and `nc`: just enough shell for ZooKeeper's four-letter words
-(`echo stat | nc 127.0.0.1 2181`), in the global zone or in a zone."""
+(`echo stat | nc 127.0.0.1 2181`), in the global zone or in a zone, and for a command run
+with the zone's profile (`source ~/.bashrc; morayping -d`, as the original runs zone tools
+that live on the profile's PATH)."""
 from __future__ import annotations
 
-from sdcadm.sim.gz import Call, Output, command, split, zone_command, zookeeper
+from sdcadm.sim.gz import (
+    COMMANDS,
+    ZONE_COMMANDS,
+    Call,
+    Output,
+    _call,
+    _lookup,
+    command,
+    split,
+    zone_command,
+    zookeeper,
+)
+
+PROFILE = "source ~/.bashrc;"
+
+
+def _profiled(argv: list[str]) -> list[str] | None:
+    """The command of `bash -c 'source ~/.bashrc; CMD ARGS'`, else None."""
+    if len(argv) != 3 or argv[1] != "-c" or not argv[2].startswith(PROFILE):
+        return None
+    return split(argv[2][len(PROFILE):]) or None
 
 
 def _mutating(argv: list[str]) -> bool:
+    inner = _profiled(argv)
+    if inner is not None:
+        found = _lookup(ZONE_COMMANDS, inner) or _lookup(COMMANDS, inner)
+        return found is None or found.mutating(inner)
     return not _pipeline(argv)
 
 
@@ -25,7 +51,13 @@ def _pipeline(argv: list[str]) -> tuple[str, list[str]] | None:
 
 @command("bash", "sh", mutating=_mutating)
 @zone_command("bash", "sh", mutating=_mutating)
-def bash(call: Call) -> Output:
+async def bash(call: Call) -> Output:
+    inner = _profiled(call.argv)
+    if inner is not None:
+        found = _lookup(ZONE_COMMANDS if call.zone else COMMANDS, inner)
+        if found is None:
+            return call.fail(f"bash: {inner[0]}: command not found", 127)
+        return await _call(found.handler, Call(call.world, call.server, inner, zone=call.zone))
     pipe = _pipeline(call.argv)
     if pipe is None:
         return call.fail("bash: only `echo WORD | nc HOST PORT` is understood here", 2)

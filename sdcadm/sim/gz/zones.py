@@ -1,4 +1,5 @@
-"""Commands sdcadm runs inside core zones: `manatee-adm` in a manatee zone."""
+"""Commands sdcadm runs inside core zones: `manatee-adm` in a manatee zone, `morayping` in a
+moray zone."""
 from __future__ import annotations
 
 import json
@@ -90,3 +91,21 @@ def manatee_adm(call: Call) -> Output:
         quorum.unfreeze(call.world)
         return "Unfrozen.\n", "", 0
     return call.fail(f"manatee-adm: unknown command: {sub or '(none)'}", 2)
+
+
+@zone_command("morayping")
+def morayping(call: Call) -> Output:
+    """node-moray's `morayping`: the moray in this zone answers; `-d` (a deep ping) also
+    needs its manatee shard to take writes. Fault `ping-fail` on the zone: no answer."""
+    zone = call.zone or {}
+    if (zone.get("tags") or {}).get("smartdc_role") != "moray":
+        return call.fail("bash: morayping: command not found", 127)
+    if call.world.target_fault("ping-fail", [zone.get("uuid")]):
+        return call.fail('morayping: moray client "127.0.0.1:2020": failed to establish '
+                         "connection")
+    if "-d" in call.argv[1:]:
+        manatee = quorum.status(call.world).get("manatee")
+        if manatee is not None and not manatee["ok"]:
+            return call.fail("morayping: deep ping failed: no connection to the manatee "
+                             "shard")
+    return "", "", 0
