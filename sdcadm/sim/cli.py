@@ -120,7 +120,10 @@ def _answers(url: str | None) -> bool:
     if not url:
         return False
     try:
-        return requests.get(url + "/ping", timeout=2).status_code == 200
+        from sdcadm.sim.web import PROBE_HEADER
+
+        return requests.get(url + "/ping", headers={PROBE_HEADER: "1"},
+                            timeout=2).status_code == 200
     except requests.RequestException:
         return False
 

@@ -46,6 +46,8 @@ def loopback_socket(port: int, *, or_any: bool = True) -> socket.socket:
         return bind(0)
 
 
+PROBE_HEADER = "x-sim-probe"  # `sdcadm-sim up --detach` asking whether a service is up
+
 class RestError(Exception):
     """An error response as restify would send it: `{code, message[, errors]}`.
 
@@ -181,10 +183,13 @@ class ServiceLayer:
 
         from sdcadm.sim.quorum import api_down
 
-        if api_down(self.world, self.service) and await _hang_up(receive):
+        # The launcher's readiness probe asks whether the service is up, not how it is
+        # faring: injected faults and a modelled outage do not apply to it.
+        probe = headers.get(PROBE_HEADER.encode()) == b"1"
+        if not probe and api_down(self.world, self.service) and await _hang_up(receive):
             return
         lose_answer = False
-        for fault in self.world.request_faults(self.service, method, full):
+        for fault in () if probe else self.world.request_faults(self.service, method, full):
             kind = fault["type"]
             if kind == "latency":
                 await asyncio.sleep(float(fault.get("delay", 1.0)))

@@ -3,6 +3,7 @@ and the bookkeeping of asynchronous operations (waiters for long-polls)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import time
@@ -184,12 +185,33 @@ def validate_fault(spec: Any) -> dict[str, Any]:
             raise FaultError(f"bad path regex: {e}") from e
     if kind in TARGETED_FAULTS and not fault.get("target"):
         raise FaultError(f"a {kind} fault needs a target (uuid or '*')")
-    for key in ("rate", "delay"):
+    if fault.get("command"):
+        try:
+            re.compile(fault["command"])
+        except (re.error, TypeError) as e:
+            raise FaultError(f"bad command regex: {e}") from e
+    for key, low, high in (("rate", 0.0, 1.0), ("delay", 0.0, math.inf)):
         if key in fault:
-            try:
-                fault[key] = float(fault[key])
-            except (TypeError, ValueError):
-                raise FaultError(f"{key} must be a number") from None
+            value = _number(fault[key], key)
+            if not low <= value <= high or math.isnan(value) or math.isinf(value):
+                span = "between 0 and 1" if high == 1.0 else "0 or more (seconds)"
+                raise FaultError(f'"{key}" must be a number {span}')
+            fault[key] = value
     if "count" in fault and fault["count"] is not None:
-        fault["count"] = int(fault["count"])
+        count = fault["count"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise FaultError('"count" must be a whole number')
+    if "status" in fault:
+        status = fault["status"]
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise FaultError('"status" must be an HTTP error status (400-599)')
     return fault
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool):
+        raise FaultError(f'"{key}" must be a number')
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise FaultError(f'"{key}" must be a number') from None

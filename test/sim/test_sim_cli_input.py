@@ -26,6 +26,20 @@ def _sim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["--fault", "[1]"], "Invalid value for --fault: a fault is a JSON object: 1"),
     (["--fault", '{"type": "drop", "count": "x"}'],
      'Invalid value for --fault: "count" must be a whole number: {"type": "drop", "count": "x"}'),
+    (["--fault", '{"type": "drop", "count": -1}'],
+     'Invalid value for --fault: "count" must be a whole number: {"type": "drop", "count": -1}'),
+    (["--fault", '{"type": "drop", "rate": 5}'],
+     'Invalid value for --fault: "rate" must be a number between 0 and 1: '),
+    (["--fault", '{"type": "drop", "rate": "nan"}'],
+     'Invalid value for --fault: "rate" must be a number between 0 and 1: '),
+    (["--fault", '{"type": "latency", "delay": -3}'],
+     'Invalid value for --fault: "delay" must be a number 0 or more (seconds): '),
+    (["--fault", '{"type": "error", "status": "abc"}'],
+     'Invalid value for --fault: "status" must be an HTTP error status (400-599): '),
+    (["--fault", '{"type": "error", "status": 200}'],
+     'Invalid value for --fault: "status" must be an HTTP error status (400-599): '),
+    (["--fault", '{"type": "ssh-hang", "target": "*", "command": "svcs ("}'],
+     "Invalid value for --fault: bad command regex: "),
     (["--fault", '{"type": "fail-job"}'],
      "Invalid value for --fault: a fail-job fault needs a target (uuid or '*')"),
     (["--port-base", "65530"],
@@ -79,6 +93,28 @@ def test_a_state_directory_named_like_the_scenario(tmp_path: Path) -> None:
         assert info["scenario"] == "lab"
     finally:
         down = _sim("down", "--state-dir", "lab", cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+
+
+def test_a_fault_on_every_request_does_not_hold_up_the_start(tmp_path: Path) -> None:
+    """The launcher's readiness probe is not subject to injected faults: a datacenter whose
+    CNAPI fails every request starts at once, and CNAPI then fails as asked."""
+    import time
+
+    import requests
+
+    started = time.monotonic()
+    r = _sim("up", "--scenario", "lab", "--state-dir", "dc", "--time-scale", "0.01",
+             "--fault", '{"type": "error", "service": "cnapi", "status": 503}', "--detach",
+             cwd=tmp_path)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert time.monotonic() - started < 60
+        info = json.loads((tmp_path / "dc" / "sim.json").read_text())
+        assert requests.get(info["cnapi"] + "/servers", timeout=10).status_code == 503
+        assert requests.get(info["vmapi"] + "/ping", timeout=10).status_code == 200
+    finally:
+        down = _sim("down", "--state-dir", "dc", cwd=tmp_path)
     assert down.returncode == 0, down.stderr
 
 
