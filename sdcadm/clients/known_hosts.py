@@ -1,10 +1,12 @@
 """The known_hosts file sdcadm checks servers' host keys against (`ssh.knownHosts`).
 
-Parsed once per run and shared by every connection. A key is looked up under the server's
-admin address (`10.99.99.41`, or `[10.99.99.41]:2222` for another port), whatever address
-the connection really goes to. The policy (`ssh.hostKeyPolicy`) says what happens to a key
-that is not there: `strict` refuses it, `accept-new` adds it with a warning; a changed key is
-refused unless the policy is `off`, which accepts anything and says so once.
+Parsed once per run and shared by every connection; a line that cannot be parsed is
+skipped with one warning naming the file and the line, as OpenSSH skips it. A key is looked
+up under the server's admin address (`10.99.99.41`, or `[10.99.99.41]:2222` for another
+port), whatever address the connection really goes to. The policy (`ssh.hostKeyPolicy`)
+says what happens to a key that is not there: `strict` refuses it, `accept-new` adds it
+with a warning; a changed key is refused unless the policy is `off`, which accepts anything
+and says so once.
 """
 from __future__ import annotations
 
@@ -32,13 +34,39 @@ class KnownHosts:
         self.warn = warn
         self.lock = threading.Lock()
         self.keys = paramiko.HostKeys()
-        try:
-            self.keys.load(str(self.path))
-        except FileNotFoundError:
-            pass
-        except (OSError, paramiko.SSHException) as e:
-            raise ConfigError(f"ssh.knownHosts: cannot read {self.path}: {e}") from e
+        self._load()
         self._warned_off = False
+
+    def _load(self) -> None:
+        """Every key of the file. A line that cannot be parsed is skipped with a warning
+        naming it, as OpenSSH skips it: the other servers' keys still count."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise ConfigError(f"ssh.knownHosts: cannot read {self.path}: "
+                              f"{e.strerror or e}") from e
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                entry = _entry(line)
+            except ValueError as e:
+                self.warn(f"Warning: {self.path}:{lineno}: line ignored: {e}")
+                continue
+            if entry is not None:
+                self._add(entry.hostnames, entry.key)
+
+    def _add(self, names: list[str], key: "paramiko.PKey") -> None:
+        """A line's key under each of its names; the first line for a name and key type
+        wins, as in paramiko's own loading."""
+        for name in names:
+            known = self.keys.lookup(name)
+            if known is None or key.get_name() not in known:
+                self.keys.add(name, key.get_name(), key)
 
     def verify(self, ep: Endpoint, key: "paramiko.PKey") -> None:
         """Accept the key, or raise RemoteError(kind="host-key") saying why not."""
@@ -84,6 +112,27 @@ class KnownHosts:
                   f"{key.fingerprint}) to {self.path}")
 
     def _warn_off(self) -> None:
-        if not self._warned_off:
-            self._warned_off = True
+        with self.lock:  # servers connect at once: say it once all the same
+            first, self._warned_off = not self._warned_off, True
+        if first:
             self.warn('Warning: ssh.hostKeyPolicy is "off": server host keys are not checked')
+
+
+def _entry(line: str) -> "paramiko.hostkeys.HostKeyEntry | None":
+    """One known_hosts line's names and key; None for a key type paramiko does not know
+    (skipped quietly, as OpenSSH skips a type it does not know). ValueError says what is
+    wrong with a line that cannot be parsed."""
+    import paramiko
+    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+
+    fields = line.split()
+    if fields[0].startswith("@"):
+        raise ValueError(f"{fields[0]} lines are not supported")
+    if len(fields) < 3:
+        raise ValueError("expected hostnames, key type and key")
+    try:
+        return HostKeyEntry.from_line(" ".join(fields[:3]))
+    except InvalidHostKey as e:
+        raise ValueError("the key is not valid base64") from e
+    except (paramiko.SSHException, ValueError, TypeError, IndexError) as e:
+        raise ValueError(f"the key is not a valid {fields[1]} key") from e

@@ -3,16 +3,18 @@
 Per server (`ssh.concurrency` servers at a time, through `Remote.fleet`): one `svcs -vx`
 for its agents and global zone when any of them is checked, then `svcs -vxz ZONE` per VM.
 The first failure to reach or run on a server (unreachable, host key refused, timeout)
-becomes the error of every target on it not yet checked: a hung server costs one timeout,
-not one per VM. Targets whose SMF is fine are pinged as soon as their server is done, on a
-pool of their own (`health.pingConcurrency`), so pings overlap the SSH fan-out.
+ends its checks: a hung server costs one timeout, not one per VM. The failed command's
+targets get its error, the targets after it a "not checked" line saying where the server
+stopped answering (or the same error, when it was never reached). Targets whose SMF is
+fine are pinged as soon as their server is done, on a pool of their own
+(`health.pingConcurrency`), so pings overlap the SSH fan-out.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from sdcadm.errors import SdcAdmError
+from sdcadm.errors import RemoteError, SdcAdmError
 from sdcadm.health.ping import PingSpec, ping, ping_spec
 from sdcadm.health.rows import HealthRow
 from sdcadm.health.smf import attribute, svcs_errors
@@ -164,29 +166,61 @@ def _agent_names(server: Server | None, targets: Sequence[Target]) -> list[str]:
 
 def _server_smf(session: "Session", targets: Sequence[Target], agents: Sequence[str],
                 timeout: float) -> list[tuple[str, ...]]:
-    """SMF errors per target of one server (empty: healthy so far)."""
-    from sdcadm.clients.remote import RemoteError
+    """SMF errors per target of one server (empty: healthy so far).
 
+    The first command that fails ends the server's checks (one timeout per server): its own
+    targets get its error, the targets after it say why they were not checked, and those
+    already checked keep their answer.
+    """
     out: list[tuple[str, ...] | None] = [None] * len(targets)
-    failure: str | None = None
-    gz = [k for k, t in enumerate(targets) if t.type in ("agent", "global")]
-    if gz:
+    skipped: str | None = None  # why the targets after a failure are not checked
+    answered = False
+    for argv, mine in _smf_commands(targets):
+        if skipped is not None:
+            for k in mine:
+                out[k] = (skipped,)
+            continue
         try:
-            res = session.run(["svcs", "-vx"], timeout=timeout)
+            res = session.run(argv, timeout=timeout)
         except RemoteError as e:
-            failure = e.message
-        else:
+            for k in mine:
+                out[k] = (e.message,)
+            skipped = _not_checked(session, argv, timeout, e, answered=answered)
+            continue
+        answered = True
+        if argv[1] == "-vx":
             parts = attribute(res.stdout, agents)
-            for k in gz:
+            for k in mine:
                 own = parts.get(None if targets[k].type == "global" else targets[k].service, "")
                 out[k] = svcs_errors(res.exit_status, own, res.stderr)
-    for k, t in enumerate(targets):
-        if t.type != "vm" or failure:
-            continue
-        try:
-            res = session.run(["svcs", "-vxz", t.instance], timeout=timeout)
-        except RemoteError as e:
-            failure = e.message
-            continue
-        out[k] = svcs_errors(res.exit_status, res.stdout, res.stderr)
-    return [o if o is not None else (failure or "not checked",) for o in out]
+        else:
+            (k,) = mine
+            out[k] = svcs_errors(res.exit_status, res.stdout, res.stderr)
+    return [o if o is not None else ("not checked",) for o in out]
+
+
+def _smf_commands(targets: Sequence[Target]) -> list[tuple[list[str], list[int]]]:
+    """The commands one server runs, each with the targets it answers for: one `svcs -vx`
+    for the global zone and its agents, then `svcs -vxz ZONE` per VM."""
+    gz = [k for k, t in enumerate(targets) if t.type in ("agent", "global")]
+    commands = [(["svcs", "-vx"], gz)] if gz else []
+    commands += [(["svcs", "-vxz", t.instance], [k]) for k, t in enumerate(targets)
+                 if t.type == "vm"]
+    return commands
+
+
+def _not_checked(session: "Session", argv: Sequence[str], timeout: float, error: RemoteError,
+                 *, answered: bool) -> str:
+    """Why a target after a failed command is not checked. A server never reached (no
+    connection, host key refused) is the same reason for every target; one that stopped
+    answering says which command it stopped at."""
+    from sdcadm.clients.remote import quote
+
+    if error.kind == "timeout":
+        why = f"{quote(argv)} timed out after {timeout:g}s"
+    elif answered:
+        why = error.message.split(": ", 1)[-1] if error.message.startswith("server ") \
+            else error.message
+    else:
+        return error.message
+    return f"not checked: {session.remote.name(session.server)} stopped answering ({why})"

@@ -280,10 +280,156 @@ def test_a_hung_server_costs_one_command_timeout(health, sim):
     assert r.exit_code == 1
     bad = json.loads(r.out)
     assert [e["instance"] for e in bad] == [x["instance"] for x in on]
-    assert {e["health_errors"][0]["message"] for e in bad} == {
-        "server cn01: timed out after 1s: svcs -vx"}
+    # `svcs -vx` (the global zone and its agents) is the command that hung; the VMs after
+    # it were never asked
+    assert {e["type"]: e["health_errors"] for e in bad} == {
+        "agent": [{"message": "server cn01: timed out after 1s: svcs -vx"}],
+        "vm": [{"message": "not checked: cn01 stopped answering (svcs -vx timed out after 1s)"}]}
     assert elapsed < 6, elapsed
     assert health("-s", "cn02").exit_code == 0  # the others still answer
+
+
+def test_a_hung_zone_is_the_only_one_said_to_time_out(health, sim):
+    rows = expected_rows(sim)
+    hn = pick(rows, type="global")
+    # A server's zones are checked in the order VMAPI lists them.
+    order = [vm["uuid"] for vm in get(sim, "vmapi", "/vms", state="active", owner_uuid=ADMIN)
+             if vm["server_uuid"] == hn["server"]]
+    at = len(order) // 2
+    hung = order[at]
+    sim.add_fault({"type": "ssh-hang", "target": hn["server"], "command": f"svcs -vxz {hung}"})
+    t0 = time.monotonic()
+    r = health("-j")
+    elapsed = time.monotonic() - t0
+    assert (r.exit_code, r.err) == (1, "")
+    said = {e["instance"]: e.get("health_errors") for e in json.loads(r.out)}
+    assert said[hung] == [{"message": f"server headnode: timed out after 1s: svcs -vxz {hung}"}]
+    skipped = [{"message": f"not checked: headnode stopped answering (svcs -vxz {hung} timed "
+                           "out after 1s)"}]
+    assert [said[z] for z in order[at + 1:]] == [skipped] * (len(order) - at - 1)
+    # checked before the hang (the zones before it, the global zone, its agents): healthy
+    assert all(said[z] is None for z in order[:at])
+    assert all(said[x["instance"]] is None for x in rows if x["instance"] not in order[at:])
+    assert elapsed < 6, elapsed
+
+
+# -- host keys ----------------------------------------------------------------------------
+
+def sim_known_hosts(sim: Any) -> list[str]:
+    """The simulator's known_hosts lines, one per server (`ADMIN_IP ssh-ed25519 KEY`)."""
+    data = json.loads(Path(sim.config_path).read_text())
+    return Path(data["ssh"]["knownHosts"]).read_text().splitlines()
+
+
+def key_conf(conf: str, tmp_path: Path, lines: list[str] | None, policy: str | None = None
+             ) -> tuple[str, Path]:
+    """`conf` with a known_hosts file of these lines (None: no file) and a host-key policy."""
+    known = tmp_path / "ssh" / "known_hosts"
+    if lines is not None:
+        known.parent.mkdir(exist_ok=True)
+        known.write_text("".join(f"{line}\n" for line in lines))
+    data = json.loads(Path(conf).read_text())
+    data["ssh"] = dict(data["ssh"], knownHosts=str(known))
+    if policy is not None:
+        data["ssh"]["hostKeyPolicy"] = policy
+    path = tmp_path / "keys.conf"
+    path.write_text(json.dumps(data))
+    return str(path), known
+
+
+def fingerprint(line: str) -> str:
+    from paramiko.hostkeys import HostKeyEntry
+
+    entry = HostKeyEntry.from_line(line)
+    assert entry is not None
+    return entry.key.fingerprint
+
+
+def without(lines: list[str], ip: str) -> tuple[list[str], str]:
+    (gone,) = [line for line in lines if line.startswith(f"{ip} ")]
+    return [line for line in lines if line != gone], gone
+
+
+def test_an_unknown_host_key_is_refused_by_default(sdcadm, conf, sim, tmp_path):
+    rows = expected_rows(sim)
+    on = server_rows(rows, "cn02")
+    lines, gone = without(sim_known_hosts(sim), "10.99.99.42")
+    path, known = key_conf(conf, tmp_path, lines)  # no hostKeyPolicy: strict
+    r = sdcadm("--config", path, "check-health", "-j", "-q")
+    assert (r.exit_code, r.err) == (1, "")
+    bad = json.loads(r.out)
+    assert [e["instance"] for e in bad] == [x["instance"] for x in on]
+    refused = (f"server cn02 (10.99.99.42): host key ssh-ed25519 {fingerprint(gone)} is not in "
+               f'{known}: refusing to connect (add it, or set ssh.hostKeyPolicy to "accept-new")')
+    assert {e["health_errors"][0]["message"] for e in bad} == {refused}
+    assert known.read_text() == "".join(f"{line}\n" for line in lines)
+
+
+def test_accept_new_adds_an_unknown_key_once_with_a_warning(sdcadm, conf, sim, tmp_path):
+    rows = expected_rows(sim)
+    lines, gone = without(sim_known_hosts(sim), "10.99.99.42")
+    path, known = key_conf(conf, tmp_path, lines, "accept-new")
+    r = sdcadm("--config", path, "check-health")
+    assert (r.exit_code, r.out) == (0, table(rows))
+    assert r.err == (f"Warning: added the host key of cn02 (10.99.99.42) (ssh-ed25519 "
+                     f"{fingerprint(gone)}) to {known}\n")
+    assert known.read_text().splitlines() == [*lines, gone]
+    again = sdcadm("--config", path, "check-health")
+    assert (again.exit_code, again.out, again.err) == (0, table(rows), "")
+    assert known.read_text().splitlines() == [*lines, gone]
+
+
+def test_accept_new_still_refuses_a_changed_key(sdcadm, conf, sim, tmp_path):
+    rows = expected_rows(sim)
+    on = server_rows(rows, "cn04")
+    path, known = key_conf(conf, tmp_path, sim_known_hosts(sim), "accept-new")
+    sim.add_fault({"type": "ssh-hostkey", "target": on[0]["server"]})
+    r = sdcadm("--config", path, "check-health", "-j", "-q")
+    assert (r.exit_code, r.err) == (1, "")
+    bad = json.loads(r.out)
+    assert [e["instance"] for e in bad] == [x["instance"] for x in on]
+    for e in bad:
+        assert e["health_errors"][0]["message"].startswith(
+            "server cn04 (10.99.99.44): host key CHANGED (ssh-ed25519 SHA256:")
+    assert known.read_text().splitlines() == sim_known_hosts(sim)
+
+
+def test_policy_off_accepts_any_key_and_says_so_once(sdcadm, conf, sim, tmp_path):
+    rows = expected_rows(sim)
+    path, known = key_conf(conf, tmp_path, None, "off")
+    sim.add_fault({"type": "ssh-hostkey", "target": server_rows(rows, "cn04")[0]["server"]})
+    r = sdcadm("--config", path, "check-health")
+    assert (r.exit_code, r.out) == (0, table(rows))
+    assert r.err == 'Warning: ssh.hostKeyPolicy is "off": server host keys are not checked\n'
+    assert not known.exists()
+
+
+def test_a_malformed_known_hosts_line_is_skipped_with_one_warning(sdcadm, conf, sim, tmp_path):
+    rows = expected_rows(sim)
+    lines = ["# sdcadm", "10.99.99.99 ssh-ed25519 AAAA!!notbase64", *sim_known_hosts(sim)]
+    path, known = key_conf(conf, tmp_path, lines)
+    r = sdcadm("--config", path, "check-health")
+    assert (r.exit_code, r.out) == (0, table(rows))  # every other key still counts
+    assert r.err == f"Warning: {known}:2: line ignored: the key is not valid base64\n"
+    # a key left out is still refused: the bad line did not turn checking off
+    lines, _ = without(lines, "10.99.99.43")
+    path, known = key_conf(conf, tmp_path, lines)
+    r = sdcadm("--config", path, "check-health", "-j", "-q")
+    assert r.exit_code == 1
+    assert {e["hostname"] for e in json.loads(r.out)} == {"cn03"}
+    assert r.err == f"Warning: {known}:2: line ignored: the key is not valid base64\n"
+
+
+@pytest.mark.parametrize("line,why", [
+    ("10.99.99.99 ssh-ed25519", "expected hostnames, key type and key"),
+    ("10.99.99.99 ssh-ed25519 QUJD", "the key is not a valid ssh-ed25519 key"),
+    ("@cert-authority *.example.com ssh-ed25519 QUJD", "@cert-authority lines are not supported"),
+])
+def test_other_unparsable_known_hosts_lines(sdcadm, conf, sim, tmp_path, line, why):
+    path, known = key_conf(conf, tmp_path, [*sim_known_hosts(sim), line])
+    r = sdcadm("--config", path, "check-health", "-q")
+    assert (r.exit_code, r.out) == (0, "")
+    assert r.err == f"Warning: {known}:{len(sim_known_hosts(sim)) + 1}: line ignored: {why}\n"
 
 
 # -- selection ----------------------------------------------------------------------------

@@ -164,7 +164,7 @@ async def _zlogin(call: Call) -> Output:
 
 def load_commands() -> None:
     """Import every module that registers commands (once)."""
-    from sdcadm.sim.gz import dns, shell, smf, usbkey, zones  # noqa: F401
+    from sdcadm.sim.gz import dns, imgadm, shell, smf, sysinfo, usbkey, zones  # noqa: F401
 
 
 load_commands()
