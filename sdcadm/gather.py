@@ -151,7 +151,7 @@ def gather(
         # would hold the error line (or the operator's Ctrl-C) for a whole read timeout.
         pool.shutdown(wait=False, cancel_futures=True)
 
-    server_map = {s["uuid"]: _server(s) for s in server_rows}
+    server_map = {s["uuid"]: server_record(s) for s in server_rows}
     instances = _vm_instances(vm_rows, server_map, local, catalog) + _agent_instances(
         server_map.values()
     )
@@ -266,8 +266,9 @@ def _record(cls: Any, fields: dict[str, Any]) -> Any:
     return obj
 
 
-def _server(s: Mapping[str, Any]) -> Server:
-    # The parsed answer is kept as it is (never changed afterwards), not copied.
+def server_record(s: Mapping[str, Any]) -> Server:
+    """The model Server of a CNAPI server object. The parsed answer is kept as it is (never
+    changed afterwards), not copied."""
     sysinfo = s.get("sysinfo") or {}
     agents = s.get("agents") or sysinfo.get("SDC Agents") or []
     return _record(Server, {

@@ -2,9 +2,10 @@
 
 A server is back when CNAPI says it runs the platform it was meant to boot, with a fresh
 cn-agent heartbeat (older than `reboot.heartbeatMaxAge` seconds counts as not reporting)
-and its agents listed; its global zone has no SMF service in trouble; each of its core
-zones runs and passes the instance health check (SMF, and the service's ping where
-`sdcadm.health` knows one); and the replicated groups it holds a member of are whole again:
+and its agents listed; its global zone and its agents pass `sdcadm check-health`'s check
+(SMF, and the agents' pings); each of its core zones runs and passes the instance health
+check (SMF, and the service's ping where `sdcadm.health` knows one: moray's `morayping -d`
+in its zone); and the replicated groups it holds a member of are whole again:
 the manatee shard has its primary, sync and asyncs back with every peer's Postgres answering
 and nobody deposed, the ZooKeeper ensemble serves (`ruok` answers `imok`, a leader exists).
 
@@ -14,11 +15,13 @@ better by waiting (another platform, a service in maintenance, a deposed peer): 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from sdcadm.errors import SdcAdmError
-from sdcadm.executor.health import Health, InstanceGate
+from sdcadm.executor.health import Health, InstanceGate, brief
+from sdcadm.health.smf import PREFIX
 from sdcadm.planner.topology import ZK_STAT, read_shard_state, shard_problem, zk_mode, zone_argv
 
 HEARTBEAT_MAX_AGE = 60.0
@@ -56,25 +59,37 @@ def server_problems(server: Mapping[str, Any], platform: str | None,
     return [], False
 
 
-def smf_problems(remote: Any, server: str, argv: Sequence[str], *,
-                 raise_remote: bool = False) -> tuple[list[str], bool]:
-    """`svcs -vx`-style output to reasons (maintenance is fatal)."""
-    try:
-        res = remote.run(server, list(argv))
-    except SdcAdmError as e:
-        if raise_remote:
-            raise
-        return [e.message.splitlines()[0]], False
-    out = res.stdout.strip()
-    if res.exit_status != 0:
-        err = (res.stderr or out).strip().splitlines()
-        return [f"{' '.join(argv)} failed: {err[0] if err else res.exit_status}"], False
-    if not out:
-        return [], False
-    fmri = out.split()[0]
-    if "State: maintenance" in out:
-        return [f"SMF service {fmri} is in maintenance ({' '.join(argv)})"], True
-    return [f"SMF service {fmri} is not online yet"], False
+@dataclass(frozen=True)
+class GlobalZone(Health):
+    unreachable: bool = False  # nothing on the server could be asked
+
+
+def global_zone_problems(clients: Any, server: Mapping[str, Any]) -> GlobalZone:
+    """The check-health verdict on a server's global zone and its agents (SMF, then the
+    agents' pings), as one Health: each unhealthy row is a reason (`firewaller: ping check
+    to ... failed`); a service in maintenance is fatal; a server no command reached says
+    so once."""
+    from sdcadm.gather import server_record
+    from sdcadm.health import global_zone_health
+
+    srv = server_record(server)
+    if srv.admin_ip is None:  # a listing without sysinfo: the agents' pings need the address
+        try:
+            srv = replace(srv, admin_ip=clients.remote.endpoint(srv.uuid).address)
+        except SdcAdmError:
+            pass  # unreachable: the rows say so
+    rows = global_zone_health(clients, srv)
+    bad = [r for r in rows if not r.healthy]
+    if not bad:
+        return GlobalZone(True)
+    firsts = {r.errors[0] for r in bad if r.errors}
+    if len(bad) == len(rows) and len(firsts) == 1 and not any(
+            e.startswith(PREFIX) for e in firsts):
+        return GlobalZone(False, brief(firsts.pop()), unreachable=True)
+    reasons = [f"{'global zone' if r.type == 'global' else r.service}: "
+               f"{'; '.join(brief(e) for e in r.errors)}" for r in bad]
+    fatal = any("State: maintenance" in e for r in bad for e in r.errors)
+    return GlobalZone(False, "; ".join(reasons), fatal)
 
 
 def default_zone_check(ctx: Any, server: str, vm: Mapping[str, Any]) -> Health:
@@ -103,13 +118,13 @@ class ServerGate:
         if reasons:
             return Health(False, "; ".join(reasons), fatal)
         remote = ctx.clients.remote
-        remote.learn([server])
-        try:
-            gz, fatal = smf_problems(remote, sid, ["svcs", "-vx"], raise_remote=True)
-        except SdcAdmError as e:
+        gz = global_zone_problems(ctx.clients, server)
+        if gz.unreachable:
             # Its global zone cannot be asked: neither can its zones.
-            return Health(False, e.message.splitlines()[0])
-        reasons += gz
+            return Health(False, gz.detail)
+        if not gz.ok:
+            reasons.append(gz.detail)
+            fatal = gz.fatal
         for vm in _core_vms(ctx, sid, server):
             health = self.zone_check(ctx, sid, vm)
             if not health.ok:

@@ -25,6 +25,8 @@ Stable API (used by the update's up-check and the reboot gate):
         connection is kept, so polling costs one command and one ping per call.
     server_health(clients, state, server_uuid, *, settings=None) -> list[HealthRow]
         every row of one server: `global`, its agents, its VMs.
+    global_zone_health(clients, server, *, settings=None) -> list[HealthRow]
+        a model Server's `global` row and its agents' rows (no DatacenterState needed).
     select_targets(state, *, services=None, instances=None, types=None, servers=None,
                    global_servers=None) -> list[Target]
     HealthRow(type, instance, service, hostname, alias, server, healthy, errors)
@@ -35,12 +37,19 @@ Stable API (used by the update's up-check and the reboot gate):
 """
 from __future__ import annotations
 
-from sdcadm.health.check import HealthSettings, check, instance_health, server_health
+from sdcadm.health.check import (
+    HealthSettings,
+    check,
+    global_zone_health,
+    instance_health,
+    server_health,
+)
 from sdcadm.health.rows import HealthRow, UnhealthyError, report, severe_row
 from sdcadm.health.targets import Target, resolve_servers, resolve_words, select_targets
 
 __all__ = [
-    "HealthRow", "HealthSettings", "Target", "UnhealthyError", "check", "instance_health",
+    "HealthRow", "HealthSettings", "Target", "UnhealthyError", "check", "global_zone_health",
+    "instance_health",
     "report", "resolve_servers", "resolve_words", "select_targets", "server_health",
     "severe_row",
 ]

@@ -7,7 +7,8 @@ ends its checks: a hung server costs one timeout, not one per VM. The failed com
 targets get its error, the targets after it a "not checked" line saying where the server
 stopped answering (or the same error, when it was never reached). Targets whose SMF is
 fine are pinged as soon as their server is done, on a pool of their own
-(`health.pingConcurrency`), so pings overlap the SSH fan-out.
+(`health.pingConcurrency`), so pings overlap the SSH fan-out; a service whose ping runs in
+its zone (`ping.ZONE_PINGS`: moray) is pinged on the server's connection right after SMF.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sdcadm.errors import RemoteError, SdcAdmError
-from sdcadm.health.ping import PingSpec, ping, ping_spec
+from sdcadm.health.ping import ZONE_PINGS, PingSpec, ping, ping_spec
 from sdcadm.health.rows import HealthRow
 from sdcadm.health.smf import attribute, svcs_errors
-from sdcadm.health.targets import Target, select_targets
+from sdcadm.health.targets import IGNORED, Target, select_targets
 from sdcadm.model import DatacenterState, Instance, Server
 
 if TYPE_CHECKING:
@@ -87,6 +88,18 @@ def server_health(clients: "Clients", state: DatacenterState, server_uuid: str, 
     return _run(clients, targets, state.servers, settings, keep=True)
 
 
+def global_zone_health(clients: "Clients", server: Server, *,
+                       settings: HealthSettings | None = None) -> list[HealthRow]:
+    """A server's `global` row and one row per agent it reports (SMF, then the agents'
+    pings): the part of `server_health` that needs no DatacenterState, for a server just
+    back from a reboot. The connection is kept for the next poll."""
+    targets = [Target.global_zone(server.uuid, server.hostname, server.admin_ip)]
+    targets += [Target("agent", str(a.get("uuid") or a["name"]), str(a["name"]), server.uuid,
+                       server.hostname, None, server.admin_ip)
+                for a in server.agents if a.get("name") and a["name"] not in IGNORED]
+    return _run(clients, targets, {server.uuid: server}, settings, keep=True)
+
+
 def _target(t: Checkable) -> Target:
     return t if isinstance(t, Target) else Target.of(t)
 
@@ -128,6 +141,13 @@ def _run(clients: "Clients", targets: Sequence[Target], servers: Mapping[str, Se
             found = _server_smf(session, mine, _agent_names(servers.get(session.server), mine),
                                 s.command_timeout)
             smf = dict(zip(idx, found, strict=True))
+            for i, errs in smf.items():
+                zone_ping = ZONE_PINGS.get(targets[i].service) \
+                    if targets[i].type == "vm" else None
+                if not errs and zone_ping:
+                    failed = _zone_ping(session, targets[i].instance, zone_ping,
+                                        s.command_timeout)
+                    smf[i] = (failed,) if failed else ()
             queued = {}
             for i, errs in smf.items():
                 spec = _pinged(targets[i])
@@ -149,6 +169,22 @@ def _run(clients: "Clients", targets: Sequence[Target], servers: Mapping[str, Se
         if failed:
             errors[i] = (failed,)
     return [_row(t, errors[n] or ()) for n, t in enumerate(targets)]
+
+
+def _zone_ping(session: "Session", zone: str, command: Sequence[str],
+               timeout: float) -> str | None:
+    """Run a service's ping in its zone; None when it answers, else why not."""
+    from sdcadm.planner.topology import zone_argv
+
+    what = command[-1].split("; ")[-1]  # `morayping -d`, not the profile around it
+    try:
+        res = session.run(zone_argv(zone, *command), timeout=timeout)
+    except RemoteError as e:
+        return f"{what}: {e.message}"
+    if res.exit_status == 0:
+        return None
+    said = (res.stderr or res.stdout).strip().splitlines()
+    return f"{what} failed: {said[0] if said else f'exit status {res.exit_status}'}"
 
 
 def _pinged(t: Target) -> PingSpec | None:

@@ -3,7 +3,11 @@
 The original's table: `GET /ping` on port 80 for most APIs, cloudapi `/--ping` and grafana
 `/ping` over HTTPS on 443 (certificates not verified: they are the instances' own),
 prometheus `/-/healthy` on 9090, the firewaller agent `/status` on 2021 of its server.
-Healthy iff the answer is HTTP 200. Services without an entry are healthy once SMF is.
+Healthy iff the answer is HTTP 200. A service without an HTTP ping may have one run in its
+zone instead (`ZONE_PINGS`, over the server's SSH connection): moray answers node-moray's
+`morayping -d`, a deep ping that also needs its manatee shard, run with the zone's profile
+(where the moray tools are on PATH) as the original runs zone tools. Services without
+either are healthy once SMF is.
 """
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ PING_PATHS: dict[str, str] = {
     "workflow": "/ping",
     # agents, in their server's global zone
     "firewaller": "/status",
+}
+ZONE_PINGS: dict[str, tuple[str, ...]] = {
+    "moray": ("bash", "-c", "source ~/.bashrc; morayping -d"),
 }
 PING_PORTS: dict[str, int] = {"cloudapi": 443, "grafana": 443, "prometheus": 9090,
                               "firewaller": 2021}

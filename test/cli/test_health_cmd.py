@@ -220,6 +220,20 @@ def test_ping_fail_on_a_server_fails_its_firewaller(health, sim):
     assert r.out == block(fw, f"ping check to {fw['ip']} failed with HTTP code 500")
 
 
+def test_a_moray_is_pinged_in_its_zone(health, sim):
+    """moray has no HTTP ping: node-moray's deep `morayping -d` runs in its zone, so a moray
+    that does not answer, or whose manatee shard takes no writes, is unhealthy."""
+    rows = expected_rows(sim)
+    moray = pick(rows, alias="moray1")
+    sim.add_fault({"type": "ping-fail", "target": moray["instance"]})
+    r = health("-q")
+    assert (r.exit_code, r.err) == (1, "")
+    assert r.out == block(moray, 'morayping -d failed: morayping: moray client '
+                                 '"127.0.0.1:2020": failed to establish connection')
+    sim.clear_faults()
+    assert health("-q").exit_code == 0
+
+
 def test_ping_hang_times_out(health, sim):
     rows = expected_rows(sim)
     cloudapi = pick(rows, alias="cloudapi0")  # HTTPS on 443
