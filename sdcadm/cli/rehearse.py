@@ -56,12 +56,8 @@ def rehearse(app: Any, update_args: tuple[str, ...], plan_file: str | None,
     if report is None:
         app.out("Nothing to rehearse: up-to-date.")
         return
-    live = report["live"]
-    writes = live["writes"]
-    last = (f"The live datacenter received only reads: {live['requests']} requests, "
-            f"{_methods(live['by_method'])}." if not writes else
-            f"The live datacenter received {len(writes)} request(s) other than reads: "
-            f"{writes[0]}")
+    writes = report["live"]["writes"]
+    last = last_line(report["live"])
     if as_json:
         app.out(json.dumps({**report, "last_line": last}, indent=2))
     else:
@@ -74,6 +70,19 @@ def rehearse(app: Any, update_args: tuple[str, ...], plan_file: str | None,
         raise LiveWriteError(last)
     if report["status"] != "ok":
         raise RehearsalFailed(f"the rehearsed update did not complete cleanly: {summary(report)}")
+
+
+def last_line(live: dict[str, Any]) -> str:
+    """What the live datacenter received, from the request log: HTTP requests and the
+    commands run on its servers over SSH."""
+    writes = live["writes"]
+    if writes:
+        return (f"The live datacenter received {len(writes)} request(s) other than reads: "
+                f"{writes[0]}")
+    n = live.get("ssh_commands") or 0
+    ssh = f", and {n} read-only SSH command{'' if n == 1 else 's'}" if n else ""
+    return (f"The live datacenter received only reads: {live['requests']} requests, "
+            f"{_methods(live['by_method'])}{ssh}.")
 
 
 def _methods(by_method: dict[str, int]) -> str:

@@ -13,6 +13,8 @@ address, as OpenSSH's `HostKeyAlias` would have it.
   is ever built from data read from an API.
 - `fleet()` runs work on many servers, `concurrency` at a time, and returns a result or an
   error for every server: one unreachable server never hides the others' answers.
+- Every command goes to the request log (`SDCADM_REQUEST_LOG`) as HTTP requests do, one
+  line each: `ssh EXEC ssh://USER@HOST:PORT <exit status|ERR> <ms>ms <command>`.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Ty
 
 from sdcadm.clients.known_hosts import KnownHosts
 from sdcadm.errors import ConfigError, RemoteError, SdcAdmError
+from sdcadm.private_files import open_private
 
 if TYPE_CHECKING:
     pass
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
+_log_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class Remote:
         self._lock = threading.Lock()
         self._known: KnownHosts | None = None
         self._pkey: Any = None
+        self.log_path = os.environ.get("SDCADM_REQUEST_LOG")
         if not verbose:
             # paramiko reports a peer that hangs up through logging; the error it raises
             # says the same, once, where it matters.
@@ -280,16 +285,22 @@ class Remote:
         """
         limit = self.settings.command_timeout if timeout is None else timeout
         command = quote(argv)
-        for attempt in (1, 2):
-            client = self._client(server)
-            try:
-                result = self._exec(server, client, tuple(str(a) for a in argv), command, limit)
-                break
-            except _Stale:
-                self.release(server)
-                if attempt == 2:
-                    raise RemoteError(f"server {self.name(server)}: connection lost running: "
-                                      f"{command}", kind="unreachable") from None
+        started, status = time.monotonic(), "ERR"
+        try:
+            for attempt in (1, 2):
+                client = self._client(server)
+                try:
+                    result = self._exec(server, client, tuple(str(a) for a in argv), command,
+                                        limit)
+                    status = str(result.exit_status)
+                    break
+                except _Stale:
+                    self.release(server)
+                    if attempt == 2:
+                        raise RemoteError(f"server {self.name(server)}: connection lost "
+                                          f"running: {command}", kind="unreachable") from None
+        finally:
+            self._log(server, command, status, started)
         if check and not result.ok:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise RemoteError(f"server {self.name(server)}: {command} exited "
@@ -326,6 +337,24 @@ class Remote:
         finally:
             chan.close()
         return CommandResult(server, argv, out, err, status)
+
+    def _log(self, server: str, command: str, status: str, started: float) -> None:
+        """One line of the request log for a command (where it went: the address it was
+        sent to, addressMap applied)."""
+        if not self.log_path:
+            return
+        ip = self._servers.get(server, (server, None))[1]
+        where = "%s:%d" % map_address(self.address_map, ip, self.settings.port) if ip else server
+        ms = (time.monotonic() - started) * 1000
+        line = f"ssh EXEC ssh://{self.settings.user}@{where} {status} {ms:.0f}ms {command}\n"
+        with _log_lock:
+            try:
+                with open_private(self.log_path, "a") as f:
+                    f.write(line)
+            except OSError as e:  # a debugging aid never fails a command: say so once
+                self.warn(f"sdcadm: warning: cannot write request log {self.log_path}: "
+                          f"{e.strerror or e}")
+                self.log_path = None
 
     # -- many servers -----------------------------------------------------------------------
     def fleet(self, servers: Iterable[str], work: Callable[[Session], T], *,

@@ -184,3 +184,87 @@ def cause(step: Mapping[str, Any], faults: Iterable[Mapping[str, Any]]) -> Mappi
             continue
         return f
     return None
+
+
+# The faults the simulator counts in `fired` each time they strike; every other kind is a
+# standing condition that strikes whatever meets it, never counted.
+REQUEST_KINDS = frozenset({"error", "latency", "drop"})
+COUNTED = REQUEST_KINDS | {"fail-job", "ping-fail", "ping-hang", "corrupt-file"}
+# For "the plan reboots no server" and "the plan does not reboot cn03".
+PLAN_DOES = {"reboot-server": ("reboots no server", "reboot"),
+             "reprovision": ("reprovisions no instance", "reprovision"),
+             "install-agent": ("installs no agent", "install an agent on"),
+             "import-image": ("imports no image", "import"),
+             "check-shard": ("checks no shard", "check the shard of")}
+
+
+def never_fired(fault: Mapping[str, Any], ran: Iterable[Mapping[str, Any]],
+                members: Mapping[str, Iterable[tuple[str, str | None]]]) -> str | None:
+    """Why an injected fault never struck in the run (the steps that `ran`), or None when
+    it did or may have: a fault the simulator counts is judged by its count, a standing one
+    by whether a step it can fail met its target."""
+    kind = str(fault.get("type"))
+    if fault.get("fired"):
+        return None
+    if kind == "fail-job":
+        actions: tuple[str, ...] = ((JOB_ACTIONS[str(fault["action"])],)
+                                    if fault.get("action") in JOB_ACTIONS
+                                    else tuple(JOB_ACTIONS.values()))
+    else:
+        actions = AFFECTS.get(kind, ())
+    if not actions and kind not in COUNTED:
+        return None  # a standing fault of which nothing is known: it may have struck
+    target = str(fault.get("target") or "*")
+    meets = [s for s in ran if s.get("action") in actions]
+    if actions and not meets:
+        return (f"the plan {PLAN_DOES[actions[0]][0]}" if len(actions) == 1
+                and actions[0] in PLAN_DOES else "no step of the plan can meet it")
+    if actions and not any(_meets(s, target, members) for s in meets):
+        name = _named(fault)
+        return (f"the plan does not {PLAN_DOES[actions[0]][1]} {name}" if len(actions) == 1
+                and actions[0] in PLAN_DOES else f"no step of the plan met {name}")
+    if kind not in COUNTED:
+        return None
+    if fault.get("rate") is not None:
+        return f"its {float(fault['rate']):.0%} chance never came up"
+    if kind in REQUEST_KINDS:
+        svc = fault.get("service")
+        apis = ", ".join(map(str, svc)) if isinstance(svc, list) else svc
+        return f"the run sent {apis if apis and apis != '*' else 'the APIs'} no request " \
+               "it applies to"
+    return "nothing in the run met it"
+
+
+def _meets(step: Mapping[str, Any], target: str,
+           members: Mapping[str, Iterable[tuple[str, str | None]]]) -> bool:
+    """Whether a step concerns `target` (an instance, a server or an image): it names it,
+    reboots the server of that instance or verifies its service, or names an instance on
+    that server."""
+    if target == "*":
+        return True
+    p = step.get("params") or {}
+    named = {str(step.get("target"))}
+    for v in p.values():
+        if isinstance(v, str):
+            named.add(v)
+        elif isinstance(v, (list, tuple)):
+            named.update(str(x) for x in v if isinstance(x, str))
+    if target in named:
+        return True
+    action = step.get("action")
+    for service, insts in members.items():
+        for inst, server in insts:
+            if inst == target and ((action == "reboot-server" and server in named)
+                                   or (action == "verify" and service in named)):
+                return True
+            if server == target and inst in named:
+                return True
+    return False
+
+
+def _named(fault: Mapping[str, Any]) -> str:
+    """The fault's target as the operator named it (`reboot-hang:cn03`: cn03)."""
+    label = str(fault.get("label") or "")
+    if label and not label.startswith("{") and ":" in label:
+        return label.split(":")[1]
+    return str(fault.get("target"))

@@ -3,13 +3,17 @@
 Every request to the live datacenter comes from one of these children (planning with
 `update --plan-out`, `history -j`, `sdcadm-sim snapshot`), each writing sdcadm's request log
 (`SDCADM_REQUEST_LOG`, one line per request: `<api> <METHOD> <url> <status> <ms>ms`) to a
-file of the rehearsal; the rehearsal itself sends none there. Counting the lines that are
-not reads is how the report can say that the live datacenter only received reads.
+file of the rehearsal; the rehearsal itself sends none there. The commands they run on the
+servers over SSH are in the same log (`ssh EXEC ssh://USER@HOST:PORT <status> <ms>ms
+<command>`): the snapshot reads the HA roles (`manatee-adm zk-state`, ZooKeeper's `stat`).
+Counting the requests and commands that are not reads is how the report can say that the
+live datacenter only received reads.
 """
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -17,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from sdcadm.planner.topology import MANATEE_STATE, ZK_STAT, zone_argv
 from sdcadm.rehearse import ForwardedError
 
 SDCADM_COMMAND: list[str] = [sys.executable, "-m", "sdcadm"]
 SNAPSHOT_COMMAND: list[str] = [sys.executable, "-m", "sdcadm.sim.cli", "snapshot"]
 READS = frozenset({"GET", "HEAD"})
+# Commands that only read, each run in a zone (`zone_argv`): the HA roles.
+READ_COMMANDS = (MANATEE_STATE, ZK_STAT)
 ERROR_LINE = re.compile(r"^(sdcadm[\w -]*): error \(([^)]+)\): ", re.M)
 
 
@@ -83,22 +90,35 @@ def snapshot(scenario: Path, *, config: str | None, **kw: Any) -> Finished:
 
 @dataclass
 class Audit:
-    """What a request log says about the requests sent to some base URLs."""
+    """What a request log says about the requests sent to some base URLs and the commands
+    run on some servers."""
 
     requests: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    ssh_commands: int = 0
     writes: list[str] = field(default_factory=list)  # every line that is not a read
 
     def to_json(self) -> dict[str, Any]:
         return {"requests": self.requests, "by_method": dict(self.by_method),
-                "writes": list(self.writes)}
+                "ssh_commands": self.ssh_commands, "writes": list(self.writes)}
+
+    def __add__(self, other: "Audit") -> "Audit":
+        methods = dict(self.by_method)
+        for method, n in other.by_method.items():
+            methods[method] = methods.get(method, 0) + n
+        return Audit(self.requests + other.requests, methods,
+                     self.ssh_commands + other.ssh_commands, self.writes + other.writes)
 
 
-def audit(logs: Iterable[Path], bases: Iterable[str]) -> Audit:
-    """The requests of `logs` that went to one of `bases` (scheme://host:port/path)."""
+def audit(logs: Iterable[Path], bases: Iterable[str],
+          ssh_targets: Iterable[str] | None = None) -> Audit:
+    """The requests of `logs` that went to one of `bases` (scheme://host:port/path), and
+    the SSH commands that went to one of `ssh_targets` (HOST:PORT; None: every one). A
+    command is a read when it is one of READ_COMMANDS in a zone."""
     prefixes = tuple(b.rstrip("/") + "/" for b in bases if b) + tuple(b.rstrip("/") + "?"
                                                                           for b in bases if b)
     exact = {b.rstrip("/") for b in bases if b}
+    servers = None if ssh_targets is None else set(ssh_targets)
     out = Audit()
     for log in logs:
         try:
@@ -106,10 +126,16 @@ def audit(logs: Iterable[Path], bases: Iterable[str]) -> Audit:
         except FileNotFoundError:
             continue
         for line in lines:
-            parts = line.split()
+            parts = line.split(maxsplit=5)
             if len(parts) < 3:
                 continue
             method, url = parts[1], parts[2]
+            if parts[0] == "ssh" and url.startswith("ssh://"):
+                if servers is None or url.rpartition("@")[2] in servers:
+                    out.ssh_commands += 1
+                    if not _reads(parts[5] if len(parts) > 5 else ""):
+                        out.writes.append(line)
+                continue
             if not (url.startswith(prefixes) or url in exact):
                 continue
             out.requests += 1
@@ -117,3 +143,11 @@ def audit(logs: Iterable[Path], bases: Iterable[str]) -> Audit:
             if method not in READS:
                 out.writes.append(line)
     return out
+
+
+def _reads(command: str) -> bool:
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return False
+    return len(argv) > 1 and any(argv == zone_argv(argv[1], *c) for c in READ_COMMANDS)

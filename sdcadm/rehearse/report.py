@@ -29,10 +29,11 @@ class Facts:
 def build(facts: Facts) -> dict[str, Any]:
     tries = timeline.attempts(facts.events)
     waves = timeline.waves(facts.steps, tries, facts.basis)
-    clock = timeline.Clock(waves)
+    clock = timeline.Clock(seg for w in waves for seg in w.segments)
     spans = timeline.runs(facts.events)
     total = sum(clock.span(a, b) for a, b in spans)
     measured = sum(b - a for a, b in spans)
+    shares = timeline.wave_spans(waves, tries, spans)
     ran = [s for s in facts.steps if s["id"] in tries]
     report: dict[str, Any] = dict(facts.extra)
     report["rehearsal"] = {**report.get("rehearsal", {}), "elapsed_s": round(measured, 3),
@@ -40,24 +41,27 @@ def build(facts: Facts) -> dict[str, Any]:
     report["predicted"] = {
         "total_s": round(total, 1),
         "basis": facts.basis.describe(s["action"] for s in ran),
-        "waves": [{"wave": w.key, "steps": sum(1 for s in w.steps if s in tries),
-                   "rehearsal_s": round(w.measured, 3), "predicted_s": round(w.predicted, 2)}
-                  for w in waves]}
-    report["services"] = _services(facts, tries, clock)
+        "waves": [{"wave": w.key, "changes": w.changes,
+                   "steps": sum(1 for s in w.steps if s in tries),
+                   "rehearsal_s": round(sum(b - a for a, b in share), 3),
+                   "predicted_s": round(sum(clock.span(a, b) for a, b in share), 2)}
+                  for w, share in zip(waves, shares, strict=True)]}
+    report["services"] = _services(facts, tries)
     end = spans[-1][1] if spans else 0.0
     report["quorum_losses"] = [_loss(q, clock, end) for q in facts.quorum_losses]
     report["failures"] = _failures(facts, tries)
+    report["faults_not_fired"] = _not_fired(facts, ran)
     report["resume"] = dict(facts.resume) if facts.resume else None
     converged = not report["failures"] or bool(facts.resume and facts.resume.get("converged"))
     report["status"] = "ok" if converged and not report["quorum_losses"] else "failed"
     return report
 
 
-def _services(facts: Facts, tries: Mapping[str, list[timeline.Attempt]],
-              clock: timeline.Clock) -> list[dict[str, Any]]:
+def _services(facts: Facts, tries: Mapping[str, list[timeline.Attempt]]) -> list[dict[str, Any]]:
     out = []
+    clocks = timeline.service_clocks(facts.steps, tries, facts.members, facts.basis)
     for service, windows in sorted(timeline.outages(facts.steps, tries, facts.members).items()):
-        predicted, measured, most = timeline.longest_below_usual(windows, clock)
+        predicted, measured, most = timeline.longest_below_usual(windows, clocks[service])
         usual = len(facts.members.get(service) or ()) or len(windows)
         out.append({"service": service, "instances": usual, "most_down": most,
                     "longest_below_usual_s": round(predicted, 1),
@@ -94,7 +98,20 @@ def _failures(facts: Facts, tries: Mapping[str, list[timeline.Attempt]]) -> list
     return out
 
 
+def _not_fired(facts: Facts, ran: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The operator's faults (`--faults`) that never struck, and why."""
+    out = []
+    for f in facts.faults:
+        why = faultlib.never_fired(f, ran, facts.members) if f.get("label") else None
+        if why:
+            out.append({"fault": f["label"], "why": why})
+    return out
+
+
 # -- printing ---------------------------------------------------------------------------------
+
+WAVE_LABEL = 40  # columns for the services of a wave that ran together
+
 
 def duration(s: float) -> str:
     if s < 1:
@@ -112,6 +129,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     cells = [list(header)] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+
+
+def _wave_label(wave: Mapping[str, Any]) -> str:
+    """A wave's changes, as many as fit in WAVE_LABEL columns, then how many more."""
+    changes = list(wave.get("changes") or [wave["wave"]])
+    names, label = list(changes), ", ".join(changes)
+    while len(label) > WAVE_LABEL and len(names) > 1:
+        names.pop()
+        label = f"{', '.join(names)} +{len(changes) - len(names)} more"
+    return label
 
 
 def render(report: Mapping[str, Any]) -> list[str]:
@@ -136,7 +163,7 @@ def render(report: Mapping[str, Any]) -> list[str]:
                       for a, b in pred["basis"].items())
     lines += ["", f"Predicted wall time at real latencies: {duration(pred['total_s'])}"
               + (f" ({basis})" if basis else "")]
-    rows = [(w["wave"], w["steps"], duration(w["rehearsal_s"]), duration(w["predicted_s"]))
+    rows = [(_wave_label(w), w["steps"], duration(w["rehearsal_s"]), duration(w["predicted_s"]))
             for w in pred["waves"]]
     rows.append(("total", r["steps_run"], duration(r["elapsed_s"]), duration(pred["total_s"])))
     lines += _table(("WAVE", "STEPS", "REHEARSAL", "PREDICTED"), rows)
@@ -166,4 +193,6 @@ def render(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"update --resume converged after {n} attempt(s)." if resume.get("converged")
                      else f"update --resume did not converge after {n} attempt(s): "
                           f"{resume.get('error') or 'see the report'}")
+    for f in report.get("faults_not_fired") or ():
+        lines.append(f"Fault {f['fault']} never fired: {f['why']}.")
     return lines

@@ -84,7 +84,10 @@ def rehearse(app: Any, req: Request) -> dict[str, Any] | None:
             doc, events = _journal(Path(json.loads(private_conf.read_text())["varDir"]))
             facts = _facts(sim, state, doc, events, samples, req.speed, resume)
         bases = _live_urls(config)
-        live = processes.audit([live_log, private_log], bases)
+        # Every command the rehearsal's own children ran went to a live server; the private
+        # run's only count when they reached one.
+        from_private = processes.audit([private_log], bases, _live_ssh(config, state))
+        live = processes.audit([live_log], bases) + from_private
         facts.extra.update({
             "uuid": app.request_id, "started": started, "finished": _now(),
             "command": command, "key": record.plan_key(plan_doc),
@@ -93,7 +96,7 @@ def rehearse(app: Any, req: Request) -> dict[str, Any] | None:
             "rehearsal": {"speed": req.speed, "time_scale": 1.0 / req.speed,
                           "phases": phases},
             "live": {**live.to_json(),
-                     "from_private_run": processes.audit([private_log], bases).requests,
+                     "from_private_run": from_private.requests + from_private.ssh_commands,
                      "log": str(live_log) if req.keep_dir else None},
         })
         from sdcadm.rehearse.report import build
@@ -318,6 +321,17 @@ def _facts(sim: PrivateSim, state: "DatacenterState", doc: dict[str, Any],
 def _live_urls(config: "Config") -> list[str]:
     return [u for u in (config.sapi_url, config.imgapi_url, config.vmapi_url, config.cnapi_url,
                         config.wfapi_url, config.updates_url) if u]
+
+
+def _live_ssh(config: "Config", state: "DatacenterState") -> set[str]:
+    """Where SSH reaches the live servers (HOST:PORT, the live addressMap applied); the
+    copy's servers have the live ones' admin addresses."""
+    from sdcadm.clients.remote import SshSettings, map_address
+
+    port = SshSettings.from_config(config).port
+    amap = dict(getattr(config, "address_map", None) or {})
+    return {"%s:%d" % map_address(amap, s.admin_ip, port) for s in state.servers.values()
+            if s.admin_ip}
 
 
 def _dc_summary(state: "DatacenterState") -> dict[str, Any]:

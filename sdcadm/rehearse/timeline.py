@@ -6,12 +6,16 @@ The rehearsal ran at an accelerated clock (time scale `s`): every operation late
 simulator (`L`, real seconds, per action below) lasted `L x s`, while everything else (HTTP,
 SSH, sdcadm itself) took its own time. A step that took `d` is predicted to take
 `d - L x s + L` in the real datacenter, or, where the live history has done that action
-before, the median of those real durations. A wave (consecutive steps of one change) lasts
-the schedule of its steps at those durations (`concurrency` at a time, `after` and
-`exclusive` honoured, as the executor runs them) plus the time sdcadm spent between steps;
-the gaps between waves are sdcadm's own time too and are kept as measured. Stretching each
-wave to its predicted length gives one map from the rehearsal's clock to the predicted one,
-used for the total, each wave, each service's outage and each quorum loss.
+before, the median of those real durations. A wave is what the executor ran together (the
+services `update` runs side by side, else the consecutive steps of one change); each of its
+groups of steps is at work for the schedule of its steps at those durations (`concurrency`
+at a time, `after` and `exclusive` honoured, as the executor runs them) plus the time
+sdcadm spent in it beyond that schedule, and the time between steps and between waves is
+sdcadm's own, kept as measured. Stretching the groups to their predicted lengths gives one
+map from the rehearsal's clock to the predicted one, used for the total, each wave (from its
+first step to the next wave's, so that the waves add up to the total) and each quorum loss.
+A service's time below its usual count is measured on a clock of its own steps, stretched
+to their own predicted durations: a service that ran beside others is not timed by them.
 """
 from __future__ import annotations
 
@@ -143,19 +147,12 @@ class Basis:
 
 @dataclass
 class Wave:
-    key: str
+    key: str  # its change, or its changes joined when several ran together
+    changes: list[str]
     steps: list[str]
     # (from, to, stretch) of the rehearsal's clock: each step, or each parallel group, at
     # work; the time between them is sdcadm's own and is not stretched.
     segments: list[tuple[float, float, float]]
-
-    @property
-    def measured(self) -> float:
-        return sum(b - a for a, b, _f in self.segments)
-
-    @property
-    def predicted(self) -> float:
-        return sum((b - a) * f for a, b, f in self.segments)
 
 
 def merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -168,41 +165,78 @@ def merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]
     return out
 
 
+def _change(step: Mapping[str, Any]) -> str:
+    return str(step.get("change") or step.get("parallel") or step.get("action"))
+
+
 def waves(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt]],
           basis: Basis) -> list[Wave]:
-    """Consecutive steps of one change form a wave (only steps that ran are in one). Its
-    predicted length is the schedule of its steps at their predicted durations, plus the
-    time sdcadm spent between steps in the rehearsal (kept as measured)."""
+    """What the executor ran together is a wave: a group of steps of several changes run in
+    parallel (`update`'s services that run together), else the consecutive steps of one
+    change. Only waves with steps that ran are kept. The waves follow one another; their
+    segments stretch the rehearsal's clock (`segments`)."""
+    together: list[tuple[list[str], list[Mapping[str, Any]]]] = []  # (changes, steps)
+    for group in _groups(steps):
+        changes = list(dict.fromkeys(_change(s) for s in group))
+        if len(changes) == 1 and together and together[-1][0] == changes:
+            together[-1][1].extend(group)  # the next group of the same change
+        else:
+            together.append((changes, list(group)))
     out: list[Wave] = []
-    current: str | None = None
-    members: list[Mapping[str, Any]] = []
+    for changes, members in together:
+        segs = segments(members, tries, basis)
+        if segs:
+            out.append(Wave(", ".join(changes), changes, [s["id"] for s in members], segs))
+    return out
 
-    def close() -> None:
-        ran = [s for s in members if tries.get(s["id"])]
-        if current is None or not ran:
-            return
-        segments: list[tuple[float, float, float]] = []
-        for group in _groups(ran):
-            measured_d = {s["id"]: sum(a.length for a in tries[s["id"]]) for s in group}
-            predicted_d = {s["id"]: sum(basis.predict(s["action"], a.length, a.outcome)
-                                        for a in tries[s["id"]]) for s in group}
-            busy = merge((a.start, a.end) for s in group for a in tries[s["id"]])
-            measured = sum(b - a for a, b in busy)
-            # What a parallel group spent beyond the tightest schedule of its steps is
-            # sdcadm's own time: kept as it was.
-            slack = max(0.0, measured - schedule(group, measured_d))
-            predicted = schedule(group, predicted_d) + slack
-            factor = predicted / measured if measured > 0 else 1.0
-            segments.extend((a, b, factor) for a, b in busy)
-        out.append(Wave(current, [s["id"] for s in members], segments))
 
-    for step in steps:
-        key = str(step.get("change") or step.get("parallel") or step.get("action"))
-        if key != current:
-            close()
-            current, members = key, []
-        members.append(step)
-    close()
+def segments(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt]],
+             basis: Basis) -> list[tuple[float, float, float]]:
+    """(from, to, stretch) of the time `steps` were at work in the rehearsal: per group of
+    the executor, its busy time stretched to the schedule of its steps at their predicted
+    durations, plus the time sdcadm spent in the group beyond the tightest schedule (kept
+    as measured)."""
+    ran = [s for s in steps if tries.get(s["id"])]
+    out: list[tuple[float, float, float]] = []
+    for group in _groups(ran):
+        measured_d = {s["id"]: sum(a.length for a in tries[s["id"]]) for s in group}
+        predicted_d = {s["id"]: sum(basis.predict(s["action"], a.length, a.outcome)
+                                    for a in tries[s["id"]]) for s in group}
+        busy = merge((a.start, a.end) for s in group for a in tries[s["id"]])
+        measured = sum(b - a for a, b in busy)
+        # What a parallel group spent beyond the tightest schedule of its steps is sdcadm's
+        # own time: kept as it was.
+        slack = max(0.0, measured - schedule(group, measured_d))
+        predicted = schedule(group, predicted_d) + slack
+        factor = predicted / measured if measured > 0 else 1.0
+        out.extend((a, b, factor) for a, b in busy)
+    return out
+
+
+def wave_spans(wave_list: Sequence[Wave], tries: Mapping[str, list[Attempt]],
+               run_spans: Sequence[tuple[float, float]]) -> list[list[tuple[float, float]]]:
+    """Each wave's share of the runs: from the start of its first step to the start of the
+    next wave's (the last one's, to the end of its run), the time before a run's first step
+    going to that step's wave. The shares add up to the runs."""
+    owner = {sid: n for n, w in enumerate(wave_list) for sid in w.steps}
+    starts = sorted((a.start, owner[sid]) for sid, atts in tries.items() if sid in owner
+                    for a in atts)
+    out: list[list[tuple[float, float]]] = [[] for _ in wave_list]
+    current: int | None = None
+    for a, b in run_spans:
+        inside = [(t, n) for t, n in starts if a <= t <= b]
+        if inside:
+            current = inside[0][1]
+        if current is None:
+            continue
+        since = a
+        for t, n in inside:
+            if n != current:
+                if t > since:
+                    out[current].append((since, t))
+                current, since = n, t
+        if b > since:
+            out[current].append((since, b))
     return out
 
 
@@ -259,13 +293,9 @@ class Clock:
     """Maps the rehearsal's clock onto the predicted one: the time steps were at work
     stretched by their factor, the rest as it was."""
 
-    def __init__(self, wave_list: Iterable[Wave]) -> None:
-        segs: list[tuple[float, float, float]] = []
-        for w in wave_list:
-            segs.extend(w.segments)
-        segs.sort()
+    def __init__(self, segs: Iterable[tuple[float, float, float]]) -> None:
         self.segments: list[tuple[float, float, float]] = []
-        for a, b, f in segs:  # waves do not overlap; clip defensively if they do
+        for a, b, f in sorted(segs):  # waves do not overlap; clip defensively if they do
             if self.segments and a < self.segments[-1][1]:
                 a = self.segments[-1][1]
             if b > a:
@@ -287,11 +317,12 @@ class Clock:
         return max(0.0, self.at(b) - self.at(a))
 
 
-def outages(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt]],
-            members: Mapping[str, Sequence[tuple[str, str | None]]],
-            ) -> dict[str, dict[str, tuple[float, float]]]:
-    """service -> instance -> (from, to) it did not serve: its reprovision with the DNS and
-    health waits around it, an agent's install, or a reboot of its server."""
+def _taken_out(steps: Sequence[Mapping[str, Any]],
+               members: Mapping[str, Sequence[tuple[str, str | None]]],
+               ) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
+    """(service, instance, step) for each instance a step takes out of service: its
+    reprovision with the DNS and health waits around it, an agent's install, or a reboot of
+    its server."""
     on_server: dict[str, list[tuple[str, str]]] = {}
     agent_on: dict[tuple[str, str], str] = {}  # (agent, server) -> its instance
     for service, insts in members.items():
@@ -299,26 +330,45 @@ def outages(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt
             if server:
                 on_server.setdefault(server, []).append((service, inst))
                 agent_on[(service, server)] = inst
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-
-    def add(service: str, inst: str, a: float, b: float) -> None:
-        have = out.setdefault(service, {}).get(inst)
-        out[service][inst] = (min(a, have[0]), max(b, have[1])) if have else (a, b)
-
     for step in steps:
         p = step.get("params") or {}
+        action = step["action"]
+        if action in INSTANCE_OUTAGE:
+            yield (str(p.get("service") or step.get("change")),
+                   str(p.get("instance") or step["target"]), step)
+        elif action == "install-agent":
+            agent, server = str(p.get("agent") or step.get("change")), str(step["target"])
+            yield agent, agent_on.get((agent, server), server), step
+        elif action == "reboot-server":
+            for service, inst in on_server.get(str(step["target"]), []):
+                yield service, inst, step
+
+
+def outages(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt]],
+            members: Mapping[str, Sequence[tuple[str, str | None]]],
+            ) -> dict[str, dict[str, tuple[float, float]]]:
+    """service -> instance -> (from, to) it did not serve: its reprovision with the DNS and
+    health waits around it, an agent's install, or a reboot of its server."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for service, inst, step in _taken_out(steps, members):
         for a in tries.get(step["id"], []):
-            action = step["action"]
-            if action in INSTANCE_OUTAGE:
-                add(str(p.get("service") or step.get("change")),
-                    str(p.get("instance") or step["target"]), a.start, a.end)
-            elif action == "install-agent":
-                agent, server = str(p.get("agent") or step.get("change")), str(step["target"])
-                add(agent, agent_on.get((agent, server), server), a.start, a.end)
-            elif action == "reboot-server":
-                for service, inst in on_server.get(str(step["target"]), []):
-                    add(service, inst, a.start, a.end)
+            have = out.setdefault(service, {}).get(inst)
+            out[service][inst] = ((min(a.start, have[0]), max(a.end, have[1])) if have
+                                  else (a.start, a.end))
     return out
+
+
+def service_clocks(steps: Sequence[Mapping[str, Any]], tries: Mapping[str, list[Attempt]],
+                   members: Mapping[str, Sequence[tuple[str, str | None]]],
+                   basis: Basis) -> dict[str, Clock]:
+    """service -> the predicted clock of its outages: the steps that took its instances
+    out stretched to their own predicted durations, the time between them as it was. A
+    service that ran beside others is timed by its own steps, not by its wave's."""
+    own: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for service, _inst, step in _taken_out(steps, members):
+        own.setdefault(service, {})[step["id"]] = step
+    return {service: Clock(segments(list(by_id.values()), tries, basis))
+            for service, by_id in own.items()}
 
 
 def longest_below_usual(windows: Mapping[str, tuple[float, float]],

@@ -87,6 +87,77 @@ def test_a_failed_step_is_blamed_on_the_fault_that_matches_it():
     assert faults.cause(repro, fired[:1]) is None
 
 
+MEMBERS = {"moray": [("vm-1", "srv-7"), ("vm-2", "srv-8")], "cns": [("vm-3", "srv-8")]}
+REPROVISION_VM2 = step("2:reprovision:vm-2", "reprovision", "vm-2", "moray", instance="vm-2",
+                       service="moray", server_uuid="srv-8")
+WAIT_VM2 = step("3:wait-instance:vm-2", "wait-instance", "vm-2", "moray", instance="vm-2",
+                service="moray")
+REBOOT_SRV8 = step("4:reboot-server:srv-8", "reboot-server", "srv-8", "reboot")
+VERIFY = step("5:verify:datacenter", "verify", "datacenter", "verify", services=["cns"])
+
+
+@pytest.mark.parametrize("fault, ran, why", [
+    # reboot-hang:cn07 with a plan that reboots nothing, another server, that server
+    ({"type": "reboot-hang", "target": "srv-7", "label": "reboot-hang:cn07"},
+     [REPROVISION_VM2, WAIT_VM2], "the plan reboots no server"),
+    ({"type": "reboot-hang", "target": "srv-7", "label": "reboot-hang:cn07"},
+     [REBOOT_SRV8], "the plan does not reboot cn07"),
+    ({"type": "reboot-hang", "target": "srv-8", "label": "reboot-hang:cn08"},
+     [REBOOT_SRV8], None),
+    # a reprovision failure: counted by the simulator
+    ({"type": "fail-job", "action": "reprovision", "target": "vm-1", "count": 1, "fired": 0,
+      "label": "reprovision:moray1"}, [REPROVISION_VM2], "the plan does not reprovision moray1"),
+    ({"type": "fail-job", "action": "reprovision", "target": "vm-2", "count": 1, "fired": 1,
+      "label": "reprovision:moray2"}, [REPROVISION_VM2], None),
+    ({"type": "fail-job", "action": "reprovision", "target": "*", "rate": 0.05, "fired": 0,
+      "label": "reprovision:5%"}, [REPROVISION_VM2], "its 5% chance never came up"),
+    ({"type": "fail-job", "action": "install-agent", "target": "srv-7", "fired": 0,
+      "label": "install-agent:cn07"}, [REPROVISION_VM2], "the plan installs no agent"),
+    # standing conditions of an instance: met by a wait for it, a reboot of its server or
+    # the verification of its service
+    ({"type": "unhealthy", "target": "vm-2", "fired": 0, "label": "unhealthy:moray2"},
+     [REPROVISION_VM2, WAIT_VM2], None),
+    ({"type": "unhealthy", "target": "vm-2", "fired": 0, "label": "unhealthy:moray2"},
+     [REBOOT_SRV8], None),
+    ({"type": "unhealthy", "target": "vm-3", "fired": 0, "label": "unhealthy:cns0"},
+     [VERIFY], None),
+    ({"type": "unhealthy", "target": "vm-1", "fired": 0, "label": "unhealthy:moray1"},
+     [REPROVISION_VM2, WAIT_VM2, VERIFY], "no step of the plan met moray1"),
+    ({"type": "unhealthy", "target": "vm-1", "fired": 0, "label": "unhealthy:moray1"},
+     [REPROVISION_VM2], "no step of the plan can meet it"),
+    # a server that SSH cannot reach, met by a wait for an instance on it
+    ({"type": "ssh-unreachable", "target": "srv-8", "label": "ssh-unreachable:cn08"},
+     [WAIT_VM2], None),
+    # API errors: counted
+    ({"type": "error", "service": "cnapi", "status": 503, "fired": 0,
+      "label": "api-error:cnapi"}, [REPROVISION_VM2],
+     "the run sent cnapi no request it applies to"),
+    ({"type": "error", "service": "cnapi", "status": 503, "rate": 0.1, "fired": 0,
+      "label": "api-error:cnapi:10%"}, [REPROVISION_VM2], "its 10% chance never came up"),
+    ({"type": "error", "service": "cnapi", "status": 503, "fired": 3,
+      "label": "api-error:cnapi"}, [REPROVISION_VM2], None),
+    # a JSON fault names its target by uuid; one the rehearsal knows nothing of is not judged
+    ({"type": "reboot-hang", "target": "srv-7", "label": '{"type": "reboot-hang"}'},
+     [REBOOT_SRV8], "the plan does not reboot srv-7"),
+    ({"type": "ssh-hostkey", "target": "srv-7", "label": "{}"}, [], None),
+])
+def test_a_fault_that_never_fired_says_why(fault, ran, why):
+    assert faults.never_fired(fault, ran, MEMBERS) == why
+
+
+def test_the_report_names_each_fault_that_never_fired_in_one_line():
+    hang = {"type": "reboot-hang", "target": "srv-7", "label": "reboot-hang:cn07"}
+    mine = {"type": "unhealthy", "target": "srv-7", "message": "after a reboot"}  # no label
+    got = report.build(report.Facts(steps=STEPS, events=EVENTS, members={}, faults=[hang, mine],
+                                    basis=timeline.Basis(LATENCIES, time_scale=0.01)))
+    assert got["faults_not_fired"] == [{"fault": "reboot-hang:cn07",
+                                        "why": "the plan reboots no server"}]
+    assert got["status"] == "ok"
+    text = report.render({**got, "command": "sdcadm update moray",
+                          "rehearsal": {**got["rehearsal"], "speed": 100}})
+    assert text[-1] == "Fault reboot-hang:cn07 never fired: the plan reboots no server."
+
+
 # -- the timeline -----------------------------------------------------------------------------
 
 STEPS = [step("1:import-image:i", "import-image", "i", "download"),
@@ -132,12 +203,16 @@ def test_the_prediction_puts_the_real_latencies_back_and_keeps_sdcadms_own_time(
                  "cn-agent": [("a-7", "srv-7"), ("a-8", "srv-8")]}))
     waves = {w["wave"]: w for w in got["predicted"]["waves"]}
     assert list(waves) == ["download", "moray", "cn-agent"]
-    assert waves["download"]["predicted_s"] == pytest.approx(20.5 + 0.01, abs=0.05)
-    assert waves["moray"]["predicted_s"] == pytest.approx(30.5 + 0.02, abs=0.05)
+    # Each wave runs until the next one starts: sdcadm's time between them is its own.
+    assert waves["download"]["predicted_s"] == pytest.approx(20.5 + 0.01 + 0.085, abs=0.01)
+    assert waves["moray"]["predicted_s"] == pytest.approx(30.5 + 0.02 + 0.075, abs=0.01)
     # Two installs side by side: the wave lasts one install, not two.
-    assert waves["cn-agent"]["predicted_s"] == pytest.approx(15.0 + 0.01, abs=0.05)
+    assert waves["cn-agent"]["predicted_s"] == pytest.approx(15.0 + 0.01 + 0.04, abs=0.01)
     gaps = 0.9 - 0.215 - 0.325 - 0.16
     assert got["predicted"]["total_s"] == pytest.approx(20.51 + 30.52 + 15.01 + gaps, abs=0.1)
+    assert sum(w["predicted_s"] for w in waves.values()) == pytest.approx(
+        got["predicted"]["total_s"], abs=0.05)
+    assert sum(w["rehearsal_s"] for w in waves.values()) == pytest.approx(0.9)
     assert got["rehearsal"]["elapsed_s"] == pytest.approx(0.9)
     assert got["predicted"]["basis"]["reprovision"] == {"source": "simulator", "seconds": 30.5}
     services = {s["service"]: s for s in got["services"]}
@@ -161,7 +236,7 @@ def test_past_runs_in_history_replace_the_simulators_latencies():
     basis = timeline.Basis(LATENCIES, time_scale=0.01, samples=samples)
     got = report.build(report.Facts(steps=STEPS, events=EVENTS, basis=basis, members={}))
     waves = {w["wave"]: w for w in got["predicted"]["waves"]}
-    assert waves["moray"]["predicted_s"] == pytest.approx(60.0 + 0.01, abs=0.05)
+    assert waves["moray"]["predicted_s"] == pytest.approx(60.0 + 0.01 + 0.075, abs=0.01)
     assert got["predicted"]["basis"]["reprovision"] == {"source": "history", "samples": 1,
                                                         "seconds": 60.0}
 
@@ -211,12 +286,146 @@ def test_a_wave_is_scheduled_as_the_executor_runs_its_steps():
     assert timeline.schedule(five, {s["id"]: 15.0 for s in five}) == 45.0
 
 
+def _service(n: int, name: str, *, parallel: str | None = None) -> list[dict[str, Any]]:
+    """A service's update: its SAPI update, its one instance's reprovision, the wait for it
+    (each after the previous one when it runs beside other services, as `update` plans)."""
+    ids = [f"{n}:sapi-update-service:{name}", f"{n + 1}:reprovision:{name}0",
+           f"{n + 2}:wait-instance:{name}0"]
+    kw: dict[str, Any] = {"parallel": parallel, "concurrency": 2} if parallel else {}
+    return [step(ids[0], "sapi-update-service", name, name, **kw),
+            step(ids[1], "reprovision", f"{name}0", name, service=name, instance=f"{name}0",
+                 **kw, **({"after": (ids[0],)} if parallel else {})),
+            step(ids[2], "wait-instance", f"{name}0", name, service=name, instance=f"{name}0",
+                 **kw, **({"after": (ids[1],)} if parallel else {}))]
+
+
+# a, b and c run together two at a time (c once a is done), then d alone; b's instance
+# takes 0.1 s of sdcadm's own time to come up. At time scale 0.01 each reprovision waits
+# 0.305 s, plus 0.01 s of sdcadm's own time.
+TOGETHER = [*_service(1, "a", parallel="wave:1"), *_service(4, "b", parallel="wave:1"),
+            *_service(7, "c", parallel="wave:1"), *_service(10, "d")]
+TOGETHER_TIMES = {"1": (0.0, 0.01), "2": (0.01, 0.325), "3": (0.325, 0.335),
+                  "4": (0.0, 0.01), "5": (0.01, 0.325), "6": (0.325, 0.425),
+                  "7": (0.335, 0.345), "8": (0.345, 0.66), "9": (0.66, 0.67),
+                  "10": (0.7, 0.71), "11": (0.71, 1.025), "12": (1.025, 1.035)}
+
+
+def test_services_that_run_together_are_one_wave_and_each_is_timed_by_its_own_steps():
+    rows = [(0.0, "run-start", None, {}), (1.1, "run-end", None, {"status": "done"})]
+    for s in TOGETHER:
+        a, b = TOGETHER_TIMES[s["id"].split(":")[0]]
+        rows += [(a, "step-intent", s["id"], {}), (b, "step-end", s["id"], {"outcome": "done"})]
+    rows.sort(key=lambda r: r[0])
+    got = report.build(report.Facts(
+        steps=TOGETHER, events=shifted(rows), basis=timeline.Basis(LATENCIES, time_scale=0.01),
+        members={name: [(f"{name}0", "srv-7")] for name in "abcd"}))
+    waves = got["predicted"]["waves"]
+    assert [(w["wave"], w["changes"], w["steps"]) for w in waves] == [
+        ("a, b, c", ["a", "b", "c"], 9), ("d", ["d"], 3)]
+    # Two reprovisions side by side, then the third: two reprovisions long, not three.
+    assert waves[0]["predicted_s"] == pytest.approx(2 * (0.01 + 30.51 + 0.01) + 0.03, abs=0.01)
+    assert waves[1]["predicted_s"] == pytest.approx(0.01 + 30.51 + 0.01 + 0.065, abs=0.01)
+    # The waves follow one another: they add up to the whole run.
+    assert sum(w["predicted_s"] for w in waves) == pytest.approx(
+        got["predicted"]["total_s"], abs=0.05)
+    assert sum(w["rehearsal_s"] for w in waves) == pytest.approx(1.1)
+    # Each service is down for its own reprovision and wait, whatever ran beside it.
+    longest = {s["service"]: s["longest_below_usual_s"] for s in got["services"]}
+    assert longest == pytest.approx({"a": 30.52, "b": 30.61, "c": 30.52, "d": 30.52},
+                                    abs=0.05)
+    text = report.render({**got, "command": "sdcadm update a b c d",
+                          "rehearsal": {**got["rehearsal"], "speed": 100}})
+    assert any(ln.startswith("a, b, c  ") for ln in text), text
+
+
+@pytest.mark.parametrize("changes, label", [
+    (["moray"], "moray"),
+    (["cns", "docker", "sdc", "cloudapi", "cmon"], "cns, docker, sdc, cloudapi, cmon"),
+    (["adminui", "amon", "amonredis", "assets", "cloudapi", "cmon", "cns", "docker"],
+     "adminui, amon, amonredis, assets +4 more"),
+])
+def test_a_wave_of_many_services_is_named_within_its_column(changes, label):
+    wave = {"wave": ", ".join(changes), "changes": changes, "steps": 3, "rehearsal_s": 0.1,
+            "predicted_s": 30.0}
+    got = {"rehearsal": {"steps": 3, "steps_run": 3, "elapsed_s": 0.1, "speed": 1000},
+           "predicted": {"total_s": 30.0, "basis": {}, "waves": [wave]}, "services": [],
+           "quorum_losses": [], "failures": [], "command": "sdcadm update --all"}
+    text = report.render(got)
+    row = text[next(n for n, ln in enumerate(text) if ln.startswith("WAVE")) + 1]
+    assert row.split("  ")[0] == label and row.endswith("30s")
+
+
 def test_a_clock_stretches_only_the_waves():
-    w = timeline.Wave("x", [], [(10.0, 11.0, 30.0)])
-    clock = timeline.Clock([w])
+    clock = timeline.Clock([(10.0, 11.0, 30.0)])
     assert clock.at(5.0) == 5.0
     assert clock.at(10.5) == pytest.approx(10.5 + 14.5)
     assert clock.span(9.0, 12.0) == pytest.approx(1.0 + 30.0 + 1.0)
+
+
+# -- the live side ----------------------------------------------------------------------------
+
+LIVE_LOG = [
+    "sapi GET http://10.0.0.1/applications?name=sdc 200 3ms",
+    "cnapi GET http://10.0.0.2/servers 200 5ms",
+    "ssh EXEC ssh://root@10.99.99.7:22 0 40ms zlogin z1 'manatee-adm zk-state'",
+    "ssh EXEC ssh://root@10.99.99.8:22 ERR 10000ms zlogin z2 'bash -c '\"'\"'echo stat | nc "
+    "127.0.0.1 2181'\"'\"''",
+]
+PRIVATE_LOG = [
+    "vmapi GET http://127.0.0.1:4001/vms 200 2ms",
+    "ssh EXEC ssh://root@127.0.0.1:40001 0 3ms svcadm -z z9 disable -s registrar",
+]
+
+
+@pytest.mark.parametrize("live, private, want", [
+    # the snapshot's reads of the HA roles, over SSH, are counted
+    ([], [], (2, {"GET": 2}, 2, [])),
+    # the private run's commands went to the private copy: not the live datacenter's
+    ([], ["ssh EXEC ssh://root@127.0.0.1:40002 0 3ms svcadm -z z9 enable registrar"],
+     (2, {"GET": 2}, 2, [])),
+    # ... unless one reached a live server
+    ([], ["ssh EXEC ssh://root@10.99.99.7:22 0 3ms svcadm -z z9 disable registrar"],
+     (2, {"GET": 2}, 3, ["ssh EXEC ssh://root@10.99.99.7:22 0 3ms svcadm -z z9 disable "
+                         "registrar"])),
+    # a command that is not one of the reads is not a read, even in a zone
+    (["ssh EXEC ssh://root@10.99.99.7:22 0 3ms zlogin z1 'manatee-adm freeze -r x'"], [],
+     (2, {"GET": 2}, 3, ["ssh EXEC ssh://root@10.99.99.7:22 0 3ms zlogin z1 'manatee-adm "
+                         "freeze -r x'"])),
+    (["sapi PUT http://10.0.0.1/services/s 200 3ms"], [],
+     (3, {"GET": 2, "PUT": 1}, 2, ["sapi PUT http://10.0.0.1/services/s 200 3ms"])),
+])
+def test_the_live_side_counts_requests_and_ssh_commands(tmp_path, live, private, want):
+    from sdcadm.rehearse import processes
+
+    (tmp_path / "live.log").write_text("\n".join(LIVE_LOG + live) + "\n")
+    (tmp_path / "private.log").write_text("\n".join(PRIVATE_LOG + private) + "\n")
+    bases = ["http://10.0.0.1", "http://10.0.0.2"]
+    got = (processes.audit([tmp_path / "live.log"], bases)
+           + processes.audit([tmp_path / "private.log"], bases,
+                             {"10.99.99.7:22", "10.99.99.8:22"}))
+    assert (got.requests, got.by_method, got.ssh_commands, got.writes) == want
+
+
+@pytest.mark.parametrize("live, line", [
+    ({"requests": 21, "by_method": {"GET": 21}, "ssh_commands": 2, "writes": []},
+     "The live datacenter received only reads: 21 requests, all GET, and 2 read-only SSH "
+     "commands."),
+    ({"requests": 21, "by_method": {"GET": 21}, "ssh_commands": 1, "writes": []},
+     "The live datacenter received only reads: 21 requests, all GET, and 1 read-only SSH "
+     "command."),
+    ({"requests": 21, "by_method": {"GET": 20, "HEAD": 1}, "ssh_commands": 0, "writes": []},
+     "The live datacenter received only reads: 21 requests, 20 GET, 1 HEAD."),
+    ({"requests": 21, "by_method": {"GET": 21}, "writes": []},  # a report of an older sdcadm
+     "The live datacenter received only reads: 21 requests, all GET."),
+    ({"requests": 21, "by_method": {"GET": 21}, "ssh_commands": 1,
+      "writes": ["ssh EXEC ssh://root@10.99.99.7:22 0 3ms reboot"]},
+     "The live datacenter received 1 request(s) other than reads: ssh EXEC "
+     "ssh://root@10.99.99.7:22 0 3ms reboot"),
+])
+def test_the_last_line_says_what_the_live_datacenter_received(live, line):
+    from sdcadm.cli.rehearse import last_line
+
+    assert last_line(live) == line
 
 
 # -- keys, summaries -----------------------------------------------------------------------------
