@@ -2,6 +2,8 @@
 # The whole release upgrade in the order the Triton operator guide recommends:
 #
 #    1. sdcadm itself                       sdcadm self-update --latest
+#       (the steps below run the build it installs: <selfUpdate.prefix>/current/bin
+#       goes first on PATH)
 #    2. preload every image                 sdcadm update -f just-images.yaml
 #    3. maintenance mode on                 sdcadm dc-maint start
 #    4. the agents                          sdcadm update -f agents.yaml
@@ -32,7 +34,23 @@ esac
 dry() { [ "${mode[*]:-}" = "-n" ]; }
 step() { printf '\n== %s\n' "$*" >&2; "$@"; }
 
+# Where self-update installs builds: `selfUpdate.prefix` of the configuration sdcadm loads
+# (`sdcadm info -j`, one JSON object), else the default.
+self_update_prefix() {
+    local prefix
+    prefix="$(sdcadm info -j | tr -d '\n' |
+        sed -n 's/.*"selfUpdate": *{[^}]*"prefix": *"\([^"]*\)".*/\1/p')"
+    printf '%s\n' "${prefix:-/opt/smartdc/sdcadm}"
+}
+
 step sdcadm self-update --latest "${mode[@]}"
+# The old sdcadm may still come first on PATH: every later step runs the build self-update
+# made current (none before the first self-update: the sdcadm on PATH then stays).
+current="$(self_update_prefix)/current/bin"
+if [ -x "$current/sdcadm" ]; then
+    export PATH="$current:$PATH"
+    echo "The steps below run $current/sdcadm" >&2
+fi
 step sdcadm update -f "$here/just-images.yaml" "${mode[@]}"
 if dry; then
     printf '\n== sdcadm dc-maint start (skipped in a dry run)\n' >&2

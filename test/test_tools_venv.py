@@ -1,8 +1,9 @@
 """tools/venv.sh, which tools/demo and tools/test source: a Python older than 3.11 is refused
-in one line before pip runs."""
+in one line before pip runs; the man page is where `man` finds it with the venv on PATH."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,28 @@ def test_a_new_enough_python_passes(tmp_path: Path, version: str) -> None:
 def test_the_running_python_passes(tmp_path: Path) -> None:
     proc = require_python(sys.executable, tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "fine\n", "")
+
+
+def test_the_man_page_is_found_with_the_venv_on_path(tmp_path: Path) -> None:
+    """`man sdcadm` works in the venv tools/demo and tools/test make, though an editable
+    install puts no page in it: man(1) looks beside .venv/bin, in .venv/share/man."""
+    if shutil.which("man") is None:
+        pytest.skip("no man(1) here")
+    (tmp_path / "man").mkdir()
+    page = tmp_path / "man" / "sdcadm.1"
+    shutil.copy(ROOT / "man" / "sdcadm.1", page)
+    # A venv made already, whose python (3.11) runs pip and says nothing.
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    fake = Path(fake_python(tmp_path, "3.11.7"))
+    fake.rename(tmp_path / ".venv" / "bin" / "python")
+    for _ in range(2):  # tools/test and tools/demo run it again and again
+        proc = subprocess.run(["bash", "-c", f'source "{ROOT}/tools/venv.sh"; install_venv test',
+                               "tools/test"], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+        assert (proc.returncode, proc.stderr) == (0, "")
+    env = {k: v for k, v in os.environ.items() if k not in ("MANPATH", "MANOPT")}
+    env["PATH"] = f"{tmp_path / '.venv' / 'bin'}:/usr/bin:/bin"
+    found = subprocess.run(["man", "-w", "sdcadm"], capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr
+    assert Path(found.stdout.strip()).resolve() == page.resolve()

@@ -1,6 +1,7 @@
 # Sourced by tools/demo and tools/test (from the project's root): `install_venv EXTRA` makes
 # ./.venv with Python 3.11 or newer (first run) and installs sdcadm into it, editable, with
-# the extra EXTRA (sim, test).
+# the extra EXTRA (sim, test), and its man page where `man` looks for it with .venv/bin on
+# PATH.
 
 # One line and exit 1 when PYTHON (default python3) is missing or older than 3.11, before
 # pip would try to install into it.
@@ -25,4 +26,13 @@ install_venv() {
         python3 -m venv .venv
     fi
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$1]"
+    install_man_page
+}
+
+# An editable install leaves out the package's data files (share/man/man1/sdcadm.1): link
+# the page into .venv/share/man/man1, which man(1) searches for .venv/bin on PATH. A link,
+# so the page tools/build-man rewrites is the one shown.
+install_man_page() {
+    mkdir -p .venv/share/man/man1
+    ln -sfn "$PWD/man/sdcadm.1" .venv/share/man/man1/sdcadm.1
 }

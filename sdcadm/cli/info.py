@@ -32,7 +32,7 @@ def info(app: Any, as_json: bool) -> None:
         f"External IP: {v(cfg.external_ip)}",
         f"DNS Domain: {v(cfg.dns_domain)}",
         "",
-        f"Configuration: {v(cfg.source)} (then /usbkey/config where present)",
+        f"Configuration: {_layers(cfg)}",
         f"Update channel: {_channel(app)}",
         *(f"{label}: {v(getattr(cfg, key))}" for label, key in URLS),
     ]))
@@ -40,6 +40,17 @@ def info(app: Any, as_json: bool) -> None:
 
 URLS = (("SAPI", "sapi_url"), ("IMGAPI", "imgapi_url"), ("VMAPI", "vmapi_url"),
         ("CNAPI", "cnapi_url"), ("Workflow", "wfapi_url"), ("Updates server", "updates_url"))
+
+
+def _layers(cfg: Any) -> str:
+    """Where the configuration comes from, the layer that wins first: the operator file,
+    over the headnode's /usbkey/config, over the shipped defaults (`load_config`)."""
+    from sdcadm.config import DEFAULT_CONFIG_PATH
+
+    usbkey = f"{cfg.raw.get('usbkeyConfig') or '/usbkey/config'} where present"
+    if cfg.source is None:
+        return f"{usbkey}, over shipped defaults ({DEFAULT_CONFIG_PATH} not found)"
+    return f"{cfg.source}, over {usbkey}, over shipped defaults"
 
 
 def _channel(app: Any) -> str:

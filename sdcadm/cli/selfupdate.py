@@ -102,7 +102,7 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
     if uuid is None:
         choice = rules.latest(state, allow_major=allow_major)
         for line in choice.skipped:
-            app.warn(line)
+            _warn(app, line)
         if choice.image is None:
             app.out(f'Already up-to-date (using "{state.channel or "default"}" update '
                     "channel).")
@@ -111,7 +111,8 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
     else:
         target = _image(app, state, uuid)
         if not rules.check_image(state, target, allow_major=allow_major,
-                                 allow_downgrade=allow_downgrade, warn=app.warn):
+                                 allow_downgrade=allow_downgrade,
+                                 warn=lambda text: _warn(app, text)):
             app.out(f"Already up-to-date: {in_use_label} is the build in use.")
             return
     version, stamp = target.version, rules.stamp_of(target)
@@ -126,15 +127,18 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
     dry = "[dry-run] " if dry_run else ""
     lines = [f"{dry}Update to {rules.label(version, stamp)}"]
     if install:
-        lines += [f"    download image {target.uuid} ({target.size / b.MIB:.1f} MiB) from "
-                  f"{app.config.updates_url}, sha1 checked",
-                  f"    install it into {path} (log in {work_root(app)}/<stamp>/install.log)"]
+        lines += [f"    download image {target.uuid} ({target.size / b.MIB:.1f} MiB, sha1 "
+                  "checked)",
+                  f"        from {app.config.updates_url}",
+                  f"    install it into {path}",
+                  f"        (log in {work_root(app)}/<stamp>/install.log)"]
     else:
         lines.append(f"    installed already in {path}")
     lines += [f"    run it (--version, sdcadm instances), then switch {builds.current_link} "
               "to it",
-              f"    in use now: {in_use_label} in {in_use} (kept for --rollback)"]
-    if not app.go_ahead("\n".join(lines) + "\n", dry_run=dry_run, yes=yes, abort="Aborting."):
+              f"    in use now: {in_use_label}",
+              f"        in {in_use} (kept for --rollback)"]
+    if not app.go_ahead(_fitted(lines), dry_run=dry_run, yes=yes, abort="Aborting."):
         return
     steps = rules.update_steps(target, channel=state.channel, build=str(path),
                                download=str(download), install=install, prefix=str(prefix))
@@ -144,6 +148,19 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
               done=f"Updated to sdcadm {version} ({stamp}, elapsed {{elapsed}}s)")
     b.remove(download.parent)  # installed: the download has served
     _path_note(app, prefix)
+
+
+def _fitted(lines: list[str]) -> str:
+    """A confirmation whose every line fits 100 columns, as the update breakdown's: a longer
+    one goes on with a hanging indent."""
+    from sdcadm.render.breakdown import fit
+
+    return "".join(f"{part}\n" for line in lines for part in fit(line))
+
+
+def _warn(app: Any, text: str) -> None:
+    """A warning of the confirmation (`Skipping sdcadm ...`), fitted like its lines."""
+    app.warn(_fitted([text]).rstrip("\n"))
 
 
 def _destination(builds: Any, target: "Image") -> tuple[Path, bool]:
@@ -213,8 +230,8 @@ def _path_note(app: Any, prefix: Path) -> None:
     from sdcadm.executor.builds import running_env
 
     if not running_env().is_relative_to(prefix.resolve()):
-        app.info(f"note: the new build runs as {prefix}/current/bin/sdcadm (put "
-                 f"{prefix}/current/bin first on PATH)")
+        app.info(_fitted([f"note: the new build runs as {prefix}/current/bin/sdcadm (put "
+                          f"{prefix}/current/bin first on PATH)"]).rstrip("\n"))
 
 
 # -- --rollback -------------------------------------------------------------------------------
@@ -237,10 +254,11 @@ def _rollback(app: Any, *, dry_run: bool, yes: bool) -> None:
     version, stamp = _describe(previous)
     current = _describe(in_use)
     dry = "[dry-run] " if dry_run else ""
-    text = (f"{dry}Roll back to {rules.label(version, stamp)} in {previous}\n"
-            f"    run it (--version, sdcadm instances), then switch {builds.current_link} "
-            "to it\n"
-            f"    in use now: {rules.label(*current)} in {in_use} (kept as previous)\n")
+    text = _fitted([f"{dry}Roll back to {rules.label(version, stamp)} in {previous}",
+                    f"    run it (--version, sdcadm instances), then switch "
+                    f"{builds.current_link} to it",
+                    f"    in use now: {rules.label(*current)}",
+                    f"        in {in_use} (kept as previous)"])
     if not app.go_ahead(text, dry_run=dry_run, yes=yes, abort="Aborting."):
         return
     steps = rules.rollback_steps(build=str(previous), version=version, buildstamp=stamp,

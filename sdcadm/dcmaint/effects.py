@@ -219,10 +219,22 @@ def drain_workflow(app: Any) -> None:
     5 minutes at the original's 5 s (less when polling faster, as the executor's waits).
     A listing error is retried at the next poll; the third one fails the wait."""
     from sdcadm.executor.context import ExecContext
+    from sdcadm.render.progress import Progress
 
-    ctx = ExecContext(clients=app.clients, config=app.config, progress=None)
-    wfapi = app.clients.wfapi
     app.info("Waiting up to 5 minutes for workflow jobs to drain")
+    # Shown while it lasts, as the executor's waits: a spinner with its elapsed time on a
+    # terminal, else a timestamped line at its start, every progressInterval and at its end.
+    progress = Progress(interval=getattr(app.config, "progress_interval", None))
+    try:
+        ctx = ExecContext(clients=app.clients, config=app.config, progress=progress)
+        with ctx.waiting("wait for workflow jobs to drain") as shown:
+            _drain(ctx, app.clients.wfapi, shown)
+    finally:
+        progress.close()
+    app.info("Workflow cleared of running and queued jobs")
+
+
+def _drain(ctx: Any, wfapi: Any, shown: Any) -> None:
     deadline = time.monotonic() + ctx.scaled(DRAIN_TIMEOUT)
     errors = 0
     busy: list[dict[str, Any]] = []
@@ -234,14 +246,15 @@ def drain_workflow(app: Any) -> None:
             busy = wfapi.list_jobs(execution="running", limit=JOB_LIST_LIMIT)
             if not busy:
                 busy = wfapi.list_jobs(execution="queued", limit=JOB_LIST_LIMIT)
-        except SDCClientError:
+        except SDCClientError as e:
             errors += 1
             if errors >= MAX_LIST_ERRORS:
                 raise
+            shown.detail(f"cannot list jobs: {e.message.splitlines()[0]}")
         else:
             if not busy:
-                app.info("Workflow cleared of running and queued jobs")
                 return
+            shown.detail(busy_summary(busy))
         if time.monotonic() >= deadline:
             raise InternalError(
                 f"timeout waiting for workflow jobs to drain ({busy_summary(busy)})")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from sdcadm.plan import Step
+from sdcadm.render.progress import counted
 
 FAILED_LISTED = 50
 ERROR_CHARS = 500
@@ -127,7 +128,8 @@ def group_record(run: Sequence[tuple[Step, Mapping[str, Any]]]) -> dict[str, Any
     started = [str(r["started"]) for _s, r in run if r.get("started")]
     finished = [str(r["finished"]) for _s, r in run if r.get("finished")]
     record: dict[str, Any] = {
-        "id": first.parallel, "action": first.action, "target": f"{len(run)} servers",
+        "id": first.parallel, "action": first.action,
+        "target": f"{len(run)} {counted(len(run), 'servers')}",
         "change": first.change, "status": group_status(counts),
         "started": min(started) if started else None,
         "finished": (max(finished) if finished and not counts.get("running")

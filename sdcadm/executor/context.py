@@ -63,15 +63,20 @@ class ExecContext:
             self.cancel.wait(min(left, SLICE))
 
     def wait_for(self, probe: Callable[[], T | None], nominal: float,
-                 timed_out: Callable[[], Exception]) -> T:
+                 timed_out: Callable[[], Exception], *, label: str | None = None,
+                 detail: Callable[[], str] | None = None) -> T:
         """Ask `probe` every poll until it answers (not None); after `nominal` seconds of real
-        time (scaled like every wait), raise what `timed_out` makes."""
+        time (scaled like every wait), raise what `timed_out` makes. With a `label`, the wait
+        is shown while it lasts (see `waiting`), `detail` saying what it still waits on."""
         deadline = time.monotonic() + self.scaled(nominal)
-        while (answer := probe()) is None:
-            if time.monotonic() >= deadline:
-                raise timed_out()
-            self.sleep()
-        return answer
+        with self.waiting(label) if label else Activity() as shown:
+            while (answer := probe()) is None:
+                if detail is not None:
+                    shown.detail(detail())
+                if time.monotonic() >= deadline:
+                    raise timed_out()
+                self.sleep()
+            return answer
 
     def check_cancel(self) -> None:
         if self.cancelled():

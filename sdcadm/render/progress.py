@@ -93,7 +93,8 @@ class Activity:
             return done
         if self.kind in ("count", "fanout"):
             total = int(self.total or 0)
-            text = f"{int(self.completed)}/{total}" + (f" {self.noun}" if self.noun else "")
+            text = f"{int(self.completed)}/{total}" + (f" {counted(total, self.noun)}"
+                                                       if self.noun else "")
             if self.kind == "count":
                 return text
             text += f" {self.verb}, {self.failed} failed"
@@ -291,10 +292,16 @@ Bar = Activity
 
 def _start_text(act: Activity) -> str:
     if act.kind == "fanout":
-        return f"started, {int(act.total or 0)} {act.noun}".rstrip()
+        total = int(act.total or 0)
+        return f"started, {total} {counted(total, act.noun)}".rstrip()
     if act.kind == "bytes" and act.total:
         return f"started, {_size(act.total)}"
     return "started"
+
+
+def counted(n: int, noun: str) -> str:
+    """`noun` (a plural: `servers`) as `n` of them read: `server` when there is one."""
+    return noun[:-1] if n == 1 and noun.endswith("s") else noun
 
 
 def elapsed_text(seconds: float) -> str:

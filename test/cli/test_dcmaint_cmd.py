@@ -7,6 +7,7 @@ SSH are logged as service `ssh`).
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,10 @@ GETTING = "Getting SDC's cloudapi and docker instances"
 WAITING = "Waiting up to 5 minutes for workflow jobs to drain"
 CLEARED = "Workflow cleared of running and queued jobs"
 ISO_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+# The drain's progress without a terminal: a timestamped line at its start, every
+# progressInterval (30 s unless set) and at its end.
+DRAIN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ wait for workflow jobs to drain: (.*)$")
+TOOK = r" \((?:\d+m)?\d+s\)"
 
 
 class Dc:
@@ -112,15 +117,22 @@ def dc(sim: Any) -> Dc:
 @pytest.fixture
 def sdcadm(sdcadm: Any) -> Callable[..., Any]:
     """The CLI with its run-log lines checked (a start or stop names its log twice, the
-    file is there) and taken out of stderr, which is otherwise compared exactly."""
+    file is there) and taken out of stderr, which is otherwise compared exactly; so are the
+    drain's progress lines, kept (without their time stamps) in `progress`, right after
+    the line that says the drain starts."""
     def run(*args: str, **kw: Any) -> Any:
         r = sdcadm(*args, **kw)
         named = [ln for ln in r.err.splitlines() if ln.startswith("Log: ")]
         if named:
             assert len(named) == 2 and named[0] == named[1], r.err
             assert Path(named[0][len("Log: "):]).is_file()
-        r.err = "".join(ln for ln in r.err.splitlines(keepends=True)
-                        if not ln.startswith("Log: "))
+        kept = [ln for ln in r.err.splitlines(keepends=True) if not ln.startswith("Log: ")]
+        drain = [n for n, ln in enumerate(kept) if DRAIN.match(ln)]
+        r.progress = [DRAIN.match(kept[n]).group(1) for n in drain]  # type: ignore[union-attr]
+        if drain:
+            assert kept[drain[0] - 1] == WAITING + "\n", r.err
+            assert drain == list(range(drain[0], drain[0] + len(drain))), r.err
+        r.err = "".join(ln for n, ln in enumerate(kept) if n not in drain)
         return r
     return run
 
@@ -143,6 +155,7 @@ def test_status_start_status_stop(sdcadm: Any, dc: Dc) -> None:
     assert r.err == lines(GETTING, "Putting cloudapi in read-only mode",
                           "Putting docker in read-only mode",
                           "Saving data center maintenance eta/message", WAITING, CLEARED)
+    assert r.progress[0] == "started" and re.fullmatch(f"done{TOOK}", r.progress[-1])
     assert dc.readonly() == (True, True)
     assert dc.maint_info() == {"DC_MAINT_MESSAGE": "Back at noon",
                                "DC_MAINT_ETA": "2099-01-02T03:04:05.000Z"}
@@ -310,8 +323,9 @@ def test_history_records_start_and_stop(sdcadm: Any, dc: Dc) -> None:
 ])
 def test_start_waits_for_workflow_to_drain(sdcadm: Any, dc: Dc, tmp_path: Path,
                                            latencies: dict[str, float], listing: str) -> None:
-    # Polls every 0.1 s, so the 5 minutes are 6 s here; the job takes 2 s.
-    conf = dc.config(tmp_path, pollInterval=0.1)
+    # Polls every 0.1 s, so the 5 minutes are 6 s here; the job takes 2 s. Without a
+    # terminal, the wait says every 0.3 s what it is waiting for.
+    conf = dc.config(tmp_path, pollInterval=0.1, progressInterval=0.3)
     log = tmp_path / "requests.log"
     dc.sim.set_latencies(latencies)
     job = dc.slow_job()
@@ -323,6 +337,12 @@ def test_start_waits_for_workflow_to_drain(sdcadm: Any, dc: Dc, tmp_path: Path,
     assert r.err.endswith(lines(WAITING, CLEARED))
     # It returned only once the job was done, having seen it busy at least once.
     assert dc.job(job)["execution"] == "succeeded"
+    assert r.progress[0] == "started" and re.fullmatch(f"done{TOOK}", r.progress[-1])
+    ticks = r.progress[1:-1]
+    assert len(ticks) >= 2, r.progress
+    assert all(re.fullmatch(rf"(waiting|still {busy}: reprovision-7.0.4 {job}){TOOK}", t)
+               for t in ticks), r.progress
+    assert any(t.startswith("still") for t in ticks), r.progress
     polls = [ln for ln in log.read_text().splitlines()
              if ln.startswith("wfapi GET") and listing in ln]
     assert len(polls) >= 2
@@ -342,6 +362,7 @@ def test_drain_timeout_fails_and_is_recorded(sdcadm: Any, dc: Dc) -> None:
                           "Putting docker in read-only mode",
                           "Saving data center maintenance eta/message", WAITING,
                           f"sdcadm dc-maint start: error (InternalError): {message}")
+    assert r.progress[0] == "started" and re.fullmatch(f"failed{TOOK}", r.progress[-1])
     # The datacenter is in maintenance all the same, as the original leaves it.
     assert dc.readonly() == (True, True)
     assert sdcadm("dc-maint", "status").out.startswith("DC maintenance: on (since ")

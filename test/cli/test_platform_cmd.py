@@ -6,6 +6,7 @@ mutation log."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -255,6 +256,12 @@ def test_install_latest_end_to_end_then_assignable(sdcadm: Any, clean: Any) -> N
         "Checking latest Platform Image is already installed",
         f"Downloading platform {NEXT}", f"    image {image['uuid']}", f"    to {download}"]
     assert f"Installing Platform Image {NEXT} onto USB key" in r.err
+    # install-platform.sh runs for minutes on a real USB key: without a terminal, its wait
+    # is a timestamped line at its start (then every progressInterval) and at its end.
+    shown = [ln.split(" ", 1)[1] for ln in r.err.splitlines()
+             if re.match(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ install platform {NEXT} ", ln)]
+    assert shown[0] == f"install platform {NEXT} onto USB key: started", r.err
+    assert re.fullmatch(rf"install platform {NEXT} onto USB key: done \(\d+s\)", shown[-1])
     # Installed from the downloaded file over SSH, recorded in history; the file is gone.
     assert mutations(clean) == [
         ("sapi", "POST", "/history"),

@@ -1,6 +1,7 @@
 """The ready-made specs in procedures/ do what their comments say, against the simulator."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,12 +82,39 @@ def test_platform_rollout_reboots_the_compute_nodes_only(sdcadm: Any, sim: Any) 
     assert sim.mutations() == []
 
 
-def test_release_upgrade_script_dry_runs_every_step(sim: Any) -> None:
-    env = dict(os.environ, SDCADM_CONFIG=str(sim.config_path), NO_COLOR="1",
+def new_build(prefix: Path, log: Path) -> None:
+    """`<prefix>/current`, as a self-update leaves it, naming a build whose sdcadm writes
+    its arguments to `log`, then runs this one."""
+    bin_dir = prefix / "builds" / "9.9.9-20991231T000000Z" / "bin"
+    bin_dir.mkdir(parents=True)
+    exe = bin_dir / "sdcadm"
+    exe.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" -m sdcadm "$@"\n')
+    exe.chmod(0o755)
+    (prefix / "current").symlink_to(bin_dir.parent.relative_to(prefix))
+
+
+def test_release_upgrade_script_dry_runs_every_step(sim: Any, tmp_path: Path) -> None:
+    # The sdcadm on PATH runs step 1 (self-update); the later steps run the build it made
+    # current, under the configured prefix.
+    prefix, log = tmp_path / "opt", tmp_path / "new-build.log"
+    new_build(prefix, log)
+    conf = tmp_path / "sdcadm.conf"
+    conf.write_text(json.dumps({**json.loads(Path(sim.config_path).read_text()),
+                                "selfUpdate": {"prefix": str(prefix), "reserveMiB": 1}},
+                               indent=4))
+    env = dict(os.environ, SDCADM_CONFIG=str(conf), NO_COLOR="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     r = subprocess.run(["bash", str(PROCEDURES / "release-upgrade.sh"), "-n"], env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert f"The steps below run {prefix}/current/bin/sdcadm\n" in r.stderr
+    # (self-update asks the build `current` names for its version, to compare with it.)
+    ran = [ln for ln in log.read_text().splitlines() if ln != "--version"]
+    assert ran == [
+        f"update -f {PROCEDURES}/just-images.yaml -n", f"update -f {PROCEDURES}/agents.yaml -n",
+        f"update -f {PROCEDURES}/all-but-data-path.yaml -n",
+        "update sapi -n", "check-health -q", "update moray -n", "check-health -q",
+        "update binder -n", "check-health -q", "update manatee -n", "check-health -q"]
     steps = re.findall(r"^== (.*)$", r.stderr, re.M)
     assert [s.split(" -")[0].split(" /")[0] for s in steps] == [
         "sdcadm self-update", "sdcadm update", "sdcadm dc-maint start (skipped in a dry run)",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -19,12 +21,18 @@ ERROR = "sdcadm self-update: error"
 
 
 @pytest.fixture
-def su(sim: Any, tmp_path: Path) -> "SelfUpdate":
-    return SelfUpdate(sim, tmp_path)
+def su(sim: Any) -> Iterator["SelfUpdate"]:
+    # A directory as short as a headnode's (/opt/smartdc/sdcadm, /var/sdcadm), not pytest's
+    # long tmp_path: the confirmation's lines are measured against 100 columns.
+    tmp = Path(tempfile.mkdtemp(prefix="su-", dir="/tmp"))
+    try:
+        yield SelfUpdate(sim, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class SelfUpdate:
-    """A configuration of our own (prefix, varDir, tmpDir in tmp_path) and the catalog."""
+    """A configuration of our own (prefix, varDir, tmpDir in a directory) and the catalog."""
 
     def __init__(self, sim: Any, tmp: Path, **self_update: Any) -> None:
         self.sim = sim
@@ -87,6 +95,18 @@ def error_line(r: Any) -> str:
     return lines[-1]
 
 
+def flat(text: str) -> str:
+    """Text with its lines joined: a long line of a confirmation goes on on the next."""
+    return " ".join(text.split())
+
+
+def assert_fits(out: str, err: str) -> None:
+    """Every line of a confirmation (a dry run prints nothing else) fits 100 columns, as the
+    update breakdown's."""
+    wide = [ln for ln in (out + err).splitlines() if len(ln) > 100]
+    assert not wide, "\n".join(wide)
+
+
 def history(sdcadm: Any, su: SelfUpdate) -> list[dict[str, Any]]:
     r = sdcadm("history", "-j", env=su.env())
     assert r.exit_code == 0, r.err
@@ -97,6 +117,10 @@ def history(sdcadm: Any, su: SelfUpdate) -> list[dict[str, Any]]:
 def test_latest_installs_beside_the_running_build_and_switches(
         sdcadm: Any, su: SelfUpdate) -> None:
     conf_before = su.conf.read_bytes()
+    dry = sdcadm("self-update", "--latest", "-n", env=su.env())
+    assert dry.exit_code == 0, dry.err
+    assert dry.out.startswith(f"[dry-run] Update to {label(su.patch)}\n")
+    assert_fits(dry.out, dry.err)
     r = sdcadm("self-update", "--latest", "-y", env=su.env())
     assert r.exit_code == 0, r.err
     out = r.out.splitlines()
@@ -105,10 +129,10 @@ def test_latest_installs_beside_the_running_build_and_switches(
                         rf"\({su.patch['tags']['buildstamp']}, elapsed \d+s\)", out[-1])
     assert "Using channel dev" in r.err
     assert (f"Skipping available major sdcadm update, version {su.major['version']} "
-            "(use --allow-major-update to allow)") in r.err
+            "(use --allow-major-update to allow)") in flat(r.err)
     assert (f"Skipping sdcadm {su.needs_platform['version']} ({su.needs_platform['uuid']}): "
             "it requires platform 20250115T120000Z or later, the headnode (headnode) runs "
-            "20241010T000000Z") in r.err
+            "20241010T000000Z") in flat(r.err)
 
     # A new versioned directory beside the running build; `current` names it, `previous`
     # the environment this test runs from.
@@ -131,6 +155,10 @@ def test_latest_installs_beside_the_running_build_and_switches(
     assert r2.stdout == 'Already up-to-date (using "dev" update channel).\n'
 
     # It rolls back to the build in use before; that one is kept as previous.
+    dry = su.run_current("self-update", "--rollback", "-n")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"[dry-run] Roll back to {running_label()} in ")
+    assert_fits(dry.stdout, dry.stderr)
     r3 = su.run_current("self-update", "--rollback", "-y")
     assert r3.returncode == 0, r3.stderr
     assert r3.stdout.splitlines()[-1].startswith(f"Rolled back to sdcadm {__version__} (")
@@ -139,9 +167,12 @@ def test_latest_installs_beside_the_running_build_and_switches(
     assert su.version_of_current() == f"{running_label()}\n"
 
     # Forward again by image uuid: the installed build is reused, nothing is downloaded.
+    dry = sdcadm("self-update", su.patch["uuid"], "-n", env=su.env())
+    assert dry.exit_code == 0, dry.err
+    assert_fits(dry.out, dry.err)
     r4 = sdcadm("self-update", su.patch["uuid"], "-y", env=su.env())
     assert r4.exit_code == 0, r4.err
-    assert f"    installed already in {su.build_dir(su.patch)}" in r4.out
+    assert f"installed already in {su.build_dir(su.patch)}" in flat(r4.out)
     assert "Download update" not in r4.err
     assert su.target("current") == su.build_dir(su.patch)
     assert [e["changes"][0]["type"] for e in history(sdcadm, su)] == [
@@ -231,8 +262,7 @@ def test_refusals_change_nothing(sdcadm: Any, su: SelfUpdate, sim: Any) -> None:
     assert sim.mutations() == []  # and no history entry either
 
 
-def test_faults_leave_the_build_in_use_running(sdcadm: Any, su: SelfUpdate, sim: Any,
-                                               tmp_path: Path) -> None:
+def test_faults_leave_the_build_in_use_running(sdcadm: Any, su: SelfUpdate, sim: Any) -> None:
     r = sdcadm("self-update", "--latest", "-y", env=su.env())
     assert r.exit_code == 0, r.err
     kept = f"{label(su.patch)} in {su.build_dir(su.patch)} is still in use"
@@ -258,7 +288,7 @@ def test_faults_leave_the_build_in_use_running(sdcadm: Any, su: SelfUpdate, sim:
     sim.clear_faults()
 
     # No room: refused before anything is downloaded.
-    full = SelfUpdate(sim, tmp_path, reserveMiB=10 ** 9)
+    full = SelfUpdate(sim, su.prefix.parent, reserveMiB=10 ** 9)
     r = sdcadm("self-update", su.major["uuid"], "--allow-major-update", "-y", env=full.env())
     assert r.exit_code == 1
     assert re.fullmatch(rf"{ERROR} \(NoSpace\): Not enough disk space available in "
@@ -345,8 +375,9 @@ def test_a_source_given_with_S_is_the_updates_server_asked(sdcadm: Any, su: Self
     assert source != sim.urls["updates"]
     r = sdcadm("self-update", "-S", source + "/", "--latest", "-n", env=su.env())
     assert r.exit_code == 0, r.err
-    assert r.out.splitlines()[:2] == [
+    assert r.out.splitlines()[:3] == [
         f"[dry-run] Update to {label(su.patch)}",
         f"    download image {su.patch['uuid']} ({su.patch['files'][0]['size'] / 2**20:.1f} "
-        f"MiB) from {source}, sha1 checked"]
+        "MiB, sha1 checked)",
+        f"        from {source}"]
     assert not su.prefix.exists()

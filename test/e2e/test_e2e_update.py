@@ -183,7 +183,7 @@ def test_agent_failure_on_one_server_does_not_stop_the_others(fresh, reference):
     assert r.returncode == 1
     agent = first["params"]["agent"]
     n = len(group)
-    assert f"Updated {agent} on {n - 1}/{n} servers (1 failures)" in r.stderr
+    assert f"Updated {agent} on {n - 1}/{n} servers (1 failure)" in r.stderr
     assert f"server {bad} (" in r.stderr
     state = end_state(fresh)
     for s in group:

@@ -151,7 +151,7 @@ def test_planned_and_outcome_steps():
 
     steps = [_step(1, "reboot-server", parallel="reboot", server="srv-1"), _step(2, "verify")]
     assert planned_steps(steps) == [
-        {"id": "reboot", "action": "reboot-server", "target": "1 servers", "change": None,
+        {"id": "reboot", "action": "reboot-server", "target": "1 server", "change": None,
          "status": "pending", "started": None, "finished": None, "error": None, "steps": 1,
          "counts": {"pending": 1}},
         {"id": steps[1].id, "action": "verify", "target": "2", "status": "pending"}]

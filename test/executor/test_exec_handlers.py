@@ -216,7 +216,7 @@ def test_install_agent_updates_the_server_record(sim, app, capfd):
     _run(app, steps)
     got = _get(sim, "cnapi", f"/servers/{server['uuid']}")
     assert {a["name"]: a["image_uuid"] for a in got["agents"]}[agent["name"]] == img["uuid"]
-    assert f"Updated {agent['name']} on 1/1 servers (0 failures)" in capfd.readouterr().err
+    assert f"Updated {agent['name']} on 1/1 server (0 failures)" in capfd.readouterr().err
 
 
 def _other_platform(sim, server):

@@ -57,6 +57,20 @@ def test_fanout_status(done: int, failed: int, running: int, final: bool, text: 
     assert act.status(final=final) == text
 
 
+def test_one_of_a_kind_is_singular() -> None:
+    p, buf, _ = plain()
+    act = p.fanout("reboot", 1, noun="servers", verb="rebooted")
+    assert take(buf) == [f"{STAMP} reboot: started, 1 server"]
+    assert act.status() == "0/1 server rebooted, 0 failed, 1 waiting"
+    act.begin_one()
+    act.end_one(True)
+    act.close()
+    assert take(buf) == [f"{STAMP} reboot: done: 1/1 server rebooted, 0 failed (0s)"]
+    two = p.fanout("cn-agent", 2, noun="servers", verb="updated")
+    assert take(buf) == [f"{STAMP} cn-agent: started, 2 servers"]
+    assert two.status() == "0/2 servers updated, 0 failed, 2 waiting"
+
+
 @pytest.mark.parametrize("completed, total, elapsed, text", [
     (0, 512 << 20, 0, "0 B of 512.0 MiB"),
     (210 << 20, 512 << 20, 60, "210.0 MiB of 512.0 MiB, 3.5 MiB/s"),

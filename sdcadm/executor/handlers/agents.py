@@ -13,6 +13,7 @@ from sdcadm.errors import StepFailedError
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.handlers.jobs import wait_task
 from sdcadm.plan import Step
+from sdcadm.render.progress import counted
 
 TASK_TIMEOUT = 1800.0  # 30 min, as the original
 
@@ -49,7 +50,9 @@ class InstallAgent:
         stopped = sum(1 for o in outcomes if o.outcome in ("interrupted", "not-run"))
         # After Ctrl-C, say how many servers were left as they were, not just the count done.
         left = f", {stopped} not updated: interrupted" if stopped and ctx.cancelled() else ""
-        ctx.say(f"Updated {agent} on {ok}/{len(steps)} servers ({len(failed)} failures{left})")
+        total = len(steps)
+        ctx.say(f"Updated {agent} on {ok}/{total} {counted(total, 'servers')} "
+                f"({len(failed)} {counted(len(failed), 'failures')}{left})")
         for o in failed:
             p = o.step.params
             msg = o.error.message.splitlines()[0] if o.error else "failed"

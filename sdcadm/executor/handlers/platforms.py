@@ -225,7 +225,12 @@ class InstallPlatform:
     def run(self, ctx: ExecContext, step: Step) -> None:
         p = step.params
         ctx.say(f"Installing Platform Image {p['platform']} onto USB key")
-        failure = _script(ctx, p["server_uuid"], [INSTALL_SCRIPT, p["file"]])
+        # One command that runs for minutes: shown while it lasts, as the other waits.
+        with ctx.waiting(f"install platform {p['platform']} onto USB key") as shown:
+            shown.detail(f"install-platform.sh running (log: {INSTALL_LOG})")
+            failure = _script(ctx, p["server_uuid"], [INSTALL_SCRIPT, p["file"]])
+            if failure:
+                shown.close("failed")
         if failure:
             ctx.say(f"install-platform.sh script failed for platform {p['file']}.",
                     f"Please, check {INSTALL_LOG} for additional information.")

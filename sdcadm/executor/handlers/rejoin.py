@@ -37,14 +37,34 @@ def in_dns(ctx: ExecContext, p: Mapping[str, Any]) -> bool | None:
     return p["ip"] in res.stdout.split()
 
 
+def shown_as(p: Mapping[str, Any], what: str) -> str:
+    """How a wait of this instance shows in progress: `wait for moray instance U (moray2)
+    to leave DNS`, as wait-instance's."""
+    alias = f" ({p['alias']})" if p.get("alias") else ""
+    return f"wait for {p.get('service') or '?'} instance {p['instance']}{alias} {what}"
+
+
 def _wait_dns(ctx: ExecContext, step: Step, present: bool) -> None:
     p = step.params
     nominal = float(p.get("timeout") or DNS_TIMEOUT)
     word = "enter" if present else "leave"
-    ctx.wait_for(lambda: True if in_dns(ctx, p) is present else None, nominal,
+    seen: list[bool | None] = [None]
+
+    def answered() -> bool | None:
+        seen[0] = in_dns(ctx, p)
+        return True if seen[0] is present else None
+
+    def waiting_on() -> str:
+        if seen[0] is None:
+            return f"cannot tell: dig {p['domain']} failed"
+        return f"{p['ip']} is {'not yet' if present else 'still'} in {p['domain']}"
+
+    ctx.wait_for(answered, nominal,
                  lambda: InternalError(f"New {p.get('alias') or p['instance']} "
                                        f"({p['instance']}) zone's IP {p['ip']} did not "
-                                       f"{word} DNS (waited {minutes(nominal)})"))
+                                       f"{word} DNS (waited {minutes(nominal)})"),
+                 label=shown_as(p, "to be back in DNS" if present else "to leave DNS"),
+                 detail=waiting_on)
 
 
 class LeaveDns:
@@ -100,4 +120,5 @@ class JoinZookeeper:
             return True if last[0] is None else None
         ctx.wait_for(rejoined, nominal, lambda: InternalError(
             f"binder instance {p['instance']} did not rejoin the ZooKeeper cluster "
-            f"(waited {minutes(nominal)}): {last[0]}"))
+            f"(waited {minutes(nominal)}): {last[0]}"),
+            label=shown_as(p, "to rejoin ZooKeeper"), detail=lambda: last[0] or "")
