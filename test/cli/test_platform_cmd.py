@@ -552,3 +552,34 @@ def test_a_headnode_booting_the_latest_link_needs_yes_to_install(sdcadm: Any, cl
     r = sdcadm("platform", "install", "--latest", "-y")
     assert r.exit_code == 0, r.err
     assert NEXT in get(clean, "cnapi", "/platforms")
+
+
+def test_no_room_for_the_download_is_refused_before_it_starts(sdcadm: Any, clean: Any,
+                                                              tmp_path: Path) -> None:
+    """tmpDir on a file system too small for the platform image: one line before the first
+    byte is fetched, nothing changed, nothing left behind."""
+    import subprocess
+
+    small = tmp_path / "tmp"
+    small.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(small)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"a small file system is needed and mounting a tmpfs failed (it needs "
+                    f"root): {r.stderr.strip()}")
+    try:
+        conf = json.loads(Path(clean.config_path).read_text())
+        conf["tmpDir"] = str(small)
+        path = tmp_path / "sdcadm.conf"
+        path.write_text(json.dumps(conf))
+        res = sdcadm("platform", "install", "--latest", env={"SDCADM_CONFIG": str(path)})
+        assert res.exit_code == 1
+        last = res.err.strip().splitlines()[-1]
+        assert re.fullmatch(
+            rf"sdcadm platform install: error \(NoSpace\): Not enough disk space in "
+            rf"{re.escape(str(small))} to download platform {NEXT}: \d+ MiB "
+            rf"available, \d+ MiB required; nothing was changed", last), res.err
+        assert "Downloading platform" not in res.err
+        assert mutations(clean) == [] and list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)

@@ -117,6 +117,7 @@ class PlatformFiles:
                    for i, img in self.items)
         if not dry_run or self.key.mounted():
             check_space(self.key, need, what)
+        check_download_room(self.items)
         if dry_run:
             return
         unpacked = sum(fetch_platform(self.clients, i, img, channel=self.channel,
@@ -139,6 +140,32 @@ class PlatformFiles:
             else:
                 self.info(f"In order not to have to re-download image, {i.file} has been "
                           "left behind.")
+
+
+def check_download_room(items: Sequence[Any]) -> None:
+    """Room where each download goes (the configuration's tmpDir) for what is still to be
+    downloaded, before the first byte: a full disk is one line, not an error half-way."""
+    from sdcadm.executor.builds import MIB, free_bytes
+
+    by_dir: dict[Path, list[Any]] = {}
+    for i, img in items:
+        if img is not None and not _complete(Path(i.file), img.size):
+            by_dir.setdefault(Path(i.file).parent, []).append((i, img))
+    for where, todo in by_dir.items():
+        need = sum(img.size for _i, img in todo)
+        free = free_bytes(where)
+        if free < need:
+            what = ", ".join(i.version for i, _img in todo)
+            raise NoSpaceError(f"Not enough disk space in {where} to download platform {what}: "
+                               f"{free // MIB} MiB available, {-(-need // MIB)} MiB required; "
+                               "nothing was changed")
+
+
+def _complete(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def fetch_platform(clients: Any, item: Any, image: Any, *, channel: str | None,
