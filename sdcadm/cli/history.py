@@ -69,21 +69,23 @@ def history(app: Any, as_json: bool, no_header: bool, columns: tuple[str, ...],
     if since_iso and until_iso and since_iso > until_iso:
         # Swapped bounds list nothing, which reads as "no runs in that window".
         raise UsageError(f"--since ({since_iso}) is after --until ({until_iso})")
+    if not as_json:
+        # A row of each entry is all the table needs: the entries are not kept.
+        rows = store.list(since=since_iso, until=until_iso, shape=history_row)
+        if not rows:
+            return  # as the original: an empty history prints nothing at all
+        app.out(table_output(rows, columns=columns, default_columns=DEFAULT_COLUMNS,
+                             sort=sort, default_sort=DEFAULT_SORT, valid_fields=VALID_FIELDS,
+                             header=not no_header))
+        return
+    from sdcadm.render.tables import check_fields, sort_rows, split_fields
+
     entries = store.list(since=since_iso, until=until_iso)
     rows = [history_row(e) for e in entries]
-    if as_json:
-        from sdcadm.render.tables import check_fields, sort_rows, split_fields
-
-        keys = split_fields(sort) or list(DEFAULT_SORT)
-        check_fields(keys, VALID_FIELDS, "sort")
-        by_id = {id(r): e for r, e in zip(rows, entries, strict=True)}
-        app.out(json.dumps([by_id[id(r)] for r in sort_rows(rows, keys)], indent=4))
-        return
-    if not rows:
-        return  # as the original: an empty history prints nothing at all
-    app.out(table_output(rows, columns=columns, default_columns=DEFAULT_COLUMNS, sort=sort,
-                         default_sort=DEFAULT_SORT, valid_fields=VALID_FIELDS,
-                         header=not no_header))
+    keys = split_fields(sort) or list(DEFAULT_SORT)
+    check_fields(keys, VALID_FIELDS, "sort")
+    by_id = {id(r): e for r, e in zip(rows, entries, strict=True)}
+    app.out(json.dumps([by_id[id(r)] for r in sort_rows(rows, keys)], indent=4))
 
 
 def _follow(app: Any, run: str | None) -> None:

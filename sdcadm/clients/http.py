@@ -11,7 +11,7 @@ import re
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -183,6 +183,22 @@ class RestClient:
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params=params)
 
+    def get_each(self, path: str, **params: Any) -> Iterator[Any]:
+        """The items of a JSON array answer, decoded one at a time: what is kept of each is
+        the caller's to say, so a long list of large items never lives whole in memory
+        (only its text does)."""
+        resp = self.request("GET", path, params=params)
+        text = resp.text
+        resp.close()
+        try:
+            yield from json_array_items(text)
+        except ValueError as e:
+            raise SDCClientError(
+                self.name, "InvalidContent",
+                f"GET {path}: response is not a JSON array ({resp.status_code}): {e}",
+                status=resp.status_code,
+            ) from e
+
     def get_all(self, path: str, **filters: Any) -> list[dict[str, Any]]:
         """Every item of a list endpoint paged by limit+offset (CNAPI, VMAPI): pages until a
         short one, as node-sdc-clients does."""
@@ -348,3 +364,40 @@ def _tls_problem(e: Exception) -> tuple[bool, str] | None:
         text = str(getattr(found, "strerror", None) or getattr(found, "reason", None) or found)
         return False, re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
     return False, str(e)
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, pos: int) -> int:
+    """Past the JSON whitespace at `pos`."""
+    m = _WS.match(text, pos)
+    return m.end() if m else pos
+
+
+def json_array_items(text: str) -> Iterator[Any]:
+    """Each item of the JSON array `text`, decoded as it is reached (ValueError when `text`
+    is not one array; an empty text is an empty array)."""
+    decode = json.JSONDecoder().raw_decode
+    pos = _skip(text, 0)
+    if pos == len(text):
+        return
+    if text[pos] != "[":
+        raise ValueError("not a JSON array")
+    pos = _skip(text, pos + 1)
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            item, pos = decode(text, pos)
+            yield item
+            pos = _skip(text, pos)
+            if text.startswith(",", pos):
+                pos = _skip(text, pos + 1)
+                continue
+            if text.startswith("]", pos):
+                pos += 1
+                break
+            raise ValueError(f"expected , or ] at {pos}")
+    if _skip(text, pos) != len(text):
+        raise ValueError(f"extra data at {pos}")

@@ -1,7 +1,7 @@
 """SAPI: applications, services, instances, mode, and the /history records."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from sdcadm.clients.http import RestClient
 
@@ -53,6 +53,11 @@ class SapiClient(RestClient):
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
         return self.get("/history", since=since, until=until) or []
+
+    def each_history(self, since: str | None = None,
+                     until: str | None = None) -> Iterator[Any]:
+        """The history entries one at a time (see `get_each`)."""
+        return self.get_each("/history", since=since, until=until)
 
     def delete_history(self, uuid: str) -> None:
         self.call("DELETE", f"/history/{uuid}")

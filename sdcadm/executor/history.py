@@ -141,24 +141,31 @@ class HistoryStore:
         return pushed
 
     # -- reading --------------------------------------------------------------------------
-    def list(self, since: str | None = None, until: str | None = None) -> Entries:
-        """SAPI's entries, or every local one when SAPI cannot be read (as the original)."""
+    def list(self, since: str | None = None, until: str | None = None,
+             shape: Callable[[dict[str, Any]], Any] | None = None) -> list[Any]:
+        """SAPI's entries, or every local one when SAPI cannot be read (as the original).
+
+        `shape` makes each entry what the caller keeps of it (a table row, say) as soon as
+        it is decoded, so listing many large entries never holds them all at once."""
+        keep = shape or (lambda e: e)
+        local = {e["uuid"]: e for e in self._all_local()
+                 if isinstance(e, dict) and e.get("uuid") and _in_range(e, since, until)}
         try:
             if self.sapi is None:
                 raise RuntimeError("no SAPI client")
-            entries = list(self.sapi.list_history(since=since, until=until))
+            # A local file holds what SAPI missed while it was down (the entry's end, say)
+            # until the next write pushes it: show that, not SAPI's older copy.
+            kept: dict[Any, Any] = {}
+            for e in self.sapi.each_history(since=since, until=until):
+                if isinstance(e, dict):
+                    mine = local.pop(e.get("uuid"), None)
+                    kept[e.get("uuid")] = keep({**e, **mine} if mine else e)
         except Exception as e:
             self.warn(f"Warning: could not read history from SAPI ({_short(e)}); "
                       f"showing local entries from {self.dir}")
-            entries = [e for e in self._all_local() if _in_range(e, since, until)]
-            return [e for e in entries if isinstance(e, dict)]
-        # A local file holds what SAPI missed while it was down (the entry's end, say) until
-        # the next write pushes it: show that, not SAPI's older copy.
-        merged = {e.get("uuid"): e for e in entries if isinstance(e, dict)}
-        for local in self._all_local():
-            if _in_range(local, since, until):
-                merged[local["uuid"]] = {**merged.get(local["uuid"], {}), **local}
-        return list(merged.values())
+            return [keep(e) for e in self._all_local()
+                    if isinstance(e, dict) and _in_range(e, since, until)]
+        return [*kept.values(), *(keep(e) for e in local.values())]
 
     def get(self, uuid: str) -> dict[str, Any] | None:
         local = self._local_path(uuid)
