@@ -62,8 +62,9 @@ def break_(app: Any, force: bool) -> None:
     with hist.recorded(app, [{"type": "lock-break"}]) as entry:
         held = break_lease(app.clients.sapi)
         entry["changes"] = [{"type": "lock-break", "lease": held}]
-    if held is None:
-        app.out("The datacenter was free: nothing to break.")
-        return
-    stale = "expired" if expired(held) else "still renewed: its process may be alive"
-    app.out(f"Broke the datacenter lease of {describe(held)} ({stale}).")
+        # Said before the log ends: its `Log:` line stays the last.
+        if held is None:
+            app.out("The datacenter was free: nothing to break.")
+        else:
+            stale = "expired" if expired(held) else "still renewed: its process may be alive"
+            app.out(f"Broke the datacenter lease of {describe(held)} ({stale}).")

@@ -83,12 +83,13 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
             app, e, error=error, steps=outcome_steps(outcomes), store=store), entry)
         if error is not None:
             runlog.failed(app, error)
+        else:
+            app.out(done.format(elapsed=elapsed))  # before the log's last `Log:` line
     if error is not None:
         # One line says it all: what failed, and that nothing was switched.
         error.message = f"{error.message}; {kept}"
         error.args = (error.message,)
         raise error
-    app.out(done.format(elapsed=elapsed))
     return journal.dir
 
 
