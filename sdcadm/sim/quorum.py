@@ -5,8 +5,8 @@ Three groups keep the control plane alive, and each has a quorum:
   up it stops accepting writes. A member going down while the shard is not frozen moves the
   roles (the sync takes over from a lost primary, an async from a lost sync); the old
   primary comes back deposed. `manatee-adm freeze` stops all of that;
-- the **binder ensemble** (ZooKeeper): without a majority there is no leader; a lost leader
-  is replaced by a follower;
+- the **binder ensemble** (ZooKeeper): without a majority there is no leader, and once a
+  majority is back one is elected afresh; a lost leader is replaced by a follower;
 - the **moray shard**: it fails when its manatee has no quorum, or when no moray is up.
 
 Every loss of quorum is recorded (group, members down, start and end) and served on the
@@ -55,7 +55,7 @@ def shard(world: "World") -> dict[str, Any]:
     return {"generation": int(doc.get("generation", 1)), "primary": doc.get("primary"),
             "sync": doc.get("sync"), "async": list(doc.get("async") or []),
             "deposed": list(doc.get("deposed") or []), "freeze": doc.get("freeze"),
-            "down": list(doc.get("down") or [])}
+            "down": list(doc.get("down") or []), "takeover": doc.get("takeover")}
 
 
 def _save_shard(world: "World", doc: dict[str, Any]) -> None:
@@ -108,7 +108,8 @@ def _member_back(world: "World", doc: dict[str, Any], zone: str) -> None:
 
 def binder_leader(world: "World") -> str | None:
     """The ZooKeeper leader: kept while it is up, else elected among the live followers
-    (lowest alias first), and none without a majority."""
+    (lowest alias first). None without a majority: the leader steps down, so a member that
+    comes back from a reboot never resumes leading without an election."""
     binders = members(world, "binder")
     if len(binders) <= 1:
         return None
@@ -116,6 +117,8 @@ def binder_leader(world: "World") -> str | None:
     doc = world.store.get("sim", "binder") or {}
     leader = doc.get("leader")
     if len(up) < majority(len(binders)):
+        if leader is not None:
+            world.store.put("sim", "binder", {"leader": None, "stepped_down": now_iso()})
         return None
     if leader not in {b["uuid"] for b in up}:
         leader = up[0]["uuid"]

@@ -3,7 +3,8 @@
 Down: CNAPI shows the server `unknown` with `transitional_status: rebooting`, its zones
 stop, SSH and health pings stop answering, and the quorum model (`sim/quorum.py`) takes the
 loss (role changes, quorum losses). Back, after the `reboot` latency: the server runs the
-platform its boot parameters name, its zones start again, heartbeats resume.
+platform its boot parameters name, its zones start again, heartbeats resume (not under
+`stale-heartbeat`: CNAPI keeps the heartbeat it had before the reboot).
 
 Faults aimed at the server: `reboot-hang` (it never comes back: the job fails after the
 latency and the server stays down), `reboot-old-platform` (it comes back on the platform it
@@ -23,10 +24,18 @@ if TYPE_CHECKING:
 
 
 def going_down(world: "World", server_uuid: str) -> None:
+    beat = _heartbeat(world, server_uuid)
     world.store.edit("server", server_uuid,
                      lambda s: s.update(status="unknown", transitional_status="rebooting",
-                                        last_heartbeat=now_iso()))
+                                        **beat))
     quorum.server_down(world, server_uuid)
+
+
+def _heartbeat(world: "World", server_uuid: str) -> dict[str, str]:
+    """A current heartbeat, unless the server's cn-agent has stopped sending them."""
+    if world.has_fault("stale-heartbeat", server_uuid):
+        return {}
+    return {"last_heartbeat": now_iso()}
 
 
 def never_back(world: "World", server_uuid: str) -> str:
@@ -41,10 +50,12 @@ def back(world: "World", server_uuid: str) -> None:
         world.store.edit("server", server_uuid,
                          lambda s: s.update(boot_platform=boot["platform"]))
 
+    beat = _heartbeat(world, server_uuid)
+
     def up(s: dict[str, Any]) -> None:
         running = s["current_platform"] if old_platform else s["boot_platform"]
         s.update(status="running", transitional_status="", current_platform=running,
-                 last_boot=now_iso(), last_heartbeat=now_iso())
+                 last_boot=now_iso(), **beat)
         s["sysinfo"]["Live Image"] = running
         s["sysinfo"]["Boot Time"] = str(int(time.time()))
     world.store.edit("server", server_uuid, up)

@@ -3,6 +3,7 @@ datacenter, whose quorum model records every quorum loss."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -166,6 +167,23 @@ def test_one_unhealthy_server_holds_its_slot_two_pause_the_plan(dc) -> None:
     assert sorted(reboots_sent(dc)) == [CN01, CN03, CN04]
 
 
+def test_the_gate_is_check_healths_verdict_agents_pings_included(dc) -> None:
+    """An agent whose ping fails after the reboot (firewaller, answered by its server) keeps
+    the server out, as check-health would call it unhealthy; once it answers, a new run
+    finds the server healthy without rebooting it again."""
+    s = servers(dc)
+    dc.add_fault({"type": "ping-fail", "target": s[CN03]["uuid"]})
+    assert cli(dc, "reboot-plan", "create", "cn03").returncode == 0
+    r = cli(dc, "reboot-plan", "run", "-y")
+    assert r.returncode == 1
+    assert "to pass its health gate: firewaller: ping check to " in r.stderr, r.stderr
+    assert "failed with HTTP code 500" in r.stderr
+    dc.clear_faults()
+    done = cli(dc, "reboot-plan", "run", "-y")
+    assert done.returncode == 0, done.stderr
+    assert reboots_sent(dc) == [CN03]
+
+
 def test_a_failed_server_blocks_what_waits_for_it_and_says_so(dc) -> None:
     s = servers(dc)
     dc.add_fault({"type": "reboot-hang", "target": s[CN02]["uuid"]})
@@ -239,6 +257,52 @@ def test_kill_9_mid_plan_then_run_continues_without_rebooting_twice(slow_dc) -> 
     assert sorted(reboots_sent(dc)) == [CN01, CN02, CN03, CN04]  # nobody rebooted twice
     assert "was rebooted at" in r.stderr  # the killed run's reboots were waited for
     assert dc.quorum_losses() == []
+
+
+def test_a_server_back_on_its_old_platform_is_rebooted_again_by_the_retry(dc) -> None:
+    cn03 = servers(dc)[CN03]
+    newer = "20241010T000000Z"
+    assert cn03["current_platform"] != newer
+    assert cli(dc, "platform", "assign", newer, CN03).returncode == 0
+    dc.add_fault({"type": "reboot-old-platform", "target": cn03["uuid"]})
+    assert cli(dc, "reboot-plan", "create", CN03).returncode == 0
+    r = cli(dc, "reboot-plan", "run", "-y")
+    assert r.returncode == 1
+    assert f"server {cn03['uuid']} (cn03) came back running platform " \
+           f"{cn03['current_platform']}, not {newer}" in r.stderr
+    assert "0/1 rebooted; 1 failed" in cli(dc, "reboot-plan", "status").stdout
+    dc.clear_faults()
+    again = cli(dc, "reboot-plan", "run", "-y")
+    assert again.returncode == 0, again.stderr
+    assert f"Server {cn03['uuid']} (cn03) failed after its reboot at " in again.stderr
+    assert "rebooting it again" in again.stderr and "was rebooted at" not in again.stderr
+    assert reboots_sent(dc) == [CN03, CN03]
+    assert servers(dc)[CN03]["current_platform"] == newer
+    assert "(done): 1/1 rebooted" in cli(dc, "reboot-plan", "status").stdout
+    assert dc.quorum_losses() == []
+
+
+def test_a_stale_heartbeat_fails_the_gate_with_its_age(dc, tmp_path) -> None:
+    conf = tmp_path / "sdcadm.conf"
+    conf.write_text(json.dumps({**json.loads(Path(dc.config_path).read_text()),
+                                "reboot": {"heartbeatMaxAge": 0.3}}))
+    cn03 = servers(dc)[CN03]["uuid"]
+    # A heartbeat as fresh as cn-agent sends them passes the gate, even that strict one.
+    assert cli(dc, "--config", str(conf), "reboot-plan", "create", CN03).returncode == 0
+    ok = cli(dc, "--config", str(conf), "reboot-plan", "run", "-y")
+    assert ok.returncode == 0, ok.stderr
+    # cn-agent stops: after its reboot CNAPI still has the heartbeat from before it.
+    dc.add_fault({"type": "stale-heartbeat", "target": cn03})
+    assert cli(dc, "--config", str(conf), "reboot-plan", "create", CN03).returncode == 0
+    r = cli(dc, "--config", str(conf), "reboot-plan", "run", "-y")
+    assert r.returncode == 1
+    found = re.search(rf"server {cn03} \(cn03\) to pass its health gate: cn-agent heartbeat "
+                      r"is stale \(last (\d+)s ago\)", r.stderr)
+    assert found, r.stderr
+    assert int(found.group(1)) >= 1  # the gate waited for a heartbeat that never came
+    rows = json.loads(cli(dc, "reboot-plan", "status", "-j").stdout)["servers"]
+    assert [x["state"] for x in rows] == ["failed"]
+    assert reboots_sent(dc) == [CN03, CN03]
 
 
 @pytest.mark.parametrize("args, message", [

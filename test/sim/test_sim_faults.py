@@ -114,6 +114,20 @@ def test_reboot_hang(api, sim):
     assert api.ok("GET", "cnapi", "/servers?extras=sysinfo&hostname=cn03")[0]["status"] == "unknown"
 
 
+def test_stale_heartbeat_outlives_a_reboot(api, sim):
+    cn, other = api.server("cn03"), api.server("cn04")
+    sim.add_fault({"type": "stale-heartbeat", "target": cn["uuid"]})
+    stale = api.server("cn03")["last_heartbeat"]
+    for server in (cn, other):
+        job = api.ok("POST", "cnapi", f"/servers/{server['uuid']}/reboot")["job_uuid"]
+        assert api.wait_job(job)["execution"] == "succeeded"
+    back = api.server("cn03")
+    assert back["status"] == "running" and back["last_boot"] > cn["last_boot"]
+    assert back["last_heartbeat"] == stale < back["last_boot"]
+    fresh = api.server("cn04")
+    assert fresh["last_heartbeat"] >= fresh["last_boot"]
+
+
 def test_stuck_instance(api, sim):
     vm = api.vm("moray1")
     sim.add_fault({"type": "stuck-instance", "target": vm["uuid"]})

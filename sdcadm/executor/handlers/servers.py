@@ -5,6 +5,10 @@ died (or the headnode that rebooted itself) continues where it stood instead of 
 again: freeze the manatee shard (when the server holds its primary or sync) -> reboot ->
 back on the expected platform -> health gate (`executor/gate.py`) -> unfreeze.
 
+A retry of a step that failed once its reboot was over (the server came back on the old
+platform, or unhealthy) reboots the server again; a run that died, or a reboot still under
+way, is waited for instead.
+
 Rebooting the headnode, where sdcadm runs, ends the run: the notes say the reboot was sent,
 the operator is told what to run once the headnode is back, and that run verifies it like
 any other server.
@@ -125,6 +129,10 @@ class RebootServer:
         p = step.params
         sid, host = p["server_uuid"], p.get("hostname", "?")
         notes = dict(ctx.notes(step))
+        if notes.get("rebooted") and self._failed_after_reboot(ctx, step, notes):
+            ctx.say(f"Server {sid} ({host}) failed after its reboot at {notes['rebooted']}: "
+                    "rebooting it again")
+            notes.update(self._forget_reboot(ctx, step))
         if not notes.get("rebooted") and notes.get("reboot_sent") and \
                 self._reboot_took(ctx, sid, notes["reboot_sent"]):
             notes["rebooted"] = notes["reboot_sent"]  # its answer was lost, not the reboot
@@ -146,6 +154,27 @@ class RebootServer:
             ctx.clients.remote.release(sid)
             self.watch.forget(sid)
         ctx.say(f"Server {sid} ({host}) is back and healthy")
+
+    def _failed_after_reboot(self, ctx: ExecContext, step: Step,
+                             notes: Mapping[str, Any]) -> bool:
+        """Did an earlier run fail this step with the reboot it sent over? Its server runs
+        again, so nothing is under way: a retry must reboot it anew. Not when the earlier run
+        died (the step is in doubt, its reboot may be under way) or when this run sent the
+        reboot noted (a retry after a transient error)."""
+        prev = ctx.previous.get(step.id)
+        if getattr(prev, "outcome", None) != "failed":
+            return False
+        if (getattr(prev, "notes", None) or {}).get("rebooted") != notes.get("rebooted"):
+            return False
+        srv = self.watch.get(ctx, step.params["server_uuid"])
+        return srv is not None and srv.get("status") == "running"
+
+    def _forget_reboot(self, ctx: ExecContext, step: Step) -> dict[str, Any]:
+        """Journal that the earlier reboot is behind us, so that a run that dies before the
+        new one is sent sends it, and one that dies after waits for it."""
+        forgotten = {"reboot_sent": None, "rebooted": None, "reboot_job": None}
+        ctx.note(step, **forgotten)
+        return forgotten
 
     def _reboot(self, ctx: ExecContext, step: Step) -> dict[str, Any]:
         p = step.params
@@ -239,6 +268,10 @@ class RebootServer:
         members = _peers_first_elsewhere(p)
         remote = ctx.clients.remote
         state = _shard_state(ctx, members)
+        notes = ctx.notes(step)
+        if state.get("freeze") and notes.get("froze") and not notes.get("unfrozen"):
+            ctx.say("The manatee shard is still frozen from the earlier attempt")
+            return {"froze": True}
         if state.get("freeze"):
             reason = (state["freeze"] or {}).get("reason", "?")
             ctx.say(f"The manatee shard is already frozen ({reason}): leaving it so")
