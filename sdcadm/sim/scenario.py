@@ -174,6 +174,12 @@ def validate_scenario(data: dict[str, Any], source: str) -> None:
     for key in ("usbkey", "manatee", "generate"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             fail(f'"{key}" must be a mapping')
+    leader = data.get("binder_leader")
+    if leader is not None:
+        binders = {i.get("uuid") for i in data.get("instances") or []
+                   if isinstance(i, dict) and i.get("service") == "binder"}
+        if leader not in binders:
+            fail(f'"binder_leader" is "{leader}", which is not a binder instance')
     faults = data.get("faults") or []
     if not isinstance(faults, list):
         fail('"faults" must be a list')
@@ -246,6 +252,9 @@ def build_docs(data: dict[str, Any], sums: SumCache) -> Iterator[tuple[str, str,
 
     yield "sim", "mode", data.get("sapi_mode", "full")
     yield "sim", "shard", data.get("manatee")
+    if data.get("binder_leader"):
+        # The ZooKeeper leader the scenario starts with (else the lowest alias is elected).
+        yield "sim", "binder", {"leader": data["binder_leader"]}
     for ch in data.get("channels") or []:
         yield "channel", ch["name"], ch
     for img in images:

@@ -81,6 +81,8 @@ def take_snapshot(config: "Config", *, name: str | None = None,
     notes: list[str] = list(role_notes)
     data = _scenario(state, config, catalog, default_boot, manatee, max_image_size, notes,
                      name=name)
+    if binder_leader:
+        data["binder_leader"] = binder_leader
     _service_overrides(data, state, notes)
     header = _header(state, data, ssh.commands, binder_leader, notes)
     return data, header
@@ -333,8 +335,8 @@ def _header(state: "DatacenterState", data: dict[str, Any], ssh: list[str],
         lines.append("Read over SSH: " + "; ".join(dict.fromkeys(ssh)) + ".")
     if binder_leader:
         alias = next((i.alias for i in state.instances if i.instance == binder_leader), None)
-        lines.append(f"binder leader: {alias or binder_leader} ({binder_leader}); the "
-                     "simulator elects the binder with the lowest alias.")
+        lines.append(f"binder leader: {alias or binder_leader} ({binder_leader}), kept as "
+                     "binder_leader.")
     lines += [f"Note: {n}" for n in notes]
     return lines
 

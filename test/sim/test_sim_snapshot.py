@@ -180,3 +180,31 @@ def test_an_unreachable_datacenter_is_one_line_and_exit_1(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sdcadm-sim snapshot: error (SDCClient): ")
     assert not out.exists()
+
+
+def test_a_binder_leader_that_moved_is_kept_by_the_copy(tmp_path: Path) -> None:
+    """After binder0 was stopped and started, binder1 leads; the copy must not elect the
+    lowest alias again, or a rehearsed binder roll would take the wrong instance last."""
+    live = start_sim("small", state_dir=tmp_path / "live", time_scale=0.001)
+    try:
+        vms = requests.get(live.urls["vmapi"] + "/vms", timeout=10).json()
+        binder0 = next(v for v in vms if v.get("alias") == "binder0")
+        for action in ("stop", "start"):
+            job = requests.post(f"{live.urls['vmapi']}/vms/{binder0['uuid']}",
+                                params={"action": action}, timeout=10).json()["job_uuid"]
+            done = requests.get(f"{live.urls['vmapi']}/jobs/{job}/wait", timeout=30).json()
+            assert done["execution"] == "succeeded"
+            before = roles(live)
+        leaders = [u for u, r in before["topology"]["binder"].items() if r == "leader"]
+        assert leaders and leaders != [binder0["uuid"]]
+        out = tmp_path / "dc.yaml"
+        r = snapshot(live.config_path, "-o", str(out), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert yaml.safe_load(out.read_text())["binder_leader"] == leaders[0]
+        copy = start_sim(out, state_dir=tmp_path / "copy", time_scale=0.001)
+        try:
+            assert roles(copy)["topology"]["binder"] == before["topology"]["binder"]
+        finally:
+            copy.stop()
+    finally:
+        live.stop()
