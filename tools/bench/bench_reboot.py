@@ -94,6 +94,10 @@ def main() -> None:
                    met=str(status["summary"]).startswith(f"{n}/{n} rebooted")),
             Figure(f"{what}: rollout / lower bound", round(rolled / bound, 3), "x", "<= 1.1"),
             Figure(f"{what}: whole `run -y` process", round(wall, 1), "s", "< 60"),
+            # Start-up, the read phase and the closing verification of every rebooted
+            # server come on top of the rollout: shown, not held to the rollout's bound.
+            Figure(f"{what}: whole `run -y` process / lower bound", round(wall / bound, 3),
+                   "x"),
             Figure(f"{what}: peak RSS of `run`", round(rss / 1024), "MiB", "< 200"),
             Figure(f"{what}: quorum losses", len(losses), "", "== 0")], args.quick)
         return
