@@ -11,7 +11,9 @@ from typing import Any, Mapping
 
 from sdcadm.model import Image, Instance, Service
 
-PLAN_FORMAT_VERSION = 2
+# 3: an update plan carries the requests it was planned from (`requests`), so that a saved
+# plan can be planned again rather than trusted.
+PLAN_FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,20 @@ class ChangeRequest:
                               ("version", self.version)) if v
         }
         return json.dumps(src, separators=(",", ":"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "service": self.service, "instance": self.instance,
+                "image": self.image, "version": self.version, "servers": list(self.servers),
+                "platform": self.platform, "max_unavailable": self.max_unavailable,
+                "source": dict(self.source)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "ChangeRequest":
+        return cls(type=d["type"], service=d.get("service"), instance=d.get("instance"),
+                   image=d.get("image"), version=d.get("version"),
+                   servers=tuple(d.get("servers") or ()), platform=d.get("platform"),
+                   max_unavailable=d.get("max_unavailable"),
+                   source=dict(d.get("source") or {}))
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,9 @@ class Plan:
     fingerprint: str | None = None  # of the DatacenterState the plan was computed from
     fingerprint_facts: Mapping[str, Any] = field(default_factory=dict, compare=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+    # What the operator asked for (an update plan's requests; None: not recorded, as in
+    # rollbacks, reboot plans and plans of older versions): what `--plan` plans again from.
+    requests: tuple[ChangeRequest, ...] | None = None
 
     @property
     def empty(self) -> bool:
@@ -122,10 +141,13 @@ class Plan:
             "options": dict(self.options),
             "downloads": [dict(i.manifest or _image_json(i)) for i in self.downloads],
             "changes": [c.to_json() for c in self.changes],
+            **({"requests": [r.to_json() for r in self.requests]}
+               if self.requests is not None else {}),
         }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Plan":
+        requests = d.get("requests")
         return cls(
             changes=tuple(PlannedChange.from_json(c) for c in d.get("changes") or ()),
             downloads=tuple(Image.from_manifest(i) for i in d.get("downloads") or ()),
@@ -134,6 +156,8 @@ class Plan:
             fingerprint=d.get("fingerprint"),
             fingerprint_facts=dict(d.get("fingerprint_facts") or {}),
             options=dict(d.get("options") or {}),
+            requests=(tuple(ChangeRequest.from_json(r) for r in requests)
+                      if requests is not None else None),
         )
 
 
@@ -240,3 +264,222 @@ def first_difference(stored: list[Step], derived: list[Step]) -> str | None:
     if len(stored) != len(derived):
         return (f"it has {len(stored)} steps where the plan derives {len(derived)}")
     return None
+
+
+# -- the shape of a plan document ------------------------------------------------------------
+
+_INSTANCE_FIELDS = frozenset(Instance.__dataclass_fields__)
+_ON_FAILURE = ("stop", "continue", "hold")
+
+
+def doc_problem(doc: Any) -> str | None:
+    """What makes `doc` no plan document (a saved plan, a run's plan.json), in a few words
+    naming the field (`steps[0] is not an object`); None when its shape is sound. What the
+    values mean is checked by what reads them: this keeps wrong types from code that
+    trusts them."""
+    if not isinstance(doc, dict):
+        return f"it is {_kind(doc)}, not a JSON object"
+    for key, want in (("changes", list), ("downloads", list), ("steps", list),
+                      ("requests", list), ("options", dict), ("fingerprint_facts", dict),
+                      ("run_options", dict)):
+        if doc.get(key) is not None and not isinstance(doc[key], want):
+            return f'"{key}" is {_kind(doc[key])}, not {_kind(want())}'
+    for key in ("run_uuid", "command", "channel", "fingerprint", "digest", "done_message"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            return f'"{key}" is {_kind(doc[key])}, not a string'
+    for key, check in (("steps", _step_problem), ("changes", _change_problem),
+                       ("requests", _request_problem), ("downloads", _image_problem)):
+        for n, item in enumerate(doc.get(key) or ()):
+            problem = check(item)
+            if problem:
+                return f"{key}[{n}]{problem}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _fields(d: Mapping[str, Any], want: Mapping[str, tuple[type, ...]],
+            required: tuple[str, ...] = ()) -> str | None:
+    """The first of `d`'s fields whose value is not of its kinds (None always allowed, unless
+    `required`), said as `.name is a number, not a string`."""
+    for key, kinds in want.items():
+        value = d.get(key)
+        if value is None and key not in required:
+            continue
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            return f".{key} is {_kind(value)}, not {_kind(kinds[0]())}"
+    return None
+
+
+def _strings(d: Mapping[str, Any], key: str) -> str | None:
+    for n, v in enumerate(d.get(key) or ()):
+        if not isinstance(v, str):
+            return f".{key}[{n}] is {_kind(v)}, not a string"
+    return None
+
+
+def _step_problem(s: Any) -> str | None:
+    if not isinstance(s, dict):
+        return f" is {_kind(s)}, not an object"
+    problem = _fields(s, {"id": (str,), "action": (str,), "target": (str,),
+                          "params": (dict,), "summary": (str,), "change": (str,),
+                          "parallel": (str,), "concurrency": (int,), "on_failure": (str,),
+                          "after": (list,), "exclusive": (list,)},
+                      required=("id", "action", "target"))
+    if problem:
+        return problem
+    if "concurrency" in s and s["concurrency"] < 1:
+        return ".concurrency is not a positive number"
+    if "on_failure" in s and s["on_failure"] not in _ON_FAILURE:
+        return f'.on_failure is "{s["on_failure"]}", not one of {", ".join(_ON_FAILURE)}'
+    return _strings(s, "after") or _strings(s, "exclusive")
+
+
+def _image_problem(m: Any) -> str | None:
+    if not isinstance(m, dict):
+        return f" is {_kind(m)}, not an image manifest"
+    return _fields(m, {"uuid": (str,), "name": (str,), "version": (str,), "files": (list,),
+                       "tags": (dict,)}, required=("uuid",))
+
+
+def _instance_problem(i: Any) -> str | None:
+    if not isinstance(i, dict):
+        return f" is {_kind(i)}, not an object"
+    unknown = sorted(set(i) - _INSTANCE_FIELDS)
+    if unknown:
+        return f' has an unknown field "{unknown[0]}"'
+    return _fields(i, {k: (str,) for k in _INSTANCE_FIELDS},
+                   required=("instance", "service"))
+
+
+def _change_problem(c: Any) -> str | None:
+    if not isinstance(c, dict):
+        return f" is {_kind(c)}, not an object"
+    problem = _fields(c, {"type": (str,), "procedure": (str,), "service": (dict,),
+                          "image": (dict,), "insts": (list,), "already": (list,),
+                          "servers": (list,), "platform": (str,),
+                          "max_unavailable": (int, str), "notes": (list,),
+                          "request": (dict,), "reboots": (list,)},
+                      required=("type", "procedure"))
+    if problem:
+        return problem
+    service = c.get("service")
+    if service is not None:
+        problem = _fields(service, {"uuid": (str,), "name": (str,), "params": (dict,),
+                                    "metadata": (dict,)}, required=("uuid", "name"))
+        if problem:
+            return f".service{problem}"
+    if c.get("image") is not None:
+        problem = _image_problem(c["image"])
+        if problem:
+            return f".image{problem}"
+    for key in ("insts", "already"):
+        for n, inst in enumerate(c.get(key) or ()):
+            problem = _instance_problem(inst)
+            if problem:
+                return f".{key}[{n}]{problem}"
+    for n, r in enumerate(c.get("reboots") or ()):
+        if not isinstance(r, dict):
+            return f".reboots[{n}] is {_kind(r)}, not an object"
+    return _strings(c, "servers") or _strings(c, "notes")
+
+
+def _request_problem(r: Any) -> str | None:
+    if not isinstance(r, dict):
+        return f" is {_kind(r)}, not an object"
+    problem = _fields(r, {"type": (str,), "service": (str,), "instance": (str,),
+                          "image": (str,), "version": (str,), "servers": (list,),
+                          "platform": (str,), "max_unavailable": (int, str),
+                          "source": (dict,)}, required=("type",))
+    return problem or _strings(r, "servers")
+
+
+# -- a plan against the one the planner makes now ----------------------------------------------
+
+# Options a plan takes from the configuration of the sdcadm that runs it, not from what was
+# asked: the plan planned again (what runs) has this configuration's.
+FROM_CONFIGURATION = frozenset({"updates_url"})
+
+
+def first_change_difference(stored: Plan, derived: Plan) -> str | None:
+    """None when `stored` holds what `derived` (the same request planned again) holds: its
+    changes, downloads and options (but `FROM_CONFIGURATION`); else the first difference,
+    said in a line."""
+    import json
+
+    def canon(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+    for n, (a, b) in enumerate(zip(stored.changes, derived.changes, strict=False), start=1):
+        ja, jb = a.to_json(), b.to_json()
+        if canon(ja) != canon(jb):
+            key = next(k for k in (*jb, *ja) if canon(ja.get(k)) != canon(jb.get(k)))
+            return f"change {n} ({change_label(a)}) {_difference(key, ja.get(key), jb.get(key))}"
+    if len(stored.changes) != len(derived.changes):
+        return (f"it has {len(stored.changes)} changes where the planner makes "
+                f"{len(derived.changes)} now")
+    mine, theirs = [i.uuid for i in stored.downloads], [i.uuid for i in derived.downloads]
+    if mine != theirs:
+        extra = [u for u in mine if u not in theirs]
+        return (f"it downloads image {extra[0]}, which the planner does not" if extra else
+                "its downloads are not the images the planner downloads now")
+    for key, a2, b2 in (("channel", stored.channel, derived.channel),
+                        ("justImages", stored.just_images, derived.just_images)):
+        if a2 != b2:
+            return f'its "{key}" is {canon(a2)} where the planner makes {canon(b2)}'
+    opts = dict(stored.options), dict(derived.options)
+    key2 = next((k for k in (*opts[1], *opts[0]) if k not in FROM_CONFIGURATION
+                 and canon(opts[0].get(k)) != canon(opts[1].get(k))), None)
+    if key2 is not None:
+        return (f'its option "{key2}" is {canon(opts[0].get(key2))[:60]} where the planner '
+                f"makes {canon(opts[1].get(key2))[:60]}")
+    return None
+
+
+def change_label(c: PlannedChange) -> str:
+    """`update-service workflow`: a change in a message."""
+    name = (c.service.name if c.service else None) or c.request.get("service") or c.platform
+    return f"{c.type} {name}" if name else c.type
+
+
+def _instance_label(i: Any) -> str:
+    if not isinstance(i, Mapping):
+        return str(i)
+    alias = i.get("alias")
+    return f"{alias} ({i.get('instance')})" if alias else str(i.get("instance"))
+
+
+def _difference(key: str, mine: Any, theirs: Any) -> str:
+    """How a change's field differs from the planner's, in a few words."""
+    if key in ("insts", "already"):
+        what = "instance" if key == "insts" else "instance already updated"
+        mine, theirs = list(mine or ()), list(theirs or ())
+        for n, (a, b) in enumerate(zip(mine, theirs, strict=False), start=1):
+            if a == b:
+                continue
+            if a.get("instance") != b.get("instance"):
+                return (f"has {what} {n} {_instance_label(a)} where the planner has "
+                        f"{_instance_label(b)}")
+            field_ = next(k for k in (*b, *a) if a.get(k) != b.get(k))
+            return (f'has {what} {_instance_label(a)} with "{field_}" {a.get(field_)} where '
+                    f"the planner has {b.get(field_)}")
+        return f"has {len(mine)} {key} where the planner has {len(theirs)}"
+    if key in ("service", "image"):
+        a, b = mine or {}, theirs or {}
+        if (a.get("uuid"), a.get("name")) != (b.get("uuid"), b.get("name")):
+            return (f"names {key} {a.get('name')} ({a.get('uuid')}) where the planner has "
+                    f"{b.get('name')} ({b.get('uuid')})")
+        return f"has another record of {key} {b.get('name')} ({b.get('uuid')}) than the planner"
+    return f'has another "{key}" than the planner makes'

@@ -87,14 +87,17 @@ class App:
         finally:
             os.close(fd)
 
-    def read_roles(self, state: Any, services: Any) -> Any:
+    def read_roles(self, state: Any, services: Any, *, run_uuid: str | None = None,
+                   command: str = "update") -> Any:
         """HA roles (manatee/binder) through the remote seam, read under the run lock: that
         is a CommandExecute POST, so only for a run that may execute, and never while another
-        run may be moving the very roles read. The lock is released again before execution."""
+        run may be moving the very roles read. The lock is released again before execution.
+        `run_uuid`: the run they are read for, when it has one already (a reboot plan's next
+        run may take over the lease its last one left)."""
         from sdcadm.executor.lock import RunLock
         from sdcadm.planner.topology import read_topology
 
-        with RunLock.for_app(self, "update"):
+        with RunLock.for_app(self, command, run_uuid=run_uuid):
             return read_topology(self.clients, state, services, warn=self.warn)
 
     def go_ahead(self, breakdown: str, *, dry_run: bool, yes: bool, abort: str) -> bool:

@@ -131,6 +131,11 @@ def run(app: Any, plan: str | None, yes: bool, dry_run: bool, verify: bool) -> N
     if status == "cancelled":
         raise UsageError(f"reboot plan {rp.uuid} was cancelled: create a new one")
     reboots.refuse_if_running(rp)
+    if not dry_run:
+        # Before reading and asking: the run would be refused under the lock anyway.
+        from sdcadm.executor.openruns import refuse_if_open
+
+        refuse_if_open(app, rp.uuid)
     if status == "paused":
         why = rp.control().get("reason") or "paused"
         raise UsageError(f"reboot plan {rp.uuid} is paused ({why}): resume it first with "
@@ -144,7 +149,7 @@ def run(app: Any, plan: str | None, yes: bool, dry_run: bool, verify: bool) -> N
     servers = [state.servers[u] for u in doc["servers"]]
     app.clients.remote.learn(state.servers.values())  # addresses for the health gates
     may_execute = not dry_run and (yes or app.has_terminal())
-    topology = _roles(app, state, locked=may_execute)
+    topology = _roles(app, state, locked=may_execute, run_uuid=rp.uuid)
     the_plan = reboot_plan(state, servers, topology, doc.get("window") or 1,
                            plan_uuid=rp.uuid, since=doc.get("created"), verify=verify)
     steps = plan_steps(the_plan)
@@ -282,16 +287,17 @@ def _state(app: Any) -> "DatacenterState":
     return gather(app, app.config, updates=False)
 
 
-def _roles(app: Any, state: "DatacenterState", *, locked: bool) -> dict[str, dict[str, str]]:
+def _roles(app: Any, state: "DatacenterState", *, locked: bool,
+           run_uuid: str | None = None) -> dict[str, dict[str, str]]:
     """HA roles of the replicated services (read over SSH); under the run lock when the
-    answer decides a run (another run may be moving them)."""
+    answer decides a run (another run may be moving them), taken for `run_uuid`'s run."""
     from sdcadm.planner.topology import read_topology
 
     ha = [s for s in ("manatee", "binder") if len(state.instances_of(s)) > 1]
     if not ha:
         return {}
     if locked:
-        return dict(app.read_roles(state, ha))
+        return dict(app.read_roles(state, ha, run_uuid=run_uuid, command="reboot-plan run"))
     return read_topology(app.clients, state, ha, warn=app.warn)
 
 

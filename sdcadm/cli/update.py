@@ -424,6 +424,32 @@ def _check_drift(app: Any, plan: "Plan", state: "DatacenterState", what: str, *,
                          f"{way_on}")
 
 
+def _planned_again(app: Any, plan: "Plan", state: "DatacenterState", path: str) -> "Plan":
+    """The saved plan's request planned again against `state` (the state it was made from:
+    its fingerprint matched), with its options; PlanTamperedError naming the first change
+    that differs when the file's changes are not those."""
+    from sdcadm.errors import PlanTamperedError, SdcAdmError
+    from sdcadm.plan import first_change_difference
+    from sdcadm.planner import PlanOptions
+    from sdcadm.planner import plan as make_plan
+
+    tampered = f"{path} does not hold the changes its request plans"
+    try:
+        options = PlanOptions.from_json(plan.options)
+        again = make_plan(state, plan.requests or (), options, app.config, topology=None)
+    except SdcAdmError as e:
+        raise PlanTamperedError(f"{tampered}: planning it again fails: "
+                                f"{e.message.splitlines()[0]}") from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise PlanTamperedError(f"{tampered}: its request or options cannot be planned "
+                                f"({type(e).__name__})") from e
+    again = _verified(again, bool(plan.options.get("verify")))
+    problem = first_change_difference(plan, again)
+    if problem:
+        raise PlanTamperedError(f"{tampered}: {problem}")
+    return again
+
+
 def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
                run_options: dict[str, Any], verify: bool | None = None) -> None:
     import json
@@ -431,19 +457,26 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     from sdcadm.errors import PlanTamperedError, UsageError
     from sdcadm.executor.journal import stopped_run_of
     from sdcadm.gather import gather
-    from sdcadm.plan import Plan, Step, digest, first_difference
+    from sdcadm.plan import Plan, Step, digest, doc_problem, first_difference
     from sdcadm.procedures import expand
 
+    not_saved = f"{path} is not a plan saved with --plan-out"
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
+    except OSError as e:
+        raise UsageError(f'cannot read plan file "{path}": {e.strerror or e}') from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"{not_saved} (not JSON)") from e
+    problem = doc_problem(doc)
+    if problem:
+        raise UsageError(f"{not_saved}: {problem}")
+    try:
         plan = Plan.from_json(doc)
         stored = [Step.from_json(s) for s in doc.get("steps") or []]
         derived = expand(plan)
-    except OSError as e:
-        raise UsageError(f'cannot read plan file "{path}": {e.strerror or e}') from e
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise UsageError(f"{path} is not a plan saved with --plan-out") from e
+        raise UsageError(not_saved) from e
     if not plan.fingerprint or not doc.get("digest"):
         raise UsageError(f"{path} has no fingerprint or digest: it was not saved with "
                          "--plan-out")
@@ -454,11 +487,18 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     problem = first_difference(stored, derived)
     if problem:
         raise PlanTamperedError(f"{path} does not hold the steps of its own plan: {problem}")
-    steps = derived
+    if plan.requests is None:
+        raise UsageError(f"{path} was saved by an older sdcadm, without the request it was "
+                         "planned from (needed to plan it again): make the plan again with "
+                         "--plan-out")
 
     state = gather(app, app.config, channel=plan.channel, server_detail="admin")
     _check_drift(app, plan, state, f"the plan in {path}", since=f"{path} was planned",
                  resumable=stopped_run_of(app.config.var_dir, plan.to_json()))
+    # ... and what runs is what its request plans now: changes edited together with their
+    # steps and digest are not this datacenter's plan.
+    plan = _planned_again(app, plan, state, path)
+    steps = expand(plan)
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     if verify is not None and bool(plan.options.get("verify")) != verify:

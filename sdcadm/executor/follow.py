@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from sdcadm.errors import JournalError
 from sdcadm.executor.journal import (
     EVENTS_FILE,
-    PLAN_FILE,
+    Journal,
     RunState,
     ended,
     find_run,
@@ -48,9 +49,9 @@ def live_steps(var_dir: Path, run_uuid: str, steps: list[Any]) -> list[Any]:
     if known and status is not None:
         return steps  # it ended: its entry has every outcome
     try:
-        doc = json.loads((run_dir / PLAN_FILE).read_text())
+        doc = Journal(run_dir).read_plan()
         planned = [Step.from_json(s) for s in doc.get("steps") or []]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (JournalError, ValueError, TypeError, KeyError, AttributeError):
         return steps
     state = RunState.from_events(read_events(run_dir / EVENTS_FILE))
     return compact_steps((s, _live_record(s, state.steps.get(s.id))) for s in planned)
@@ -139,8 +140,8 @@ def describe_event(ev: Mapping[str, Any], summaries: Mapping[str, str]) -> str |
 
 def summaries_of(run_dir: Path) -> dict[str, str]:
     try:
-        doc = json.loads((run_dir / PLAN_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
+        doc = Journal(run_dir).read_plan()
+    except JournalError:
+        return {}  # a damaged plan: the steps are named by their ids
     return {str(s.get("id")): str(s.get("summary") or s.get("action"))
             for s in doc.get("steps") or [] if isinstance(s, Mapping)}

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from sdcadm.errors import WriteFailedError
+from sdcadm.errors import JournalError, WriteFailedError
 from sdcadm.private_files import FILE_MODE, make_dir, make_dirs, open_private, write_all
 from sdcadm.redact import redact
 
@@ -90,7 +90,23 @@ class Journal:
                                    f"{e.strerror or e}") from e
 
     def read_plan(self) -> dict[str, Any]:
-        return json.loads(self.plan_path.read_text())
+        """plan.json, or JournalError naming the file and what is wrong with it (a damaged
+        or edited file is refused in one line, never half read)."""
+        from sdcadm.plan import doc_problem
+
+        try:
+            doc = json.loads(self.plan_path.read_text())
+        except FileNotFoundError:
+            raise JournalError(f"{self.plan_path}: the run's plan is missing") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise JournalError(f"{self.plan_path}: cannot read the run's plan: "
+                               f"{getattr(e, 'strerror', None) or e}") from e
+        except ValueError:
+            raise JournalError(f"{self.plan_path} is not a run's plan (not JSON)") from None
+        problem = doc_problem(doc)
+        if problem:
+            raise JournalError(f"{self.plan_path} is not a run's plan: {problem}")
+        return doc
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"time": iso_now(), "event": event, **fields}
@@ -157,8 +173,6 @@ class Journal:
 def read_events(path: Path) -> list[dict[str, Any]]:
     """Events of a journal. A torn last line (the process died mid-write) is ignored; any
     other line that is not an event means the file was damaged or edited: JournalError."""
-    from sdcadm.errors import JournalError
-
     out: list[dict[str, Any]] = []
     try:
         text = Path(path).read_text()
@@ -223,6 +237,9 @@ class RunState:
     # Status of the last run-end (done|failed|interrupted); None: still running, or died.
     status: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    # Why its journal could not be read (`open_runs`): the run counts as open, and only
+    # `--abandon` gives it up.
+    damaged: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -318,13 +335,17 @@ def ended(run_dir: Path) -> tuple[bool, str | None]:
 
 
 def open_runs(var_dir: Path) -> list[tuple[Path, RunState]]:
-    """Update and rollback runs neither done nor abandoned, newest first."""
+    """Update and rollback runs neither done nor abandoned, newest first; one whose journal
+    cannot be read is among them, said so (`RunState.damaged`)."""
     out = []
     for d in _work_dirs(var_dir, ("updates", "rollbacks")):
         known, status = ended(d)
         if known and status in ("done", "abandoned"):
             continue
-        st = RunState.from_events(read_events(d / EVENTS_FILE))
+        try:
+            st = RunState.from_events(read_events(d / EVENTS_FILE))
+        except JournalError as e:
+            st = RunState(damaged=e.message)
         if st.open:
             out.append((d, st))
     return out

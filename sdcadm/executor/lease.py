@@ -4,7 +4,8 @@ The local flock (`executor/lock.py`) only sees runs on this headnode with this `
 lease is a metadata key of the `sdc` SAPI application (`sdcadm_lease`), so every sdcadm that
 can change the datacenter sees it, whatever its host or configuration:
 
-    {"token", "host", "pid", "command", "run_uuid", "started", "heartbeat", "expiry"}
+    {"token", "host", "pid", "command", "run_uuid", "work_dir", "started", "heartbeat",
+     "expiry"}
 
 SAPI has no compare-and-set, so taking it is write-then-verify: read (refuse if another
 holder's lease has not expired), write ours, wait a settle time, read again: only the last
@@ -13,6 +14,11 @@ thread renews the heartbeat and the expiry while the run lives (every third of `
 holder that dies stops renewing, and its lease can be taken over once it expires, or broken
 at once with `sdcadm lock break --force`. A lease that cannot be written (SAPI down) stops the
 run before its first change.
+
+A lease names the work directory of its run (`work_dir`, when it has one). Before the lease
+of a dead or expired holder is taken over, `vet` hears it and refuses when that run did not
+finish (`openruns.vet_takeover`): taking it would orphan the run's remaining steps, wherever
+its journal is. The run itself (a resume, an abandon: the same `run_uuid`) takes it over.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from sdcadm.errors import LeaseError, SdcAdmError, transient
+from sdcadm.errors import LeaseError, SdcAdmError, UnfinishedRunError, transient
 
 KEY = "sdcadm_lease"
 DEFAULT_TTL = 60.0  # seconds a lease lives without a heartbeat
@@ -69,10 +75,14 @@ def describe(lease: Mapping[str, Any]) -> str:
 class DatacenterLease:
     def __init__(self, sapi: Any, *, command: str, run_uuid: str, ttl: float = DEFAULT_TTL,
                  settle: float = 0.5, wait: float = 0.0, retries: int = 3,
-                 info: Callable[[str], None] | None = None) -> None:
+                 info: Callable[[str], None] | None = None,
+                 vet: Callable[[Mapping[str, Any]], None] | None = None,
+                 work_dir: str | None = None) -> None:
         self.sapi = sapi
         self.command = command
         self.run_uuid = run_uuid
+        self.work_dir = work_dir  # the run's journal, named in the lease
+        self.vet = vet  # raises to refuse taking over a dead or expired lease
         self.ttl = ttl
         self.settle = settle
         self.wait = wait
@@ -101,7 +111,9 @@ class DatacenterLease:
     def _ours(self) -> dict[str, Any]:
         now = datetime.now(timezone.utc)
         return {"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
-                "command": self.command, "run_uuid": self.run_uuid, "started": self._started,
+                "command": self.command, "run_uuid": self.run_uuid,
+                **({"work_dir": self.work_dir} if self.work_dir else {}),
+                "started": self._started,
                 "heartbeat": _iso(now), "expiry": _iso(now + timedelta(seconds=self.ttl))}
 
     def _write(self, lease: Mapping[str, Any]) -> None:
@@ -140,7 +152,7 @@ class DatacenterLease:
                 if time.monotonic() >= deadline:
                     raise LeaseError(f"another sdcadm took the datacenter lease at the same "
                                      f"moment: {describe(held)}; try again")
-        except LeaseError:
+        except (LeaseError, UnfinishedRunError):
             raise
         except SdcAdmError as e:
             raise LeaseError(f"cannot take the datacenter lease (nothing was changed): "
@@ -156,6 +168,8 @@ class DatacenterLease:
                 and not dead_here(held):
             return held
         if held and held.get("token") != self.token:
+            if self.vet is not None and held.get("run_uuid") != self.run_uuid:
+                self.vet(held)  # its run did not finish: taking it over would orphan it
             why = "dead" if dead_here(held) else "expired"
             self.info(f"Taking over the {why} datacenter lease of {describe(held)}")
         self._write(self._ours())

@@ -61,13 +61,14 @@ class RunLock:
 
         def lease() -> Any:
             from sdcadm.executor.lease import DatacenterLease
+            from sdcadm.executor.openruns import vet_takeover
 
             poll = float(getattr(app.config, "poll_interval", 5.0) or 5.0)
             return DatacenterLease(sapi, command=command, run_uuid=run,
                                    ttl=float(getattr(app.config, "lease_ttl", 60.0) or 60.0),
                                    settle=min(0.5, max(0.05, poll)), wait=float(wait or 0),
                                    retries=int(getattr(app.config, "mutation_retries", 3)),
-                                   info=app.info)
+                                   info=app.info, vet=lambda held: vet_takeover(app, held))
         return cls(app.config.lock_path, command=command, run_uuid=run, wait=wait,
                    info=app.info, lease=lease if sapi is not None else None)
 
@@ -119,10 +120,16 @@ class RunLock:
         if self.lease is not None:
             self.lease.run_uuid = run_uuid
 
-    def take_lease(self) -> None:
-        """The datacenter lease, for a run that holds the local lock and is about to act."""
+    def take_lease(self, work_dir: str | os.PathLike[str] | None = None) -> None:
+        """The datacenter lease, for a run that holds the local lock and is about to act;
+        `work_dir`, the run's journal, is named in it (so that, should the run die, whoever
+        finds its lease knows where to continue it)."""
         if self._make_lease is not None and self.lease is None:
-            self.lease = self._make_lease().acquire()
+            lease = self._make_lease()
+            if work_dir:
+                lease.work_dir = str(work_dir)
+            lease.run_uuid = self.run_uuid  # retitled since the lock was made
+            self.lease = lease.acquire()
 
     def release(self) -> None:
         if self.lease is not None:

@@ -236,12 +236,15 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
     from sdcadm.executor import history as hist
     from sdcadm.executor import preflight, runlog
     from sdcadm.executor.lock import RunLock
+    from sdcadm.executor.openruns import refuse_if_open
     from sdcadm.executor.run import _drive, with_lease
 
-    lock = RunLock.for_app(app, "reboot-plan run", run_uuid=app.request_id).acquire(
+    # The lock (and the lease) name the plan: its next run takes over a lease it left.
+    lock = RunLock.for_app(app, "reboot-plan run", run_uuid=rp.uuid).acquire(
         with_lease=False)
     with runlog.held(app, lock):
         refuse_if_running(rp)
+        refuse_if_open(app, rp.uuid)  # an unfinished update or rollback: finish it first
         runlog.begin(app, "reboot-plan run", run_uuid=rp.uuid)
         journal = rp.journal
         runlog.follow(app, journal)
@@ -256,7 +259,7 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
         preflight.check(app, preflight.needs(rp.dir, steps, done={
             sid for sid, rec in previous.steps.items() if rec.done}))
         journal.repair()  # a line an earlier run may have torn
-        lock.take_lease()
+        lock.take_lease(work_dir=rp.dir)
         rp.claim(app.request_id)
         journal.append("run-resume" if resuming else "run-start", run_uuid=rp.uuid,
                        command="reboot-plan run", steps=len(steps), by=app.request_id)

@@ -32,7 +32,7 @@ from sdcadm.executor.context import ExecContext
 from sdcadm.executor.engine import Engine, StepOutcome
 from sdcadm.executor.journal import Journal, RunState, iso_now
 from sdcadm.executor.lock import RunLock
-from sdcadm.executor.openruns import refuse_if_open, run_to_resume
+from sdcadm.executor.openruns import give_up, read_plan, refuse_if_open, run_to_resume
 from sdcadm.plan import Plan, Step
 
 
@@ -102,7 +102,7 @@ def execute(
         journal = Journal.create(root)
         runlog.follow(app, journal)
         try:
-            lock.take_lease()
+            lock.take_lease(work_dir=journal.dir)
             if verify is not None:
                 verify()
             doc.update(created=iso_now(), started_ms=hist.now_ms())
@@ -138,17 +138,21 @@ def resume(
         if target is None:
             return RunResult(app.request_id, "update", "nothing")
         run_dir, journal, state = target
-        doc = journal.read_plan()
+        doc = read_plan(journal)
         command = doc.get("command") or "update"
         run_uuid = doc.get("run_uuid") or state.run_uuid or app.request_id
+        # Refused in one line, before the run log: a plan.json that is not its plan's own.
+        steps = derived_steps(doc, run_dir, derive)
+        if derive is None:
+            check_changes(app, doc, run_dir)
         runlog.begin(app, f"{command} --resume", run_uuid=run_uuid, work_dir=str(run_dir))
         runlog.follow(app, journal)
-        steps = derived_steps(doc, run_dir, derive)
         preflight.check(app, preflight.needs(run_dir, steps,
                                              done={s.id for s in steps if _done(s, state)}))
         lock.retitle(run_uuid)
         journal.repair()  # a line the run that stopped may have torn
-        lock.take_lease()  # the journal is sound: now the datacenter is this run's
+        # The journal is sound: now the datacenter is this run's.
+        lock.take_lease(work_dir=run_dir)
         done = sum(1 for s in steps if _done(s, state))
         app.info(f"Resuming run {run_uuid} from work dir: {run_dir}")
         app.info(f"{done} of {len(steps)} steps already done")
@@ -166,8 +170,9 @@ def resume_preview(app: Any, run: str | None = None) -> None:
     if target is None:
         return
     run_dir, journal, state = target
-    doc = journal.read_plan()
+    doc = read_plan(journal)
     steps = derived_steps(doc, run_dir)
+    check_changes(app, doc, run_dir)
     left = [s for s in steps if not _done(s, state)]
     app.info(f"Would resume run {doc.get('run_uuid') or state.run_uuid} from work dir: "
              f"{run_dir}")
@@ -190,7 +195,7 @@ def derived_steps(doc: Mapping[str, Any], run_dir: Path,
         derived = derive(doc) if derive else expand(Plan.from_json(doc))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise JournalError(f"{run_dir}/plan.json is not a run's plan ({type(e).__name__}: "
-                           f"{e})") from e
+                           f"{e}): {give_up(run_dir)}") from e
     from sdcadm.redact import REDACTED
 
     if any(REDACTED in json.dumps(s.params, default=str) for s in derived):
@@ -201,8 +206,72 @@ def derived_steps(doc: Mapping[str, Any], run_dir: Path,
     problem = first_difference(stored, derived)
     if problem:
         raise PlanTamperedError(f"{run_dir}/plan.json does not hold the steps of its own plan: "
-                                f"{problem}")
+                                f"{problem}; {give_up(run_dir)} and make a new plan")
     return derived
+
+
+def check_changes(app: Any, doc: Mapping[str, Any], run_dir: Path) -> None:
+    """What a resume can check of its plan's changes against the datacenter (it cannot plan
+    them again: the run itself changed it): each change's service is SAPI's of that name,
+    its target image is one the service may run, and its instances belong to that service
+    and run the image the change says (or the target, when the run already updated them).
+    A plan.json edited to aim a change elsewhere is refused."""
+    from sdcadm.errors import PlanTamperedError
+    from sdcadm.gather import gather
+    from sdcadm.plan import Plan
+
+    plan = Plan.from_json(doc)
+    if not any(c.service is not None for c in plan.changes):
+        return  # platforms, reboots: their steps name servers and check them
+    state = gather(app, app.config, updates=False, server_detail="agents")
+    problem = changes_problem(plan, state, app.config)
+    if problem:
+        raise PlanTamperedError(f"{run_dir}/plan.json does not match the datacenter: "
+                                f"{problem}; {give_up(run_dir)} and make a new plan")
+
+
+def changes_problem(plan: Plan, state: Any, config: Any) -> str | None:
+    """The first change of `plan` the datacenter contradicts, said in a line; None."""
+    from sdcadm.plan import change_label
+    from sdcadm.planner.candidates import allowed_image_names
+
+    by_uuid = {i.instance: i for i in state.instances}
+    agents = {(i.server, i.service): i for i in state.instances if i.type == "agent"}
+    services = {s.uuid: s for s in state.services.values()}
+    for n, c in enumerate(plan.changes, start=1):
+        svc = c.service
+        if svc is None:
+            continue
+        label = f"change {n} ({change_label(c)})"
+        ours, theirs = state.services.get(svc.name), services.get(svc.uuid)
+        if svc.uuid and ours is not None and ours.uuid != svc.uuid:
+            return f"{label} names service {svc.name} as {svc.uuid}, SAPI has {ours.uuid}"
+        if svc.uuid and theirs is not None and theirs.name != svc.name:
+            return f"{label} names service {svc.name} with the uuid of {theirs.name}"
+        target = c.image.uuid if c.image is not None else None
+        if c.image is not None:
+            known = state.image(c.image.uuid)
+            name = known.name if known is not None else c.image.name
+            names = allowed_image_names(svc.name, config)
+            if names and name not in names:
+                return (f"{label} targets image {c.image.uuid} ({name}), not an image of "
+                        f"{svc.name}")
+        for inst in (*c.instances, *c.already):
+            what = f"{inst.alias} ({inst.instance})" if inst.alias else inst.instance
+            if inst.service != svc.name:
+                return f"{label} lists instance {what} as one of {inst.service}"
+            now = by_uuid.get(inst.instance)
+            if now is None and inst.type == "agent":
+                now = agents.get((inst.server, inst.service))
+            if now is None:
+                continue  # not listed now (mid-reprovision): its own steps check it
+            if now.service != svc.name:
+                return (f"{label} lists instance {what}, which is an instance of "
+                        f"{now.service}")
+            if now.image and now.image not in (inst.image, target):
+                return (f"{label} says instance {what} runs image {inst.image}; it runs "
+                        f"{now.image}, which is not the change's target either")
+    return None
 
 
 def _done(step: Step, state: RunState) -> bool:

@@ -238,6 +238,7 @@ def plan(
         fingerprint=state.fingerprint(),
         fingerprint_facts=state.fingerprint_facts(),
         options=extra,
+        requests=tuple(requests),
     )
 
 

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from sdcadm.gather import _agent_instances, _server, resolve_channel, server_admin_ip, vm_admin_ip
+from sdcadm.gather import (
+    _agent_instances,
+    resolve_channel,
+    server_admin_ip,
+    server_record,
+    vm_admin_ip,
+)
 from sdcadm.model import Channel
 
 
@@ -33,10 +39,10 @@ def test_vm_admin_ip(nics, ip) -> None:
 
 
 def test_agents_fall_back_to_sysinfo() -> None:
-    with_agents = _server({"uuid": "s1", "hostname": "cn1", "agents": [
+    with_agents = server_record({"uuid": "s1", "hostname": "cn1", "agents": [
         {"name": "cn-agent", "uuid": "a1", "image_uuid": "i1", "version": "2.0"}],
         "sysinfo": {"SDC Agents": [{"name": "old", "image_uuid": "x"}], "Admin IP": "10.0.0.5"}})
-    from_sysinfo = _server({"uuid": "s2", "hostname": "cn2", "sysinfo": {
+    from_sysinfo = server_record({"uuid": "s2", "hostname": "cn2", "sysinfo": {
         "SDC Agents": [{"name": "vm-agent", "image_uuid": "i2", "version": "1.0"}]}})
     rows = _agent_instances([with_agents, from_sysinfo])
     assert [(r.instance, r.service, r.image, r.version, r.hostname, r.server_ip) for r in rows] == [
@@ -59,7 +65,7 @@ def test_resolve_channel(explicit, metadata, expected) -> None:
 
 
 def test_records_are_what_their_constructors_make() -> None:
-    """`_server` and the instance builders skip the dataclasses' `__init__`: every field
+    """`server_record` and the instance builders skip the dataclasses' `__init__`: every field
     must still be set, as the constructor would set it."""
     from dataclasses import fields
 
@@ -70,7 +76,7 @@ def test_records_are_what_their_constructors_make() -> None:
            "current_platform": "P1", "boot_platform": "P2", "ram": 4096, "traits": {"a": 1},
            "agents": [{"name": "cn-agent", "uuid": "a1", "image_uuid": "i1", "version": "2"}],
            "sysinfo": {"Admin IP": "10.0.0.5"}}
-    server = _server(raw)
+    server = server_record(raw)
     assert server == Server(uuid="s1", hostname="cn1", headnode=True, setup=True,
                             status="running", current_platform="P1", boot_platform="P2",
                             admin_ip="10.0.0.5", ram=4096, traits={"a": 1},
@@ -143,7 +149,7 @@ def test_read_servers_asks_for_what_the_command_needs(detail, n, bare, calls,
     rows = gather.read_servers(cnapi, detail)
     assert [{k: v.replace(gather.SERVER_FIELDS, "SERVER_FIELDS") for k, v in c.items()}
             for c in cnapi.calls] == calls
-    servers = [_server(r) for r in rows]
+    servers = [server_record(r) for r in rows]
     assert [(s.hostname, s.current_platform, [a["name"] for a in s.agents]) for s in servers] \
         == [(f"cn{i}", "P", ["vm-agent"]) for i in range(n)]
     assert ("reserved" in rows[0]) == (detail == "full")

@@ -74,11 +74,13 @@ def cli(sim: Any, *args: str, wait: bool = True, timeout: float = 120) -> Any:
 
 
 def wait_for_event(sim: Any, predicate: Any, timeout: float = 60,
-                   proc: Any = None) -> dict[str, Any]:
-    """Poll the newest run's journal until an event matches (another process writes it)."""
+                   proc: Any = None, root: Path | None = None) -> dict[str, Any]:
+    """Poll the newest run's journal until an event matches (another process writes it);
+    `root`: the runs' directory of another varDir than the simulator's configuration's."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        dirs = run_dirs(sim)
+        dirs = (sorted(p for p in root.iterdir() if p.is_dir()) if root and root.is_dir()
+                else [] if root else run_dirs(sim))
         if dirs:
             for ev in events(dirs[-1]):
                 if predicate(ev):

@@ -119,3 +119,38 @@ def test_no_lease_no_run_and_nothing_changed(sim_factory):
     assert r.stderr.splitlines()[-1].startswith(
         "sdcadm update: error (Lease): cannot take the datacenter lease (nothing was changed): ")
     assert [m for m in sim.mutations() if not m["path"].startswith("/applications/")] == []
+
+
+def test_a_run_killed_in_another_work_directory_is_not_orphaned(sim_factory, tmp_path):
+    sim = _fresh(sim_factory, 0.02)
+    first = _config(sim, tmp_path, "one")
+    second = _config(sim, tmp_path, "two", lockWait=0)
+    proc = cli(sim, "--config", str(first), "update", "--all", "-y", wait=False)
+    wait_for_event(sim, lambda e: e.get("event") == "step-start", proc=proc,
+                   root=tmp_path / "one" / "updates")
+    kill(proc)
+    (work_dir,) = (tmp_path / "one" / "updates").iterdir()
+    run_uuid = json.loads((work_dir / "plan.json").read_text())["run_uuid"]
+    assert _lease(sim)["pid"] == proc.pid
+    sim.clear_mutations()
+    r = cli(sim, "--config", str(second), "update", "cmon", "-y")
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"sdcadm update: error (UnfinishedRun): run {run_uuid} (update, pid "
+                           f"{proc.pid} on "), line
+    assert f", work directory {work_dir}) died before it finished: continue it with " \
+           f'"sdcadm update --resume {run_uuid}" on ' in line
+    assert line.endswith(f'or give it up with "sdcadm update --abandon {run_uuid}"')
+    assert sim.mutations() == []
+    # Given up from the other work directory: history says so, the lease is given back.
+    r = cli(sim, "--config", str(second), "update", "--abandon", run_uuid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"Run {run_uuid} abandoned: history says so and its datacenter "
+                               f"lease is given back; its journal stays in {work_dir} on ")
+    assert _lease(sim) is None
+    entry = json.loads(cli(sim, "--config", str(second), "history", run_uuid).stdout)
+    assert entry["error"]["code"] == "Abandoned" and entry["abandoned"]
+    assert "from another work directory" in entry["error"]["message"]
+    r = cli(sim, "--config", str(second), "update", "cmon", "-y")
+    assert r.returncode == 0, r.stderr
+    assert "Taking over" not in r.stderr
