@@ -89,16 +89,23 @@ class App:
 
     def read_roles(self, state: Any, services: Any, *, run_uuid: str | None = None,
                    command: str = "update") -> Any:
-        """HA roles (manatee/binder) through the remote seam, read under the run lock: that
-        is a CommandExecute POST, so only for a run that may execute, and never while another
-        run may be moving the very roles read. The lock is released again before execution.
+        """HA roles (manatee/binder) through the remote seam, read under the headnode lock
+        and only while no run elsewhere holds the datacenter lease: never while another run
+        may be moving the very roles read. Only for a run that may execute. The lock is
+        released again before execution.
         `run_uuid`: the run they are read for, when it has one already (a reboot plan's next
         run may take over the lease its last one left)."""
         from sdcadm.executor.lock import RunLock
         from sdcadm.planner.topology import read_topology
 
-        with RunLock.for_app(self, command, run_uuid=run_uuid):
+        # The local lock, and a look at the datacenter lease: reading writes no lease, so a
+        # run refused afterwards (by its preflight, say) has changed nothing.
+        lock = RunLock.for_app(self, command, run_uuid=run_uuid).acquire(with_lease=False)
+        try:
+            lock.check_lease()
             return read_topology(self.clients, state, services, warn=self.warn)
+        finally:
+            lock.release()
 
     def go_ahead(self, breakdown: str, *, dry_run: bool, yes: bool, abort: str) -> bool:
         """Show what a change will do; True when it should run (not a dry run, and the

@@ -161,6 +161,34 @@ class DatacenterLease:
         self._thread.start()
         return self
 
+    def check_free(self) -> None:
+        """Read only, for a look at the datacenter that must not overlap a run elsewhere:
+        wait for a live holder as `acquire` does and refuse as it would (a run still holding
+        it; a dead or expired one whose run did not finish), without writing the lease."""
+        deadline = time.monotonic() + self.wait
+        said = False
+        while True:
+            try:
+                held = self.current()
+            except SdcAdmError as e:
+                raise LeaseError(f"cannot read the datacenter lease (nothing was changed): "
+                                 f"{e.message.splitlines()[0]}", runtime=True) from e
+            if not held or held.get("token") == self.token:
+                return
+            if expired(held) or dead_here(held):
+                if self.vet is not None and held.get("run_uuid") != self.run_uuid:
+                    self.vet(held)  # its run did not finish
+                return
+            if time.monotonic() >= deadline:
+                raise LeaseError(
+                    f"the datacenter is being changed by {describe(held)}: wait for it to "
+                    f"finish; if that process is gone, its lease expires at "
+                    f"{held.get('expiry')}, or run \"sdcadm lock break --force\"")
+            if not said:
+                self.info("Waiting for the datacenter lease")
+                said = True
+            time.sleep(min(1.0, max(0.05, self.settle)))
+
     def _take_once(self) -> dict[str, Any] | None:
         """One attempt: None once the lease is ours, else the live lease in the way."""
         held = self.current()

@@ -131,6 +131,14 @@ class RunLock:
             lease.run_uuid = self.run_uuid  # retitled since the lock was made
             self.lease = lease.acquire()
 
+    def check_lease(self) -> None:
+        """Refuse as `take_lease` would, without writing the lease: for a read (the HA
+        roles) that must not overlap a run elsewhere but changes nothing itself."""
+        if self._make_lease is not None and self.lease is None:
+            lease = self._make_lease()
+            lease.run_uuid = self.run_uuid
+            lease.check_free()
+
     def release(self) -> None:
         if self.lease is not None:
             self.lease.release()

@@ -50,6 +50,18 @@ def test_too_little_room_for_the_journal_is_refused(sim_factory, tmp_path) -> No
              r"nothing was changed")
 
 
+def test_a_refusal_after_reading_the_ha_roles_wrote_no_lease(sim_factory, tmp_path) -> None:
+    """`update --all` reads the manatee and binder roles before its preflight: that read
+    looks at the datacenter lease but never writes it, so the refusal changed nothing."""
+    sim = _fresh(sim_factory)
+    conf = _conf(sim, tmp_path, minFreeMiB=10 ** 12)
+    r = cli(sim, "--config", str(conf), "update", "--all", "-y")
+    _refused(sim, r, r"sdcadm update: error \(NoSpace\): not enough free space for the run's "
+             rf"journal in {re.escape(str(var_dir(sim)))}/updates: \d+ MiB free, \d+ MiB "
+             r"needed \(\d+ MiB for the journal, minFreeMiB keeps 1000000000000 MiB free\); "
+             r"nothing was changed")
+
+
 def test_an_unwritable_work_dir_is_refused(sim_factory, tmp_path) -> None:
     sim = _fresh(sim_factory)
     var_dir(sim).mkdir(parents=True)
