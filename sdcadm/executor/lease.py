@@ -72,6 +72,13 @@ def describe(lease: Mapping[str, Any]) -> str:
             f"{lease.get('started', '?')}, last heartbeat {lease.get('heartbeat', '?')})")
 
 
+def _busy(held: Mapping[str, Any]) -> LeaseError:
+    """The refusal while a live run holds the lease."""
+    return LeaseError(f"the datacenter is being changed by {describe(held)}: wait for it to "
+                      f"finish; if that process is gone, its lease expires at "
+                      f"{held.get('expiry')}, or run \"sdcadm lock break --force\"")
+
+
 class DatacenterLease:
     def __init__(self, sapi: Any, *, command: str, run_uuid: str, ttl: float = DEFAULT_TTL,
                  settle: float = 0.5, wait: float = 0.0, retries: int = 3,
@@ -140,10 +147,7 @@ class DatacenterLease:
                 if held and held.get("token") != self.token and not expired(held) \
                         and not dead_here(held):
                     if time.monotonic() >= deadline:
-                        raise LeaseError(
-                            f"the datacenter is being changed by {describe(held)}: wait for "
-                            f"it to finish; if that process is gone, its lease expires at "
-                            f"{held.get('expiry')}, or run \"sdcadm lock break --force\"")
+                        raise _busy(held)
                     if not said:
                         self.info("Waiting for the datacenter lease")
                         said = True
@@ -180,10 +184,7 @@ class DatacenterLease:
                     self.vet(held)  # its run did not finish
                 return
             if time.monotonic() >= deadline:
-                raise LeaseError(
-                    f"the datacenter is being changed by {describe(held)}: wait for it to "
-                    f"finish; if that process is gone, its lease expires at "
-                    f"{held.get('expiry')}, or run \"sdcadm lock break --force\"")
+                raise _busy(held)
             if not said:
                 self.info("Waiting for the datacenter lease")
                 said = True
