@@ -117,7 +117,7 @@ class Engine:
     def _run_one(self, step: Step, out: StepOutcome) -> StepOutcome:
         handler = self.handlers[step.action]
         prev = self.ctx.previous.get(step.id) if self.resume else None
-        if prev is not None and prev.done:
+        if prev is not None and prev.done and not self._undone(handler, step):
             out.outcome = "skipped"
             out.started, out.finished = prev.started, prev.finished
             self._journal("step-end", step=step.id, outcome="skipped",
@@ -164,6 +164,22 @@ class Engine:
         self._journal("step-end", step=step.id, outcome=out.outcome,
                       error=out.error.to_json() if out.error else None)
         return out
+
+    def _undone(self, handler: Any, step: Step) -> bool:
+        """A step an earlier run finished whose effect is gone since (an imported image
+        deleted in between, say): its handler says it may be looked at again
+        (`recheck_done`), and it is not in place; it then runs again. A look that fails
+        keeps the step done, as before."""
+        if not getattr(handler, "recheck_done", False):
+            return False
+        try:
+            if handler.check(self.ctx, step):
+                return False
+        except SdcAdmError:
+            return False
+        self.ctx.say(f"Step {step.id} was done in an earlier run but is no longer in place "
+                     f"({step.summary or step.action}): running it again")
+        return True
 
     def _journal(self, event: str, **fields: Any) -> bool:
         """Journal an event. A journal that cannot be written (a full disk) stops the run

@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+import requests
 from e2e_runs import cli, events, kill, run_dirs, var_dir, wait_for_event
 
 
@@ -270,3 +271,25 @@ def test_a_reboot_plan_does_not_run_while_an_update_is_unfinished(sim_factory) -
     assert cli(sim, "update", "--abandon", run_uuid).returncode == 0
     r = cli(sim, "reboot-plan", "run", "-y", timeout=300)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_image_deleted_after_its_import_is_imported_again_by_the_resume(sim_factory) -> None:
+    """The journal says the import is done, but the image went away before the resume: the
+    reprovision after it needs it, so the resume looks again and imports it again."""
+    sim = _fresh(sim_factory)
+    sim.add_fault({"type": "fail-job", "target": "*", "action": "reprovision", "count": 1})
+    assert cli(sim, "update", "workflow", "-y").returncode == 1
+    doc = json.loads((run_dirs(sim)[-1] / "plan.json").read_text())
+    (image,) = [s["params"]["image_uuid"] for s in doc["steps"]
+                if s["action"] == "import-image"]
+    url = f"{sim.urls['imgapi']}/images/{image}"
+    assert requests.delete(url, timeout=10).status_code in (200, 204)
+    assert requests.get(url, timeout=10).status_code == 404
+    sim.clear_faults()
+    r = cli(sim, "update", "--resume", "-y")
+    assert r.returncode == 0, r.stderr
+    assert "was done in an earlier run but is no longer in place" in r.stderr
+    assert requests.get(url, timeout=10).json()["state"] == "active"
+    vms = requests.get(f"{sim.urls['vmapi']}/vms", params={"alias": "workflow0"},
+                       timeout=10).json()
+    assert vms[0]["image_uuid"] == image

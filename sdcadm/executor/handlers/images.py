@@ -27,6 +27,10 @@ class ChecksumError(StepFailedError):
 
 
 class ImportImage:
+    # An image can be deleted between a run and its resume; the steps after its import
+    # need it: look again rather than trust the journal.
+    recheck_done = True
+
     def check(self, ctx: ExecContext, step: Step) -> bool:
         p = step.params
         # A run died while IMGAPI was importing: let that job finish before judging.
