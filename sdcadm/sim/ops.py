@@ -238,6 +238,7 @@ def _on_start(world: "World", kind: str, p: dict[str, Any]) -> None:
     if kind == "reprovision":
         store.edit("vm", p["vm_uuid"],
                    lambda vm: vm.update(state="provisioning", zone_state="installed"))
+        _zone_changed(world)
     elif kind == "reboot":
         from sdcadm.sim import reboots
 
@@ -262,6 +263,7 @@ def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
     if fault:
         set_progress(world, "job", job["uuid"], fail_at="cnapi.wait_task")
         store.edit("vm", vm["uuid"], lambda v: v.update(state="running", zone_state="running"))
+        _zone_changed(world)
         finish_job(world, job["uuid"],
                    fault.get("message") or f"reprovision of VM {vm['uuid']} failed")
         return
@@ -273,6 +275,7 @@ def _vm_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:
                  zone_state="installed" if stuck else "running", last_modified=now_iso())
         v.get("_sim", {}).pop("smf", None)  # a new zone root: its SMF services as shipped
     store.edit("vm", vm["uuid"], reprovisioned)
+    _zone_changed(world)
     finish_job(world, job["uuid"], None)
 
 
@@ -304,7 +307,17 @@ def _vm_action_work(world: "World", job: dict[str, Any], fault: dict | None) -> 
             vm.update(state="running", zone_state="running")
         vm["last_modified"] = now_iso()
     world.store.edit("vm", p["vm_uuid"], change)
+    _zone_changed(world)
     finish_job(world, job["uuid"], None)
+
+
+def _zone_changed(world: "World") -> None:
+    """A zone stopped, started or is being reprovisioned: a manatee shard, binder ensemble
+    or moray shard that loses (or regains) its quorum by it is recorded, as a reboot's is.
+    The shard's roles are left to the reboot model."""
+    from sdcadm.sim import quorum
+
+    quorum.evaluate(world)
 
 
 def _reboot_work(world: "World", job: dict[str, Any], fault: dict | None) -> None:

@@ -186,3 +186,23 @@ def test_reset_empties_the_losses_and_restores_the_roles(api, sim):
     sim.reset()
     assert sim.quorum_losses() == []
     assert shard(api) == before
+
+
+def vm_action(api, alias: str, action: str) -> None:
+    job = api.ok("POST", "vmapi", f"/vms/{api.vm(alias)['uuid']}?action={action}")["job_uuid"]
+    assert api.ok("GET", "vmapi", f"/jobs/{job}/wait")["execution"] == "succeeded"
+
+
+def test_zones_stopped_through_vmapi_count_like_a_reboot(api, sim) -> None:
+    """Not only reboots: two manatee zones stopped through VMAPI take the shard (and the
+    morays on it) below quorum, recorded; one started again ends both losses."""
+    vm_action(api, "manatee1", "stop")
+    assert sim.quorum_losses() == []  # two of three still up
+    vm_action(api, "manatee2", "stop")
+    (manatee,) = losses(sim, "manatee")
+    assert manatee["ended"] is None and sorted(d.split(" on ")[0] for d in manatee["down"]) \
+        == ["manatee1", "manatee2"]
+    (moray,) = losses(sim, "moray")
+    assert moray["reason"] == "its manatee shard has no quorum"
+    vm_action(api, "manatee2", "start")
+    assert all(q["ended"] for q in sim.quorum_losses())
