@@ -201,23 +201,29 @@ def _shard_members(doc: dict[str, Any]) -> list[str]:
 # -- quorum losses ----------------------------------------------------------------------------
 
 def status(world: "World") -> dict[str, dict[str, Any]]:
-    """Per group: members, those down, and whether the group has quorum now."""
+    """Per group: members, those down, whether the group has quorum now, and whether it is
+    replicated at all. A group of one (lab's manatee, say), or a moray shard on such a
+    manatee, has no quorum to lose: its update or reboot is the outage of a service that is
+    not HA, which the tool warns about, not a quorum loss."""
     out: dict[str, dict[str, Any]] = {}
     manatees = members(world, "manatee")
     mdown = [v for v in manatees if not is_up(world, v)]
     manatee_ok = bool(manatees) and len(manatees) - len(mdown) >= majority(len(manatees))
     if manatees:
-        out["manatee"] = {"members": manatees, "down": mdown, "ok": manatee_ok}
+        out["manatee"] = {"members": manatees, "down": mdown, "ok": manatee_ok,
+                          "replicated": len(manatees) > 1}
     binders = members(world, "binder")
     if binders:
         bdown = [v for v in binders if not is_up(world, v)]
         out["binder"] = {"members": binders, "down": bdown,
-                         "ok": len(binders) - len(bdown) >= majority(len(binders))}
+                         "ok": len(binders) - len(bdown) >= majority(len(binders)),
+                         "replicated": len(binders) > 1}
     morays = members(world, "moray")
     if morays:
         rdown = [v for v in morays if not is_up(world, v)]
         ok = len(rdown) < len(morays) and (manatee_ok or not manatees)
-        out["moray"] = {"members": morays, "down": rdown, "ok": ok}
+        out["moray"] = {"members": morays, "down": rdown, "ok": ok,
+                        "replicated": len(morays) > 1 and len(manatees) != 1}
     return out
 
 
@@ -226,6 +232,8 @@ def evaluate(world: "World") -> None:
     groups that got it back."""
     open_losses = {d["group"]: d for d in world.store.all("quorum-loss") if not d.get("ended")}
     for group, st in status(world).items():
+        if not st["replicated"]:
+            continue
         current = open_losses.get(group)
         if not st["ok"] and current is None:
             n = len(world.store.all("quorum-loss")) + 1

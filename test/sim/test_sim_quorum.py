@@ -206,3 +206,11 @@ def test_zones_stopped_through_vmapi_count_like_a_reboot(api, sim) -> None:
     assert moray["reason"] == "its manatee shard has no quorum"
     vm_action(api, "manatee2", "start")
     assert all(q["ended"] for q in sim.quorum_losses())
+
+
+def test_a_group_of_one_has_no_quorum_to_lose(lab_api, lab) -> None:
+    """lab's single manatee, moray and binder: stopping them is the outage of services that
+    are not HA, not a quorum loss."""
+    for alias in ("manatee0", "moray0", "binder0"):
+        vm_action(lab_api, alias, "stop")
+    assert lab.quorum_losses() == []
