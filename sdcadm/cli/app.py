@@ -100,7 +100,7 @@ class App:
 
         # The local lock, and a look at the datacenter lease: reading writes no lease, so a
         # run refused afterwards (by its preflight, say) has changed nothing.
-        lock = RunLock.for_app(self, command, run_uuid=run_uuid).acquire(with_lease=False)
+        lock = RunLock.for_app(self, command, run_uuid=run_uuid).acquire()
         try:
             lock.check_lease()
             return read_topology(self.clients, state, services, warn=self.warn)

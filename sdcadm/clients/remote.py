@@ -26,14 +26,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from sdcadm.clients.known_hosts import KnownHosts
 from sdcadm.errors import ConfigError, RemoteError, SdcAdmError
 from sdcadm.private_files import open_private
-
-if TYPE_CHECKING:
-    pass
 
 T = TypeVar("T")
 

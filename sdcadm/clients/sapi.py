@@ -49,11 +49,6 @@ class SapiClient(RestClient):
     def get_history(self, uuid: str) -> dict[str, Any]:
         return self.get(f"/history/{uuid}")
 
-    def list_history(
-        self, since: str | None = None, until: str | None = None
-    ) -> list[dict[str, Any]]:
-        return self.get("/history", since=since, until=until) or []
-
     def each_history(self, since: str | None = None,
                      until: str | None = None) -> Iterator[Any]:
         """The history entries one at a time (see `get_each`)."""

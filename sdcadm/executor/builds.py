@@ -200,17 +200,17 @@ def create_env(build: Path, wheel: Path, log: Path) -> None:
     code, out = run_logged([sys.executable, "-m", "venv", "--without-pip", str(build)], log,
                            cwd=build.parent)
     if code != 0:
-        raise InternalError(f"cannot create a virtual environment in {build}: {_last(out)}")
+        raise InternalError(f"cannot create a virtual environment in {build}: {last_line(out)}")
     python = build / "bin" / "python"
     site = run_logged([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
                                           "'purelib'))"], log, cwd=build)
     if site[0] != 0:
-        raise InternalError(f"the new environment's python does not run: {_last(site[1])}")
+        raise InternalError(f"the new environment's python does not run: {last_line(site[1])}")
     Path(site[1].strip()).joinpath(SHARED_PTH).write_text("\n".join(shared_dirs()) + "\n")
     code, out = run_logged([str(python), "-m", "pip", "install", "--no-deps", "--no-index",
                             "--no-warn-script-location", str(wheel)], log, cwd=build)
     if code != 0:
-        raise InternalError(f"pip could not install {wheel.name}: {_last(out)}")
+        raise InternalError(f"pip could not install {wheel.name}: {last_line(out)}")
     code, out = run_logged([str(python), "-m", "pip", "check"], log, cwd=build)
     own = [line for line in out.splitlines() if line.startswith("sdcadm ")]
     if own:  # other distributions' problems are the environment's, not this build's
@@ -249,6 +249,7 @@ def remove(build: Path) -> None:
     shutil.rmtree(build, ignore_errors=True)
 
 
-def _last(out: str) -> str:
+def last_line(out: str) -> str:
+    """A command's last non-empty line of output, for an error message."""
     lines = [line for line in out.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "no output"

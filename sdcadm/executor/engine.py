@@ -117,7 +117,10 @@ class Engine:
     def _run_one(self, step: Step, out: StepOutcome) -> StepOutcome:
         handler = self.handlers[step.action]
         prev = self.ctx.previous.get(step.id) if self.resume else None
-        if prev is not None and prev.done and not self._undone(handler, step):
+        # A done step is skipped, unless a look finds its effect gone: then it runs again,
+        # and that look stands for the check below.
+        rechecked = prev is not None and prev.done
+        if prev is not None and rechecked and not self._undone(handler, step):
             out.outcome = "skipped"
             out.started, out.finished = prev.started, prev.finished
             self._journal("step-end", step=step.id, outcome="skipped",
@@ -135,7 +138,7 @@ class Engine:
         out.started = iso_now()
         try:
             self.ctx.check_cancel()
-            if self.resume and handler.check(self.ctx, step):
+            if self.resume and not rechecked and handler.check(self.ctx, step):
                 out.outcome = "verified"
                 out.finished = iso_now()
                 self._journal("step-end", step=step.id, outcome="verified",
@@ -225,13 +228,10 @@ class Engine:
         holding: list[Step] = []
         failed = False
         waiting_said = False
-        # A group of one action (an agent's servers) may have a handler that opens and
-        # closes it (a progress bar, a tally); a wave of services mixes actions.
+        # A group of one action (an agent's servers) may have a handler that shows and sums
+        # it up (a progress bar, a tally); a wave of services mixes actions.
         single = all(s.action == first.action for s in group)
         handler = self.handlers[first.action] if single else None
-        begin = getattr(handler, "begin", None)
-        if callable(begin):
-            begin(self.ctx, group)
         by_ref = {**{s.target: s for s in group}, **{s.id: s for s in group}}
         shown = self._fanout(handler, group)
         with cf.ThreadPoolExecutor(max_workers=min(width, len(group)),

@@ -72,8 +72,9 @@ class RunLock:
         return cls(app.config.lock_path, command=command, run_uuid=run, wait=wait,
                    info=app.info, lease=lease if sapi is not None else None)
 
-    def acquire(self, with_lease: bool = True) -> "RunLock":
-        """Take the local lock, then (`with_lease`) the datacenter lease."""
+    def acquire(self) -> "RunLock":
+        """Take the local lock (the datacenter lease is `take_lease`'s, once the run is
+        about to act)."""
         try:
             make_dirs(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -102,12 +103,6 @@ class RunLock:
         }
         _write_holder(fd, holder)
         self._fd = fd
-        if with_lease:
-            try:
-                self.take_lease()
-            except BaseException:
-                self._release_flock()
-                raise
         return self
 
     def retitle(self, run_uuid: str) -> None:

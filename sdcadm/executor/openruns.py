@@ -93,8 +93,7 @@ def abandon(app: Any, run: str) -> None:
     from sdcadm.errors import UsageError
 
     var_dir = Path(app.config.var_dir)
-    lock = RunLock.for_app(app, "update --abandon", run_uuid=app.request_id).acquire(
-        with_lease=False)
+    lock = RunLock.for_app(app, "update --abandon", run_uuid=app.request_id).acquire()
     try:
         run_dir = find_run(var_dir, run)
         if run_dir is None:

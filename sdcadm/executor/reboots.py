@@ -240,8 +240,7 @@ def run(app: Any, rp: RebootPlan, plan: Any, steps: list[Any], *,
     from sdcadm.executor.run import _drive, with_lease
 
     # The lock (and the lease) name the plan: its next run takes over a lease it left.
-    lock = RunLock.for_app(app, "reboot-plan run", run_uuid=rp.uuid).acquire(
-        with_lease=False)
+    lock = RunLock.for_app(app, "reboot-plan run", run_uuid=rp.uuid).acquire()
     with runlog.held(app, lock):
         refuse_if_running(rp)
         refuse_if_open(app, rp.uuid)  # an unfinished update or rollback: finish it first

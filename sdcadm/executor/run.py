@@ -80,7 +80,7 @@ def execute(
     options = dict(options or {})
     steps = list(steps)
     run_uuid = app.request_id
-    lock = RunLock.for_app(app, command, run_uuid=run_uuid).acquire(with_lease=False)
+    lock = RunLock.for_app(app, command, run_uuid=run_uuid).acquire()
     with runlog.held(app, lock):
         refuse_if_open(app)
         runlog.begin(app, command, run_uuid=run_uuid)
@@ -131,8 +131,7 @@ def resume(
     never the ones its journal lists (`derive`, for tests of the engine alone)."""
     options = dict(options or {})
     var_dir = Path(app.config.var_dir)
-    lock = RunLock.for_app(app, "update --resume", run_uuid=app.request_id).acquire(
-        with_lease=False)
+    lock = RunLock.for_app(app, "update --resume", run_uuid=app.request_id).acquire()
     with runlog.held(app, lock):
         target = run_to_resume(var_dir, app, run)
         if target is None:

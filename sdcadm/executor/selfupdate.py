@@ -41,7 +41,7 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
 
     steps = list(steps)
     start = time.monotonic()
-    lock = RunLock.for_app(app, COMMAND).acquire(with_lease=False)
+    lock = RunLock.for_app(app, COMMAND).acquire()
     with runlog.held(app, lock):
         run_uuid = app.request_id
         runlog.begin(app, runlog.cli_command(COMMAND), run_uuid=run_uuid)

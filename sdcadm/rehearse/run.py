@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sdcadm.errors import UsageError
+from sdcadm.executor.journal import iso_now
 from sdcadm.rehearse import ForwardedError, faults, processes, record
 from sdcadm.rehearse.private import PrivateSim
 
@@ -49,7 +50,7 @@ def rehearse(app: Any, req: Request) -> dict[str, Any] | None:
     args = _update_args(req)
     say = _progress(app)
     config = app.config
-    started, t0 = _now(), time.monotonic()
+    started, t0 = iso_now(), time.monotonic()
     work = _work_dir(req.keep_dir)
     live_log, private_log = work / "live-requests.log", work / "private-requests.log"
     # Absolute: the snapshot runs in the work directory.
@@ -89,7 +90,7 @@ def rehearse(app: Any, req: Request) -> dict[str, Any] | None:
         from_private = processes.audit([private_log], bases, _live_ssh(config, state))
         live = processes.audit([live_log], bases) + from_private
         facts.extra.update({
-            "uuid": app.request_id, "started": started, "finished": _now(),
+            "uuid": app.request_id, "started": started, "finished": iso_now(),
             "command": command, "key": record.plan_key(plan_doc),
             "fingerprint": plan_doc.get("fingerprint"),
             "datacenter": _dc_summary(state), "fidelity": fidelity, "faults": specs,
@@ -135,12 +136,6 @@ def _progress(app: Any) -> Any:
     if sys.stderr.isatty() or getattr(app, "verbose", False):
         return app.info
     return lambda _line: None
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _update_args(req: Request) -> list[str]:

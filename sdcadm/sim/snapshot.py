@@ -227,10 +227,8 @@ def _derived_by_simulator(images: list[dict[str, Any]]) -> set[str]:
     """The uuids the simulator adds to every catalog by itself (its own sdcadm builds,
     `sdcadm.sim.builds`): a snapshot of a simulator that declared them again would have it
     serve them twice."""
-    try:
-        from sdcadm.sim import builds
-    except ImportError:
-        return set()
+    from sdcadm.sim import builds
+
     try:
         return {i["uuid"] for i in builds.derived_images(builds.read_source(), images)}
     except (LookupError, ValueError, OSError):

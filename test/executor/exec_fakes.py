@@ -5,7 +5,7 @@ import threading
 import uuid as uuidlib
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Iterator
 
 from sdcadm.errors import SDCClientError, StepFailedError
 from sdcadm.plan import Plan, Step
@@ -74,10 +74,10 @@ class FakeSapi:
         self.app = {**self.app, "metadata": meta}
         return self.app
 
-    def list_history(self, since: str | None = None,
-                     until: str | None = None) -> list[dict[str, Any]]:
+    def each_history(self, since: str | None = None,
+                     until: str | None = None) -> Iterator[dict[str, Any]]:
         self._check("list")
-        return list(self.entries.values())
+        return iter(list(self.entries.values()))
 
 
 class FakeApp:

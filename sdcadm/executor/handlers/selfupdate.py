@@ -123,13 +123,13 @@ class SmokeBuild:
             said = re.fullmatch(r"sdcadm (\S+) \((\S+)\)", out.strip())
             want = (p["version"], p.get("buildstamp"))
             if code != 0 or not said or said.group(1, 2) != (want[0], want[1] or said[2]):
-                raise InternalError(f'`sdcadm --version` said "{_last(out)}" (exit {code}), '
+                raise InternalError(f'`sdcadm --version` said "{b.last_line(out)}" (exit {code}), '
                                     f"expected sdcadm {want[0]}"
                                     + (f" ({want[1]})" if want[1] else ""))
             code, out = b.run_build(build, ["instances", "-H", "-o", "instance"], log,
                                     timeout=timeout, config_path=config_path)
             if code != 0 or not out.strip():
-                raise InternalError(f"`sdcadm instances` exited {code}: {_last(out)}")
+                raise InternalError(f"`sdcadm instances` exited {code}: {b.last_line(out)}")
         except InternalError as e:
             if p.get("fresh"):
                 b.remove(build)  # installed by this run and broken: nothing to keep
@@ -152,11 +152,6 @@ class SwitchBuild:
             raise StepFailedError(f"cannot switch {builds.current_link} to {p['build']}: "
                                   f"{e}") from e
         ctx.say(f"Previous build kept: {builds.previous_link} -> {old}")
-
-
-def _last(out: str) -> str:
-    lines = [line.strip() for line in out.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def self_update_handlers() -> dict[str, Any]:
