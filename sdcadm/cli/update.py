@@ -207,11 +207,12 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
     if state.channel:
         app.info(f"Using channel {state.channel}")
 
-    if plan_out:
-        _save(app, plan, steps, plan_out, show=not json_out)
-    if json_out:
-        _print_plan_json(plan, steps)
     if plan_out or json_out:
+        doc = _plan_doc(plan, steps)
+        if plan_out:
+            _save(app, plan, doc, plan_out, show=not json_out)
+        if json_out:
+            _print_plan_json(doc)
         return
     _confirm_and_execute(app, plan, steps, dry_run=dry_run, yes=yes, run_options=run_options)
 
@@ -331,33 +332,35 @@ def _warned(app: Any, plan: "Plan") -> "Plan":
     return plan
 
 
-def _print_plan_json(plan: "Plan", steps: list["Step"]) -> None:
-    """The plan and its steps on stdout, written as they are encoded (a thousand-server
-    plan is 14 MB of JSON: never held whole)."""
+def _plan_doc(plan: "Plan", steps: list["Step"]) -> dict[str, Any]:
+    """The plan and its steps as `-j` prints them and `--plan-out` saves them."""
+    return {**plan.to_json(), "steps": [s.to_json() for s in steps]}
+
+
+def _print_plan_json(doc: dict[str, Any]) -> None:
+    """The plan document on stdout, written as it is encoded (a thousand-server plan is
+    14 MB of JSON: never held whole)."""
     from sdcadm.render.jsontext import write_indented
 
-    write_indented({**plan.to_json(), "steps": [s.to_json() for s in steps]}, sys.stdout)
+    write_indented(doc, sys.stdout)
     sys.stdout.flush()
 
 
-def _save(app: Any, plan: "Plan", steps: list["Step"], path: str, *, show: bool = True) -> None:
+def _save(app: Any, plan: "Plan", doc: dict[str, Any], path: str, *,
+          show: bool = True) -> None:
     from sdcadm.errors import UsageError
+    from sdcadm.plan import digest
+    from sdcadm.private_files import open_private
     from sdcadm.render.breakdown import render_breakdown
+    from sdcadm.render.jsontext import write_indented
 
     if show and not plan.empty:
         click.echo(render_breakdown(plan), nl=False)
-    import json
-
-    from sdcadm.plan import digest
-
-    doc = {**plan.to_json(), "steps": [s.to_json() for s in steps]}
-    doc["digest"] = digest(doc)
-    from sdcadm.private_files import open_private
-
+    saved = {**doc, "digest": digest(doc)}
     try:
         # Not redacted (it is what `--plan` executes), so only its owner may read it.
         with open_private(path, "w", encoding="utf-8") as f:
-            f.write(json.dumps(doc, indent=4) + "\n")
+            write_indented(saved, f)
     except OSError as e:
         raise UsageError(f'cannot write plan file "{path}": {e.strerror or e}') from e
     if plan.empty:
@@ -498,12 +501,10 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
     # ... and what runs is what its request plans now: changes edited together with their
     # steps and digest are not this datacenter's plan.
     plan = _planned_again(app, plan, state, path)
-    steps = expand(plan)
     if plan.channel:
         app.info(f"Using channel {plan.channel}")
     if verify is not None and bool(plan.options.get("verify")) != verify:
         plan = _verified(plan, verify)
-        steps = expand(plan)
     may_execute = not (dry_run or json_out) and (yes or app.has_terminal())
     ha = _ha_services(plan, state)
     if may_execute and ha:
@@ -512,9 +513,9 @@ def _run_saved(app: Any, path: str, *, dry_run: bool, yes: bool, json_out: bool,
         from sdcadm.planner.core import with_roles
 
         plan = with_roles(plan, state, app.read_roles(state, ha))
-        steps = expand(plan)
+    steps = expand(plan)
     if json_out:
-        _print_plan_json(plan, steps)
+        _print_plan_json(_plan_doc(plan, steps))
         return
     from sdcadm.rehearse.record import mention  # how its rehearsal went, if it had one
 

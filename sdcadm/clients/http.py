@@ -280,22 +280,12 @@ class RestClient:
             if not (self.log_path or self.verbose):
                 return
         line = f"{self.name} {method} {full} {status if status is not None else 'ERR'} {ms:.0f}ms"
-        with _log_lock:  # gather reads in parallel: one whole line at a time
-            if self.verbose:
+        if self.verbose:
+            with _log_lock:  # gather reads in parallel: one whole line at a time
                 sys.stderr.write(f"sdcadm: {line}\n")
                 sys.stderr.flush()
-            if self.log_path:
-                try:
-                    with open_private(self.log_path, "a") as f:
-                        f.write(line + "\n")
-                except OSError as e:
-                    # A debugging aid must never fail a request (least of all a POST that
-                    # already happened): say so once and stop logging to that file.
-                    if self.log_path not in _unwritable_logs:
-                        _unwritable_logs.add(self.log_path)
-                        sys.stderr.write(f"sdcadm: warning: cannot write request log "
-                                         f"{self.log_path}: {e.strerror or e}\n")
-                    self.log_path = None
+        if self.log_path and not append_request_log(self.log_path, line, _stderr_line):
+            self.log_path = None
 
 
 def _dropped(e: Exception) -> bool:
@@ -364,6 +354,27 @@ def _tls_problem(e: Exception) -> tuple[bool, str] | None:
         text = str(getattr(found, "strerror", None) or getattr(found, "reason", None) or found)
         return False, re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
     return False, str(e)
+
+
+def append_request_log(path: str, line: str, warn: Callable[[str], None]) -> bool:
+    """Append one line to the request log (`SDCADM_REQUEST_LOG`): HTTP requests and SSH
+    commands alike, one whole line at a time. A debugging aid never fails a request (least
+    of all a POST that already happened): a log that cannot be written is said once and
+    False returned, for the caller to stop logging there."""
+    with _log_lock:
+        try:
+            with open_private(path, "a") as f:
+                f.write(line + "\n")
+            return True
+        except OSError as e:
+            if path not in _unwritable_logs:
+                _unwritable_logs.add(path)
+                warn(f"sdcadm: warning: cannot write request log {path}: {e.strerror or e}")
+            return False
+
+
+def _stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
 
 
 _WS = re.compile(r"[ \t\n\r]*")

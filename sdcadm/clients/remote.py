@@ -28,14 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
+from sdcadm.clients.http import append_request_log
 from sdcadm.clients.known_hosts import KnownHosts
 from sdcadm.errors import ConfigError, RemoteError, SdcAdmError
-from sdcadm.private_files import open_private
 
 T = TypeVar("T")
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
-_log_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -343,15 +342,9 @@ class Remote:
         ip = self._servers.get(server, (server, None))[1]
         where = "%s:%d" % map_address(self.address_map, ip, self.settings.port) if ip else server
         ms = (time.monotonic() - started) * 1000
-        line = f"ssh EXEC ssh://{self.settings.user}@{where} {status} {ms:.0f}ms {command}\n"
-        with _log_lock:
-            try:
-                with open_private(self.log_path, "a") as f:
-                    f.write(line)
-            except OSError as e:  # a debugging aid never fails a command: say so once
-                self.warn(f"sdcadm: warning: cannot write request log {self.log_path}: "
-                          f"{e.strerror or e}")
-                self.log_path = None
+        line = f"ssh EXEC ssh://{self.settings.user}@{where} {status} {ms:.0f}ms {command}"
+        if not append_request_log(self.log_path, line, self.warn):
+            self.log_path = None
 
     # -- many servers -----------------------------------------------------------------------
     def fleet(self, servers: Iterable[str], work: Callable[[Session], T], *,

@@ -35,12 +35,22 @@ def plan_key(plan_doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _key_tag(key: Any) -> str:
+    """The part of a plan key a report's file name carries."""
+    return str(key).split(":")[-1][:12]
+
+
+def report_path(var_dir: Path, report: Mapping[str, Any]) -> Path:
+    """Where a report is kept: `<varDir>/rehearsals/<started>Z-<key tag>.json`."""
+    stamp = str(report["started"]).replace("-", "").replace(":", "").split(".")[0]
+    return Path(var_dir) / REHEARSALS / f"{stamp}Z-{_key_tag(report['key'])}.json"
+
+
 def save(var_dir: Path, report: Mapping[str, Any]) -> Path:
     from sdcadm.private_files import make_dirs, open_private
 
-    root = make_dirs(Path(var_dir) / REHEARSALS)
-    stamp = str(report["started"]).replace("-", "").replace(":", "").split(".")[0]
-    path = root / f"{stamp}Z-{str(report['key']).split(':')[-1][:12]}.json"
+    path = report_path(var_dir, report)
+    make_dirs(path.parent)
     tmp = path.with_suffix(".tmp")
     with open_private(tmp, "w") as fh:
         fh.write(json.dumps(report, indent=2) + "\n")
@@ -72,9 +82,8 @@ def record(var_dir: Path, report: dict[str, Any], plan_doc: Mapping[str, Any]) -
     """Keep the report and its history entry (locally: see the module's note)."""
     from sdcadm.executor.history import HistoryStore
 
+    report["path"] = str(report_path(var_dir, report))  # for the history entry to point at
     path = save(var_dir, report)
-    report["path"] = str(path)
-    save(var_dir, report)  # now with its own path, for the history entry to point at
     HistoryStore(None, var_dir, warn=lambda _m: None).create(history_entry(report, plan_doc))
     return path
 
@@ -84,7 +93,9 @@ def find(var_dir: Path, key: str) -> dict[str, Any] | None:
     root = Path(var_dir) / REHEARSALS
     if not root.is_dir():
         return None
-    for path in sorted(root.glob("*.json"), reverse=True):
+    # Only the reports whose file name carries the key's tag are read (a tag shared by
+    # another key is told apart by the key inside).
+    for path in sorted(root.glob(f"*Z-{_key_tag(key)}.json"), reverse=True):
         try:
             report = json.loads(path.read_text())
         except (OSError, ValueError):

@@ -20,6 +20,7 @@ plan up, right above the prompt.
 from __future__ import annotations
 
 from sdcadm.plan import Plan
+from sdcadm.procedures.context import plural
 
 WIDTH = 100
 MORE = 8  # extra indent of a continued line: past the change's own instance lines
@@ -64,7 +65,7 @@ def summary_line(plan: Plan, verb: str = "update") -> str:
     parts = []
     if plan.downloads:
         size = sum(i.size for i in plan.downloads)
-        parts.append(f"download {_n(len(plan.downloads), 'image')} ({_bytes(size)})")
+        parts.append(f"download {plural(len(plan.downloads), 'image')} ({_bytes(size)})")
     services: set[str] = set()
     agents: set[str] = set()
     servers: set[str] = set()
@@ -80,17 +81,13 @@ def summary_line(plan: Plan, verb: str = "update") -> str:
             servers.update(i.server for i in c.instances if i.server)
         elif name:
             services.add(name)
-    what = [w for w in (_n(len(services), "service") if services else "",
-                        _n(len(agents), "agent") if agents else "") if w]
+    what = [w for w in (plural(len(services), "service") if services else "",
+                        plural(len(agents), "agent") if agents else "") if w]
     if what:
-        on = f" on {_n(len(servers), 'server')}" if agents else ""
+        on = f" on {plural(len(servers), 'server')}" if agents else ""
         parts.append(f"{verb} {', '.join(what)}{on}")
-    parts.append(_n(len(reboots), "reboot"))
+    parts.append(plural(len(reboots), "reboot"))
     return "; ".join(parts) + "."
-
-
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _bytes(n: int) -> str:

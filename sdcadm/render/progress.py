@@ -286,10 +286,6 @@ class Progress:
             self._wake.notify_all()
 
 
-# Kept for callers that name it: an activity is what a bar was.
-Bar = Activity
-
-
 def _start_text(act: Activity) -> str:
     if act.kind == "fanout":
         total = int(act.total or 0)

@@ -178,18 +178,14 @@ def validate_fault(spec: Any) -> dict[str, Any]:
     for s in svc if isinstance(svc, list) else [svc]:
         if s != "*" and s not in SERVICES:
             raise FaultError(f"unknown service {s!r}; one of: {', '.join(SERVICES)}, *")
-    if fault.get("path"):
-        try:
-            re.compile(fault["path"])
-        except re.error as e:
-            raise FaultError(f"bad path regex: {e}") from e
+    for key in ("path", "command"):
+        if fault.get(key):
+            try:
+                re.compile(fault[key])
+            except (re.error, TypeError) as e:
+                raise FaultError(f"bad {key} regex: {e}") from e
     if kind in TARGETED_FAULTS and not fault.get("target"):
         raise FaultError(f"a {kind} fault needs a target (uuid or '*')")
-    if fault.get("command"):
-        try:
-            re.compile(fault["command"])
-        except (re.error, TypeError) as e:
-            raise FaultError(f"bad command regex: {e}") from e
     for key, low, high in (("rate", 0.0, 1.0), ("delay", 0.0, math.inf)):
         if key in fault:
             value = _number(fault[key], key)

@@ -92,12 +92,25 @@ def is_mutating(command_line: str) -> bool:
         return False
     if _base(argv[0]) == "zlogin":
         inner = zone_line(argv[2:])
-        if not inner:
-            return True
-        cmd = _lookup(ZONE_COMMANDS, inner)
-        return cmd is None or cmd.mutating(inner)
-    cmd = _lookup(COMMANDS, argv)
+        return not inner or mutating_in(inner, ZONE_COMMANDS)
+    return mutating_in(argv, COMMANDS)
+
+
+def mutating_in(argv: list[str], *tables: dict[str, Command]) -> bool:
+    """Whether `argv`, found in the first of `tables` that has it, changes state (an
+    unknown command counts as a change)."""
+    cmd = next((c for c in (_lookup(t, argv) for t in tables) if c is not None), None)
     return cmd is None or cmd.mutating(argv)
+
+
+async def dispatch(world: "World", server: dict[str, Any], argv: list[str],
+                   zone: dict[str, Any] | None = None) -> Output:
+    """Run `argv` in the server's global zone, or in `zone`, from its table of commands;
+    an unknown one is bash's `command not found`, 127."""
+    cmd = _lookup(ZONE_COMMANDS if zone is not None else COMMANDS, argv)
+    if cmd is None:
+        return "", f"bash: {argv[0]}: command not found\n", 127
+    return await _call(cmd.handler, Call(world, server, argv, zone=zone))
 
 
 def _base(word: str) -> str:
@@ -116,10 +129,7 @@ async def run(world: "World", server_uuid: str, command_line: str) -> Output:
         return "", "", 0
     if _base(argv[0]) == "zlogin":
         return await _zlogin(Call(world, server, argv))
-    cmd = _lookup(COMMANDS, argv)
-    if cmd is None:
-        return "", f"bash: {argv[0]}: command not found\n", 127
-    return await _call(cmd.handler, Call(world, server, argv))
+    return await dispatch(world, server, argv)
 
 
 async def _call(handler: Handler, call: Call) -> Output:
@@ -156,10 +166,7 @@ async def _zlogin(call: Call) -> Output:
         zone_state = vm.get("zone_state", "installed")
         return call.fail(f"zlogin: login allowed only to running zones ({zone_id} is "
                          f"'{zone_state}').")
-    cmd = _lookup(ZONE_COMMANDS, inner)
-    if cmd is None:
-        return call.fail(f"bash: {inner[0]}: command not found", 127)
-    return await _call(cmd.handler, Call(call.world, call.server, inner, zone=vm))
+    return await dispatch(call.world, call.server, inner, zone=vm)
 
 
 def load_commands() -> None:

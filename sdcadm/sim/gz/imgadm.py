@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sdcadm.sim import quorum
 from sdcadm.sim.gz import Call, Output, command
 from sdcadm.sim.web import public
 
@@ -53,9 +54,7 @@ def imgadm(call: Call) -> Output:
 
 def installed(call: Call) -> list[dict[str, Any]]:
     """imgadm's image info for every image in the server's pool, by uuid."""
-    vms = [v for v in call.world.store.all("vm")
-           if v.get("server_uuid") == call.server["uuid"] and v.get("state") != "destroyed"
-           and v.get("image_uuid")]
+    vms = [v for v in quorum.vms_on(call.world, call.server["uuid"]) if v.get("image_uuid")]
     clones: dict[str, list[str]] = {}
     for vm in vms:
         clones.setdefault(vm["image_uuid"], []).append(f"{ZPOOL}/{vm['uuid']}")

@@ -9,9 +9,9 @@ from sdcadm.sim.gz import (
     ZONE_COMMANDS,
     Call,
     Output,
-    _call,
-    _lookup,
     command,
+    dispatch,
+    mutating_in,
     split,
     zone_command,
     zookeeper,
@@ -30,8 +30,7 @@ def _profiled(argv: list[str]) -> list[str] | None:
 def _mutating(argv: list[str]) -> bool:
     inner = _profiled(argv)
     if inner is not None:
-        found = _lookup(ZONE_COMMANDS, inner) or _lookup(COMMANDS, inner)
-        return found is None or found.mutating(inner)
+        return mutating_in(inner, ZONE_COMMANDS, COMMANDS)
     return not _pipeline(argv)
 
 
@@ -54,10 +53,7 @@ def _pipeline(argv: list[str]) -> tuple[str, list[str]] | None:
 async def bash(call: Call) -> Output:
     inner = _profiled(call.argv)
     if inner is not None:
-        found = _lookup(ZONE_COMMANDS if call.zone else COMMANDS, inner)
-        if found is None:
-            return call.fail(f"bash: {inner[0]}: command not found", 127)
-        return await _call(found.handler, Call(call.world, call.server, inner, zone=call.zone))
+        return await dispatch(call.world, call.server, inner, zone=call.zone)
     pipe = _pipeline(call.argv)
     if pipe is None:
         return call.fail("bash: only `echo WORD | nc HOST PORT` is understood here", 2)
