@@ -144,14 +144,8 @@ class DatacenterLease:
                     continue
                 if held is None:
                     break
-                if held and held.get("token") != self.token and not expired(held) \
-                        and not dead_here(held):
-                    if time.monotonic() >= deadline:
-                        raise _busy(held)
-                    if not said:
-                        self.info("Waiting for the datacenter lease")
-                        said = True
-                    time.sleep(min(1.0, max(0.05, self.settle)))
+                if self._in_the_way(held):
+                    said = self._wait_for(held, deadline, said)
                     continue
                 if time.monotonic() >= deadline:
                     raise LeaseError(f"another sdcadm took the datacenter lease at the same "
@@ -179,26 +173,39 @@ class DatacenterLease:
                                  f"{e.message.splitlines()[0]}", runtime=True) from e
             if not held or held.get("token") == self.token:
                 return
-            if expired(held) or dead_here(held):
-                if self.vet is not None and held.get("run_uuid") != self.run_uuid:
-                    self.vet(held)  # its run did not finish
+            if not self._in_the_way(held):  # dead or expired
+                self._vet(held)
                 return
-            if time.monotonic() >= deadline:
-                raise _busy(held)
-            if not said:
-                self.info("Waiting for the datacenter lease")
-                said = True
-            time.sleep(min(1.0, max(0.05, self.settle)))
+            said = self._wait_for(held, deadline, said)
+
+    def _in_the_way(self, held: Mapping[str, Any] | None) -> bool:
+        """Another holder's lease, alive: not ours, not expired, not a dead process here."""
+        if not held:
+            return False
+        return held.get("token") != self.token and not expired(held) and not dead_here(held)
+
+    def _vet(self, held: Mapping[str, Any]) -> None:
+        """A dead or expired lease of another run is let go only if that run finished."""
+        if self.vet is not None and held.get("run_uuid") != self.run_uuid:
+            self.vet(held)
+
+    def _wait_for(self, held: Mapping[str, Any], deadline: float, said: bool) -> bool:
+        """A moment's wait for a live holder (said once), or its refusal at the deadline;
+        True: the wait was said."""
+        if time.monotonic() >= deadline:
+            raise _busy(held)
+        if not said:
+            self.info("Waiting for the datacenter lease")
+        time.sleep(min(1.0, max(0.05, self.settle)))
+        return True
 
     def _take_once(self) -> dict[str, Any] | None:
         """One attempt: None once the lease is ours, else the live lease in the way."""
         held = self.current()
-        if held and held.get("token") != self.token and not expired(held) \
-                and not dead_here(held):
+        if self._in_the_way(held):
             return held
         if held and held.get("token") != self.token:
-            if self.vet is not None and held.get("run_uuid") != self.run_uuid:
-                self.vet(held)  # its run did not finish: taking it over would orphan it
+            self._vet(held)  # its run did not finish: taking it over would orphan it
             why = "dead" if dead_here(held) else "expired"
             self.info(f"Taking over the {why} datacenter lease of {describe(held)}")
         self._write(self._ours())
