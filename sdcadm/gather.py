@@ -36,8 +36,9 @@ VM_FIELDS = "uuid,alias,tags,image_uuid,server_uuid,state,nics"
 SERVER_FIELDS = ("uuid,hostname,headnode,setup,status,current_platform,boot_platform,ram,"
                  "traits,agents")
 # How much of each server a command reads (`server_detail`):
-#   full    every field CNAPI has, sysinfo included (snapshots, self-update, health)
-#   admin   the model's fields and sysinfo, for the servers' admin IPs (instances, update)
+#   full    every field CNAPI has, sysinfo included (snapshots, health)
+#   admin   the model's fields and sysinfo, for the servers' admin IPs (instances, update,
+#           rollback, self-update)
 #   agents  the model's fields without sysinfo, by far the largest part of a server
 #           (avail): what a server does not report at the top level is read from its
 #           sysinfo alone
@@ -181,7 +182,7 @@ def read_servers(cnapi: Any, detail: str = "full") -> list[dict[str, Any]]:
         raise InternalError(f"unknown server detail {detail!r}")
     rows: list[dict[str, Any]] = cnapi.list_servers(extras="agents", fields=SERVER_FIELDS)
     # A server that reports no agents (an older cn-agent), hostname or platform at the top
-    # level has them in its sysinfo only (as `_server` reads them): read just those.
+    # level has them in its sysinfo only (as `server_record` reads them): read just those.
     short = [r["uuid"] for r in rows if not (r.get("agents") and r.get("hostname")
                                              and r.get("current_platform"))]
     found: dict[str, Any] = {}

@@ -184,10 +184,12 @@ class DatacenterState:
         return sorted(found, key=lambda i: (i.published_at or "", i.uuid))
 
     def instances_of(self, service: str) -> list[Instance]:
-        return list(self._by_service.get(service, ()))
+        return list(self.instances_by_service.get(service, ()))
 
     @cached_property
-    def _by_service(self) -> dict[str, list[Instance]]:
+    def instances_by_service(self) -> dict[str, list[Instance]]:
+        """The instances grouped by service name, in the order of `instances` (built once;
+        not to be changed)."""
         out: dict[str, list[Instance]] = {}
         for inst in self.instances:
             out.setdefault(inst.service, []).append(inst)

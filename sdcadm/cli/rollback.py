@@ -111,7 +111,7 @@ def _plan(app: Any, doc: dict[str, Any], requests: list[Any], concurrency: int |
     from sdcadm.procedures import expand
 
     channel = doc.get("channel")
-    state = gather(app, app.config, channel=channel)
+    state = gather(app, app.config, channel=channel, server_detail="admin")
     if state.channel:
         app.info(f"Using channel {state.channel}")
     options = PlanOptions(allow_downgrade=True, force_bypass_min_image=True,

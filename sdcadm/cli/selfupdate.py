@@ -93,7 +93,7 @@ def _update(app: Any, uuid: str | None, *, dry_run: bool, yes: bool, allow_major
     from sdcadm.gather import gather
     from sdcadm.planner import selfupdate as rules
 
-    state = gather(app, app.config, channel=channel, vms=False)
+    state = gather(app, app.config, channel=channel, vms=False, server_detail="admin")
     app.info(f"Using channel {state.channel or 'default'}")
     prefix = b.prefix_of(app.config)
     builds = b.Builds(prefix)

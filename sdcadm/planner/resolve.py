@@ -46,11 +46,10 @@ class StateIndex:
 
     def __init__(self, state: DatacenterState) -> None:
         self.state = state
-        self.by_service: dict[str, list[Instance]] = {}
+        self.by_service: dict[str, list[Instance]] = state.instances_by_service
         self.by_id: dict[str, Instance] = {}
         self.by_alias: dict[str, Instance] = {}
         for inst in state.instances:
-            self.by_service.setdefault(inst.service, []).append(inst)
             self.by_id.setdefault(inst.instance, inst)
             if inst.alias:
                 self.by_alias.setdefault(inst.alias, inst)
