@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from sdcadm.errors import InternalError
+from sdcadm.executor.preflight import MIB
 from sdcadm.private_files import open_private
 
 DEFAULT_PREFIX = "/opt/smartdc/sdcadm"
@@ -46,7 +47,6 @@ DEFAULT_RESERVE_MIB = 64.0  # what must stay free on the prefix's file system
 DEFAULT_SMOKE_TIMEOUT = 60.0
 RECORD = "build.json"
 SHARED_PTH = "_sdcadm_shared.pth"
-MIB = 1024 * 1024
 # What a venv without pip takes besides the package (interpreter links, scripts, pyvenv.cfg).
 ENV_OVERHEAD = MIB
 # Variables that would put other code before the build's own on its sys.path.
@@ -235,14 +235,6 @@ def unpacked_size(wheel: Path) -> int:
             return sum(i.file_size for i in zf.infolist())
     except (OSError, zipfile.BadZipFile) as e:
         raise InternalError(f"{wheel} is not a wheel: {e}") from e
-
-
-def free_bytes(path: Path) -> int:
-    """Free bytes on the file system that holds `path` (or would: its nearest ancestor)."""
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return shutil.disk_usage(p).free
 
 
 def remove(build: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Sequence
@@ -98,8 +99,6 @@ def check(app: Any, need: Needs) -> None:
 
 
 def room(root: Path, journal_bytes: int, reserve: int) -> None:
-    from sdcadm.executor.builds import free_bytes
-
     try:
         free = free_bytes(root)
     except OSError as e:
@@ -108,7 +107,7 @@ def room(root: Path, journal_bytes: int, reserve: int) -> None:
     if free < journal_bytes + reserve:
         raise NoSpaceError(
             f"not enough free space for the run's journal in {root}: {free // MIB} MiB "
-            f"free, {_mib_up(journal_bytes + reserve)} MiB needed ({_mib_up(journal_bytes)} "
+            f"free, {mib_up(journal_bytes + reserve)} MiB needed ({mib_up(journal_bytes)} "
             f"MiB for the journal, minFreeMiB keeps {reserve // MIB} MiB free); nothing was "
             "changed")
 
@@ -173,10 +172,19 @@ def image_store(clients: Any, image_bytes: int, images: int) -> None:
         what = "1 image" if images == 1 else f"{images} images"
         raise NoSpaceError(
             f"not enough space in the headnode's image store for {what} "
-            f"({_mib_up(image_bytes)} MiB): its zones pool has {free // MIB} MiB free "
+            f"({mib_up(image_bytes)} MiB): its zones pool has {free // MIB} MiB free "
             f"(CNAPI disk_pool_size_bytes - disk_pool_alloc_bytes of "
             f"{heads[0].get('hostname') or heads[0].get('uuid')}); nothing was changed")
 
 
-def _mib_up(n: int) -> int:
+def mib_up(n: int) -> int:
+    """Bytes as whole MiB, rounded up (what a `... MiB required` line says)."""
     return -(-n // MIB)
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the file system that holds `path` (or would: its nearest ancestor)."""
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free

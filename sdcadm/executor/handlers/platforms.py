@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 from sdcadm.errors import InternalError, NoSpaceError, SDCClientError, StepFailedError
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.handlers.images import ChecksumError, file_sha1, save_verified
+from sdcadm.executor.preflight import MIB, free_bytes, mib_up
 from sdcadm.plan import Step
 from sdcadm.private_files import make_dirs
 
@@ -26,7 +27,6 @@ SWITCH_SCRIPT = "/usbkey/scripts/switch-platform.sh"
 INSTALL_LOG = "/tmp/install_platform.log"
 # Unpacking a platform onto a slow USB key takes minutes: longer than a usual command.
 SCRIPT_TIMEOUT = 3600.0
-MIB = 1024 * 1024
 
 
 class UsbKey:
@@ -81,7 +81,7 @@ def check_space(key: UsbKey, need: int, what: str) -> None:
     free = key.mounted_for(lambda k: k.free_kib()) * 1024
     if free < need:
         raise NoSpaceError(f"Not enough disk space available on the USB key for platform "
-                           f"{what}: {free // MIB} MiB available, {-(-need // MIB)} MiB required")
+                           f"{what}: {free // MIB} MiB available, {mib_up(need)} MiB required")
 
 
 class PlatformFiles:
@@ -145,8 +145,6 @@ class PlatformFiles:
 def check_download_room(items: Sequence[Any]) -> None:
     """Room where each download goes (the configuration's tmpDir) for what is still to be
     downloaded, before the first byte: a full disk is one line, not an error half-way."""
-    from sdcadm.executor.builds import MIB, free_bytes
-
     by_dir: dict[Path, list[Any]] = {}
     for i, img in items:
         if img is not None and not _complete(Path(i.file), img.size):
@@ -157,7 +155,7 @@ def check_download_room(items: Sequence[Any]) -> None:
         if free < need:
             what = ", ".join(i.version for i, _img in todo)
             raise NoSpaceError(f"Not enough disk space in {where} to download platform {what}: "
-                               f"{free // MIB} MiB available, {-(-need // MIB)} MiB required; "
+                               f"{free // MIB} MiB available, {mib_up(need)} MiB required; "
                                "nothing was changed")
 
 

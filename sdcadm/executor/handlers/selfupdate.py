@@ -11,11 +11,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sdcadm.errors import InternalError, SdcAdmError, SDCClientError, StepFailedError
+from sdcadm.errors import (
+    InternalError,
+    NoSpaceError,
+    SdcAdmError,
+    SDCClientError,
+    StepFailedError,
+)
 from sdcadm.executor import builds as b
 from sdcadm.executor.context import ExecContext
 from sdcadm.executor.handlers.images import ChecksumError, file_sha1, save_verified
-from sdcadm.executor.handlers.platforms import NoSpaceError
+from sdcadm.executor.preflight import free_bytes, mib_up
 from sdcadm.plan import Step
 from sdcadm.private_files import make_dirs
 
@@ -26,11 +32,11 @@ def install_log(ctx: ExecContext) -> Path:
 
 def check_room(where: Path, need: int, reserve: int, what: str) -> None:
     """Refuse when `need` bytes would leave less than `reserve` free where they go."""
-    free = b.free_bytes(where)
+    free = free_bytes(where)
     if free - need < reserve:
         raise NoSpaceError(
             f"Not enough disk space available in {where} for {what}: {free // b.MIB} MiB "
-            f"available, {-(-(need + reserve) // b.MIB)} MiB required (selfUpdate.reserveMiB "
+            f"available, {mib_up(need + reserve)} MiB required (selfUpdate.reserveMiB "
             f"keeps {reserve // b.MIB} MiB free)")
 
 
