@@ -382,11 +382,17 @@ def _work_dirs(var_dir: Path, kinds: tuple[str, ...]) -> list[Path]:
     return [p for _, p in runs]
 
 
-def run_finished(work_dir: Path) -> bool:
-    known, status = ended(work_dir)
+def last_status(run_dir: Path) -> str | None:
+    """How the run's last attempt ended (`RunState.status`; None: running or died): from the
+    end of its journal when that says, else from the whole of it."""
+    known, status = ended(run_dir)
     if known:
-        return status == "done"
-    return RunState.from_events(read_events(Path(work_dir) / EVENTS_FILE)).finished
+        return status
+    return RunState.from_events(read_events(Path(run_dir) / EVENTS_FILE)).status
+
+
+def run_finished(work_dir: Path) -> bool:
+    return last_status(work_dir) == "done"
 
 
 def finished_update_dirs(var_dir: Path) -> list[Path]:

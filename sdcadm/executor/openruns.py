@@ -13,11 +13,10 @@ from sdcadm.executor import history as hist
 from sdcadm.executor.journal import (
     Journal,
     RunState,
-    ended,
     find_run,
+    last_status,
     latest_run_dir,
     open_runs,
-    read_events,
     run_uuid_of,
 )
 from sdcadm.executor.lock import RunLock
@@ -287,11 +286,8 @@ def finished_record(app: Any, run_uuid: str) -> bool:
 
     run_dir = find_run(Path(app.config.var_dir), run_uuid)
     if run_dir is not None and (run_uuid_of(run_dir) or "") == run_uuid:
-        known, status = ended(run_dir)
-        if known:
-            return status is not None
         try:
-            return RunState.from_events(read_events(run_dir / "events.jsonl")).status is not None
+            return last_status(run_dir) is not None
         except JournalError:
             return False
     if not is_uuid(run_uuid):
