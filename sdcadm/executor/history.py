@@ -318,6 +318,16 @@ def record_finish(
 
 
 @contextmanager
+def quietly(app: Any) -> Iterator[None]:
+    """Around a history write: history never fails a command, so a write that fails is one
+    warning and the command goes on."""
+    try:
+        yield
+    except Exception as e:
+        (getattr(app, "warn", None) or app.info)(f"Warning: could not record history: {e}")
+
+
+@contextmanager
 def recorded(app: Any, changes: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """Record a one-shot mutating command (channel set, ...) around its body: started before,
     finished (with the error, if the body raised) after; logged in a run log of its own."""

@@ -180,15 +180,13 @@ def _abandon_elsewhere(app: Any, lock: RunLock, run: str) -> None:
 def _record_abandon(app: Any, run_uuid: str, changes: Any, command: Any, message: str, *,
                     entry: Mapping[str, Any] | None = None) -> None:
     store = hist.store_for(app)
-    try:
+    with hist.quietly(app):
         found = dict(entry) if entry is not None else store.get(run_uuid)
         record = found or hist.new_entry(run_uuid, changes if isinstance(changes, list) else [],
                                          command=command)
         record.update(finished=hist.now_ms(), abandoned=hist.now_ms(),
                       error={"code": "Abandoned", "message": message})
         store.update(record)
-    except Exception as e:  # history never fails a command
-        (getattr(app, "warn", None) or app.info)(f"Warning: could not record history: {e}")
 
 
 def refuse_if_open(app: Any, run_uuid: str | None = None) -> None:

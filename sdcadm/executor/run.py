@@ -330,11 +330,9 @@ def _drive(
 
     def finish_history() -> None:
         if entry is not None:
-            try:
+            with hist.quietly(app):
                 hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
                                    store=store)
-            except Exception as e:  # history never fails a command
-                _warn(app, f"Warning: could not record history: {e}")
 
     # History before the journal's end: killed between the two, the run is still open, and
     # running it again (every step done) closes both. The other way round, the journal said
@@ -398,7 +396,7 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
     entry = hist.new_entry(
         doc["run_uuid"], doc.get("changes") or [], started=doc.get("started_ms"),
         command=doc.get("command") or "update", steps=planned_steps(steps))
-    try:
+    with hist.quietly(app):
         if resuming:
             # SAPI refuses an update without `finished`, so the interrupted attempt's
             # `finished` and error stay until this attempt ends and replaces them.
@@ -415,8 +413,6 @@ def _history_start(app: Any, store: hist.HistoryStore, doc: Mapping[str, Any],
             # else: the entry is already there unfinished (a killed run); the end writes it
         else:
             store.create(entry)
-    except Exception as e:  # history never fails a command
-        _warn(app, f"Warning: could not record history: {e}")
     return entry
 
 
@@ -491,10 +487,6 @@ def with_lease(lock: RunLock, control: Callable[[], tuple[str, str] | None] | No
             return ("cancel", f"{lost}: nothing more will start")
         return control() if control else None
     return read
-
-
-def _warn(app: Any, text: str) -> None:
-    (getattr(app, "warn", None) or app.info)(text)
 
 
 def _jsonable(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
         journal.append("run-start", run_uuid=run_uuid, command=COMMAND, steps=len(steps))
         store = hist.store_for(app)
         entry = hist.new_entry(run_uuid, changes, command=COMMAND, steps=planned_steps(steps))
-        _history(app, store.create, entry)
+        with hist.quietly(app):
+            store.create(entry)
         progress = Progress(interval=getattr(app.config, "progress_interval", None),
                             echo=runlog.echo(app))
         ctx = ExecContext(clients=app.clients, config=app.config, progress=progress,
@@ -79,8 +80,9 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
                 pass  # said below
         journal.close()
         error = journal.failed or error  # the journal stopped the run: that is its error
-        _history(app, lambda e: hist.record_finish(
-            app, e, error=error, steps=outcome_steps(outcomes), store=store), entry)
+        with hist.quietly(app):
+            hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
+                               store=store)
         if error is not None:
             runlog.failed(app, error)
         else:
@@ -92,9 +94,3 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
         raise error
     return journal.dir
 
-
-def _history(app: Any, write: Any, entry: Mapping[str, Any]) -> None:
-    try:
-        write(entry)
-    except Exception as e:  # history never fails a command
-        (getattr(app, "warn", None) or app.info)(f"Warning: could not record history: {e}")
