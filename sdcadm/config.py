@@ -337,10 +337,9 @@ def _check(source: str, data: Mapping[str, Any], checks: Mapping[str, Check] = K
 # -- sources ------------------------------------------------------------------------------
 
 def load_defaults() -> dict[str, Any]:
-    from importlib.resources import files
+    from sdcadm import package_text
 
-    text = files("sdcadm").joinpath("etc/defaults.json").read_text()
-    return json.loads(text)
+    return json.loads(package_text("etc/defaults.json"))
 
 
 def read_usbkey_config(path: str | Path) -> dict[str, str]:

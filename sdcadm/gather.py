@@ -8,11 +8,13 @@ only for the fields the model reads. Independent reads run in parallel.
 """
 from __future__ import annotations
 
+import gc
 import re
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from sdcadm import __version__
+from sdcadm import __version__, package_text
 from sdcadm.errors import InternalError, ValidationError
 from sdcadm.model import (
     Application,
@@ -47,10 +49,8 @@ SYSINFO_BATCH = 100  # server uuids per ServerList call that reads missing sysin
 
 
 def sdcadm_buildstamp() -> str | None:
-    from importlib.resources import files
-
     try:
-        return files("sdcadm").joinpath("etc/buildstamp").read_text().strip() or None
+        return package_text("etc/buildstamp").strip() or None
     except OSError:
         return None
 
@@ -83,6 +83,30 @@ def gather(
     `servers=False` / `vms=False` skip the instance inventory for commands that do not
     need it. `server_detail` says how much of each server to read (`SERVER_DETAIL`).
     """
+    with _kept():
+        return _gather(app_or_clients, config, channel=channel, updates=updates,
+                       servers=servers, vms=vms, server_detail=server_detail)
+
+
+@contextmanager
+def _kept() -> Iterator[None]:
+    """The cyclic garbage collector off while the datacenter is read and modelled, and what
+    was made left out of its later scans: a thousand servers make about a million objects,
+    none in a reference cycle, that live as long as the command (reference counting still
+    frees them). Otherwise the collections they set off cost `update --all -n -j` on a
+    thousand servers about a tenth of its time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _gather(app_or_clients: Any, config: "Config | None", *, channel: str | None,
+            updates: bool, servers: bool, vms: bool, server_detail: str) -> DatacenterState:
     clients: "Clients" = getattr(app_or_clients, "clients", app_or_clients)
     config = config or clients.config
     # Create the clients here: cached_property is not meant to race between threads.

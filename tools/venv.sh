@@ -25,7 +25,10 @@ install_venv() {
         require_python python3
         python3 -m venv .venv
     fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$1]"
+    # `compat`: the project's directory on sys.path (a .pth line), not an import hook that
+    # every start of sdcadm would load first (9 ms of a 0.01 s start).
+    .venv/bin/python -m pip install -q --disable-pip-version-check \
+        --config-settings editable_mode=compat -e ".[$1]"
     install_man_page
 }
 

@@ -61,10 +61,10 @@ SHORT_HELP: dict[str, str] = {
 
 
 def buildstamp() -> str:
-    from importlib.resources import files
+    from sdcadm import package_text
 
     try:
-        return files("sdcadm").joinpath("etc/buildstamp").read_text().strip()
+        return package_text("etc/buildstamp").strip()
     except OSError:
         return "unknown"
 
