@@ -190,6 +190,15 @@ class Step:
     after: tuple[str, ...] = ()  # ids (or targets) of steps of its group to succeed first
     exclusive: tuple[str, ...] = ()  # keys no two running (or holding) steps may share
 
+    def but(self, **fields: Any) -> "Step":
+        """This step with `fields` changed: `dataclasses.replace` without running the frozen
+        `__init__` again (a field at a time through `object.__setattr__`), since expanding a
+        thousand-server plan makes ten thousand steps. The fields are this class's own;
+        nothing else is checked."""
+        new = object.__new__(Step)
+        new.__dict__.update(self.__dict__, **fields)
+        return new
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,

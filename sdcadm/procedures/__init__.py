@@ -64,21 +64,13 @@ def expand(plan: Plan) -> list[Step]:
     for n, (step, key) in enumerate(ordered, start=1):
         sid = f"{n}:{step.action}:{step.target}"
         if key is None:
-            out.append(_with(step, id=sid))
+            out.append(step.but(id=sid))
             continue
         prev = latest.get(step.change)
         latest[step.change] = sid
-        out.append(_with(step, id=sid, parallel=key, concurrency=ctx.service_concurrency,
+        out.append(step.but(id=sid, parallel=key, concurrency=ctx.service_concurrency,
                          on_failure="stop", after=(prev,) if prev else ()))
     return out
-
-
-def _with(step: Step, **fields: object) -> Step:
-    """`dataclasses.replace` for a Step that was just made here and is not shared yet,
-    without re-running `__init__` (expanding a thousand-server plan makes ten thousand)."""
-    new = object.__new__(Step)
-    new.__dict__.update(step.__dict__, **fields)
-    return new
 
 
 def _waves(plan: Plan, ctx: Context) -> list[schedule.Wave]:

@@ -39,16 +39,17 @@ def steps(change: PlannedChange, ctx: Context) -> list[Step]:
                                 "image_uuid": img.uuid},
                         summary=f'update SAPI service "{svc.name}" to image {img.uuid}',
                         change=svc.name))
+    install = Step(id="", action="install-agent", target="", change=svc.name,
+                   parallel=f"agents:{svc.name}", concurrency=ctx.concurrency,
+                   on_failure="continue")
     seen: set[str] = set()
     for inst in change.instances:
         if not inst.server or inst.server in seen:
             continue
         seen.add(inst.server)
-        out.append(Step(
-            id="", action="install-agent", target=inst.server,
+        out.append(install.but(
+            target=inst.server,
             params={"server_uuid": inst.server, "hostname": inst.hostname, "agent": svc.name,
                     "image_uuid": img.uuid},
-            summary=f"install {svc.name} {img.uuid} on server {inst.server} ({inst.hostname})",
-            change=svc.name, parallel=f"agents:{svc.name}", concurrency=ctx.concurrency,
-            on_failure="continue"))
+            summary=f"install {svc.name} {img.uuid} on server {inst.server} ({inst.hostname})"))
     return out
