@@ -178,3 +178,43 @@ def test_each_detail_reads_the_same_inventory_from_the_simulator(sim) -> None:
     # the admin read keeps nothing the model does not read, sysinfo aside
     raw = next(iter(states["admin"].servers.values())).raw
     assert set(raw) <= {*SERVER_FIELDS.split(","), "sysinfo"}
+
+
+def test_the_model_is_kept_out_of_the_collector_and_nothing_else_is(sim) -> None:
+    """gather reads with the cyclic collector off, then freezes what it made (the model
+    outlives every scan); garbage from before is collected first, not frozen with it, and
+    the collector is on again afterwards, after a failed read too."""
+    import dataclasses
+    import gc
+    import weakref
+
+    from sdcadm.clients import Clients
+    from sdcadm.config import load_config
+    from sdcadm.errors import SdcAdmError
+    from sdcadm.gather import gather
+
+    class Node:
+        pass
+
+    config = load_config(str(sim.config_path))
+    gc.unfreeze()
+    try:
+        cycle = Node()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle
+        state = gather(Clients(config), config)
+        assert gone() is None  # collected before the freeze, not kept with the model
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(state.instances) > 0
+        frozen = gc.get_freeze_count()
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # a full collection leaves the model alone
+
+        # nothing listens on port 9
+        broken = dataclasses.replace(config, sapi_url="http://127.0.0.1:9", retries=0)
+        with pytest.raises(SdcAdmError):
+            gather(Clients(broken), broken)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
