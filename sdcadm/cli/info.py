@@ -55,11 +55,11 @@ def _layers(cfg: Any) -> str:
 
 def _channel(app: Any) -> str:
     """The channel updates use: the sdc application's, else the updates server's default."""
+    from sdcadm.cli.channel import sdc_app
     from sdcadm.errors import SdcAdmError
-    from sdcadm.gather import sdc_application
 
     try:
-        name = sdc_application(app.clients.sapi).metadata.get("update_channel")
+        name = sdc_app(app).metadata.get("update_channel")  # and its http_proxy
         if name:
             return str(name)
         default = next((c.get("name") for c in app.clients.updates.list_channels()

@@ -622,6 +622,9 @@ def test_updates_server_through_sdc_app_proxy(sdcadm: Any, api: Api, sim: Any) -
         seen.clear()
         assert sdcadm("channel", "get").exit_code == 0
         assert [p.rsplit("/", 1)[-1] for p in seen] == ["channels"]
+        seen.clear()
+        assert "Update channel: dev (the updates server's default)" in sdcadm("info").out
+        assert [p.rsplit("/", 1)[-1] for p in seen] == ["channels"]
     finally:
         server.shutdown()
         server.server_close()
