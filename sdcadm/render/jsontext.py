@@ -1,16 +1,29 @@
-"""`json.dumps(obj, indent=N)`, byte for byte, at the speed of the C encoder.
+"""`json.dumps(obj, indent=N)`, byte for byte, at the speed of a C encoder.
 
 The standard library encodes indented JSON in Python, one token at a time: a thousand-
-server plan (14 MB) takes half a second and holds a million small strings at once. Here the
-structure is walked in Python only down to the containers whose values are all scalars;
-each of those is encoded in one call of the C encoder, whose item separator carries the
-newline and the indentation of its depth.
+server plan (14 MB) takes half a second and holds a million small strings at once.
+
+Where `ujson` is installed, `write_indented` (a plan: JSON data, from JSON or from the
+`to_json` methods, whose keys are strings) goes through it: it writes the same text as
+`json.dumps` but in two places, each seen in its output and then left to the walker below.
+A plan is written a slice of a list at a time, so its text is never held whole.
+
+The walker: the structure is walked in Python only down to the containers whose values are
+all scalars; each of those is encoded in one call of the standard library's C encoder,
+whose item separator carries the newline and the indentation of its depth.
 """
 from __future__ import annotations
 
 import json
 import json.encoder
+import re
 from typing import IO, Any, Callable
+
+_ujson: Any
+try:
+    import ujson as _ujson
+except ImportError:  # pragma: no cover - a declared dependency; the walker does it all then
+    _ujson = None
 
 # The C accelerator's encoder (None where it is missing: then the standard library does it).
 c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
@@ -18,6 +31,29 @@ encode_basestring_ascii: Callable[[str], str] = json.encoder.encode_basestring_a
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _INF = float("inf")
+
+
+# Where ujson's text differs from json.dumps's for JSON data (string keys): a float with a
+# one-digit negative exponent (`6.5e-5` for `6.5e-05`) and DEL, which it leaves unescaped.
+# A string may hold such text too: it is then written by the walker.
+_SHORT_EXPONENT = re.compile(r"e-[5-9](?:[,\n\]}]|\Z)")
+SLICE = 512  # items of a long list encoded at once by ujson
+SPLIT_LEVELS = 3  # levels of a written document whose containers go out an item at a time
+
+
+def fast(obj: Any, indent: int) -> str | None:
+    """`json.dumps(obj, indent=indent)` through ujson, for JSON data (string keys: ujson
+    writes any other key as its `str`, where json.dumps writes `NaN` for a NaN key and
+    refuses a tuple); None where ujson is missing, refuses `obj`, or its text could
+    differ."""
+    if _ujson is None or indent < 1:
+        return None
+    try:
+        text = _ujson.dumps(obj, indent=indent, ensure_ascii=True,
+                            escape_forward_slashes=False, default=_refuse)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if "\x7f" in text or _SHORT_EXPONENT.search(text) else text
 
 
 def indented(obj: Any, indent: int = 4) -> str:
@@ -31,13 +67,56 @@ def indented(obj: Any, indent: int = 4) -> str:
 
 def write_indented(obj: Any, stream: IO[str], indent: int = 4) -> None:
     """Write `json.dumps(obj, indent=indent)` and a newline to `stream` a piece at a time,
-    never holding the whole text (a thousand-server plan is 14 MB of it)."""
+    never holding the whole text (a thousand-server plan is 14 MB of it): the containers of
+    containers of the first `SPLIT_LEVELS` levels an item at a time, a long list `SLICE`
+    items at a time.
+
+    For JSON data, as a plan is: keys are strings (see `fast`). A value json.dumps cannot
+    encode is refused as it refuses it."""
     if c_make_encoder is None:
         stream.write(json.dumps(obj, indent=indent) + "\n")
         return
+    _write_value(_Walker(indent, stream.write), obj, 0, stream)
+    stream.write("\n")
+
+
+def _write_value(walker: "_Walker", value: Any, level: int, stream: IO[str]) -> None:
+    """`value` as the walker writes it at `level`, through ujson where it may."""
+    indent = walker.indent
+    kind = type(value)
+    if indent > 0 and value and (kind is dict or kind is list) and (
+            (kind is list and len(value) > SLICE) or (level < SPLIT_LEVELS and not
+            _SCALARS.issuperset(map(type, value.values() if kind is dict else value)))):
+        pad = "\n" + " " * (indent * level)
+        inner = pad + " " * indent
+        if kind is list and len(value) > SLICE:
+            sep = "[" + inner
+            for n in range(0, len(value), SLICE):
+                text = fast(value[n:n + SLICE], indent)
+                if text is None:
+                    for v in value[n:n + SLICE]:
+                        stream.write(sep)
+                        _write_value(walker, v, level + 1, stream)
+                        sep = "," + inner
+                    continue
+                # "[<nl>    A,<nl>    B<nl>]": its items, one level deeper than ujson put them
+                stream.write(sep + text[6:-2].replace("\n", pad))
+                sep = "," + inner
+            stream.write(pad + "]")
+            return
+        sep = ("{" if kind is dict else "[") + inner
+        for key, v in (value.items() if kind is dict else ((None, v) for v in value)):
+            stream.write(sep + (_key(key) + ": " if kind is dict else ""))
+            _write_value(walker, v, level + 1, stream)
+            sep = "," + inner
+        stream.write(pad + ("}" if kind is dict else "]"))
+        return
+    text = fast(value, indent)
+    if text is not None:
+        stream.write(text.replace("\n", "\n" + " " * (indent * level)) if level else text)
+        return
     out: list[str] = []
-    _Walker(indent, stream.write).value(obj, 0, out)
-    out.append("\n")
+    walker.value(value, level, out)
     stream.write("".join(out))
 
 

@@ -8,6 +8,8 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdcadm.render import jsontext
 from sdcadm.render.jsontext import indented, write_indented
@@ -59,9 +61,15 @@ def generated(rng: random.Random, depth: int = 0) -> Any:
             for i in range(rng.randint(0, 5))}
 
 
-def test_same_text_for_generated_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("through", ["ujson", "ujson in slices of 2", "the walker"])
+def test_same_text_for_generated_documents(monkeypatch: pytest.MonkeyPatch,
+                                           through: str) -> None:
     rng = random.Random(13)
     monkeypatch.setattr(jsontext._Walker, "FLUSH", 3)  # written in many small pieces
+    if through == "the walker":
+        monkeypatch.setattr(jsontext, "_ujson", None)
+    elif through.endswith("slices of 2"):
+        monkeypatch.setattr(jsontext, "SLICE", 2)
     for _ in range(3000):
         doc = [generated(rng) for _ in range(rng.randint(1, 8))]
         assert indented(doc) == json.dumps(doc, indent=4)
@@ -76,3 +84,55 @@ def test_what_json_refuses_is_refused(bad: Any) -> None:
         json.dumps(bad, indent=4)
     with pytest.raises(TypeError):
         indented(bad)
+
+
+# Where ujson's own text differs from json.dumps's for JSON data; each must reach the walker.
+UJSON_DIFFERS = [6.5e-05, 1e-09, -7.25e-08, "\x7f", ["a\x7fb"]]
+
+
+@pytest.mark.parametrize("odd", UJSON_DIFFERS, ids=range(len(UJSON_DIFFERS)))
+def test_what_ujson_writes_otherwise_is_written_by_the_walker(odd: Any) -> None:
+    assert jsontext._ujson is not None  # a declared dependency
+    assert jsontext._ujson.dumps(odd, indent=4) != json.dumps(odd, indent=4)
+    assert jsontext.fast(odd, 4) is None
+    doc = {"steps": [{"id": n, "params": {"x": odd if n == 700 else n}} for n in range(1500)],
+           "odd": odd}
+    stream = io.StringIO()
+    write_indented(doc, stream)
+    assert stream.getvalue() == json.dumps(doc, indent=4) + "\n"
+
+
+def test_a_plan_sized_document_is_written_in_slices_never_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long lists go out SLICE items at a time: no single write holds the whole text."""
+    rows = [{"id": f"{n}:install-agent:cn{n}", "params": {"server_uuid": f"cn{n}", "n": n},
+             "after": [f"{n - 1}"] if n else [], "size": n * 1.5} for n in range(5000)]
+    doc = {"v": 3, "changes": [{"insts": rows[:2000]}], "steps": rows}
+    writes: list[int] = []
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(len(text))
+            return super().write(text)
+
+    stream = Stream()
+    write_indented(doc, stream)
+    whole = json.dumps(doc, indent=4) + "\n"
+    assert stream.getvalue() == whole
+    assert max(writes) < len(whole) / 5
+
+
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(), inner, max_size=6),
+    max_leaves=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=JSON_DATA, slice_=st.sampled_from([1, 2, 512]))
+def test_json_data_is_written_as_the_standard_library_writes_it(doc: Any, slice_: int) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsontext, "SLICE", slice_)
+        stream = io.StringIO()
+        write_indented(doc, stream)
+    assert stream.getvalue() == json.dumps(doc, indent=4) + "\n"
