@@ -57,13 +57,17 @@ def planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
     else:
         todo = [i for i in insts if i.image != img.uuid]
         already = [i for i in insts if i.image == img.uuid]
+    # Whether each image in use is newer than the target, asked once per image (a thousand
+    # agent instances run two or three images).
+    newer = {u: _newer(state.image(u), img) for u in {i.image for i in todo}}
     if not r.explicit_image:
         # The candidate rule picked the target: it never takes an instance backwards (its
         # newer image is not in this channel, say). Such instances stay where they are,
         # and the breakdown says so; downgrades are only ever explicit.
-        keep = [i for i in todo if _newer(state.image(i.image), img)]
-        todo = [i for i in todo if i not in keep]
-        already = already + keep
+        keep = [i for i in todo if newer[i.image]]
+        if keep:
+            todo = [i for i in todo if not newer[i.image]]
+            already = already + keep
     if not insts:
         if is_agent:
             if not r.implicit:
@@ -75,7 +79,7 @@ def planned_change(r: Resolved, idx: StateIndex, options: PlanOptions,
     elif not todo:
         return None
 
-    older = [i for i in todo if _newer(state.image(i.image), img)]
+    older = [i for i in todo if newer[i.image]]
     if not insts and r.explicit_image and _newer(state.image(svc.image_uuid), img):
         older_cur = state.image(svc.image_uuid)
     else:
