@@ -12,7 +12,7 @@ import gc
 import re
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from sdcadm import __version__, package_text
 from sdcadm.errors import InternalError, ValidationError
@@ -75,6 +75,7 @@ def gather(
     servers: bool = True,
     vms: bool = True,
     server_detail: str = "full",
+    meanwhile: Callable[[], None] | None = None,
 ) -> DatacenterState:
     """Read the datacenter into a DatacenterState.
 
@@ -82,10 +83,13 @@ def gather(
     look at what is deployed, so they work when the updates server is out of reach.
     `servers=False` / `vms=False` skip the instance inventory for commands that do not
     need it. `server_detail` says how much of each server to read (`SERVER_DETAIL`).
+    `meanwhile` is work of the caller's that does not need the datacenter (loading the
+    planner, say), done while the reads are on their way.
     """
     with _kept():
         return _gather(app_or_clients, config, channel=channel, updates=updates,
-                       servers=servers, vms=vms, server_detail=server_detail)
+                       servers=servers, vms=vms, server_detail=server_detail,
+                       meanwhile=meanwhile)
 
 
 @contextmanager
@@ -110,7 +114,8 @@ def _kept() -> Iterator[None]:
 
 
 def _gather(app_or_clients: Any, config: "Config | None", *, channel: str | None,
-            updates: bool, servers: bool, vms: bool, server_detail: str) -> DatacenterState:
+            updates: bool, servers: bool, vms: bool, server_detail: str,
+            meanwhile: Callable[[], None] | None) -> DatacenterState:
     clients: "Clients" = getattr(app_or_clients, "clients", app_or_clients)
     config = config or clients.config
     # Create the clients here: cached_property is not meant to race between threads.
@@ -139,16 +144,20 @@ def _gather(app_or_clients: Any, config: "Config | None", *, channel: str | None
             f_vms = pool.submit(vmapi.list_vms, state="active", owner_uuid=app.owner_uuid,
                                 fields=VM_FIELDS)
         f_services = pool.submit(sapi.list_services, application_uuid=app.uuid)
-
-        chans: list[Channel] = []
-        resolved = channel
-        catalog_rows: list[Any] = []
+        f_channels = f_catalog = None
         if updates:
             # The updates server is outside the DC: reach it through the sdc app's proxy.
             clients.updates_proxy = app.metadata.get("http_proxy") or None
             known = channel or app.metadata.get("update_channel")
             f_channels = pool.submit(clients.updates.list_channels)
             f_catalog = pool.submit(clients.updates_for(known).list_images) if known else None
+        if meanwhile is not None:
+            meanwhile()
+
+        chans: list[Channel] = []
+        resolved = channel
+        catalog_rows: list[Any] = []
+        if f_channels is not None:
             _settle([f_channels])
             chans = [
                 Channel(name=c.get("name", ""), description=c.get("description") or "",

@@ -196,7 +196,8 @@ def update(app: Any, targets: tuple[str, ...], dry_run: bool, all_: bool,
         refuse_if_open(app)
     from sdcadm.gather import gather
 
-    state = gather(app, app.config, channel=options.channel, server_detail="admin")
+    state = gather(app, app.config, channel=options.channel, server_detail="admin",
+                   meanwhile=_load_planning)
     requests = _requests(state, targets, spec)
     _announce(app, state, requests, options)
     # Reading HA roles is a CommandExecute POST: only when this run may execute (without
@@ -277,6 +278,15 @@ def _announce(app: Any, state: "DatacenterState", requests: list["ChangeRequest"
     for r in requests:
         if r.service and r.type == "update-service" and not r.image and not r.version:
             app.info(f'Finding candidate update images for the "{r.service}" service.')
+
+
+def _load_planning() -> None:
+    """The modules that plan, expand and print an update, loaded while the datacenter's
+    answers are on their way (on a thousand servers the wait is longer than the loading)."""
+    import sdcadm.planner.core  # noqa: F401
+    import sdcadm.procedures  # noqa: F401
+    import sdcadm.render.breakdown  # noqa: F401
+    import sdcadm.render.jsontext  # noqa: F401
 
 
 def _plan(app: Any, state: "DatacenterState", requests: list["ChangeRequest"],
