@@ -182,8 +182,8 @@ def test_each_detail_reads_the_same_inventory_from_the_simulator(sim) -> None:
 
 def test_the_model_is_kept_out_of_the_collector_and_nothing_else_is(sim) -> None:
     """gather reads with the cyclic collector off, then freezes what it made (the model
-    outlives every scan); garbage from before is collected first, not frozen with it, and
-    the collector is on again afterwards, after a failed read too."""
+    outlives every scan); garbage from before a later read is collected first, not frozen
+    with it, and the collector is on again afterwards, after a failed read too."""
     import dataclasses
     import gc
     import weakref
@@ -199,6 +199,7 @@ def test_the_model_is_kept_out_of_the_collector_and_nothing_else_is(sim) -> None
     config = load_config(str(sim.config_path))
     gc.unfreeze()
     try:
+        gather(Clients(config), config)  # a read before: this one collects first
         cycle = Node()
         cycle.me = cycle  # type: ignore[attr-defined]
         gone = weakref.ref(cycle)
