@@ -99,8 +99,9 @@ def _write_value(walker: "_Walker", value: Any, level: int, stream: IO[str]) -> 
                         _write_value(walker, v, level + 1, stream)
                         sep = "," + inner
                     continue
-                # "[<nl>    A,<nl>    B<nl>]": its items, one level deeper than ujson put them
-                stream.write(sep + text[6:-2].replace("\n", pad))
+                # "[<nl><indent>A,<nl><indent>B<nl>]": its items, one level deeper than ujson
+                # put them
+                stream.write(sep + text[2 + indent:-2].replace("\n", pad))
                 sep = "," + inner
             stream.write(pad + "]")
             return

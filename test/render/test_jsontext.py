@@ -129,10 +129,11 @@ JSON_DATA = st.recursive(
 
 
 @settings(max_examples=400, deadline=None)
-@given(doc=JSON_DATA, slice_=st.sampled_from([1, 2, 512]))
-def test_json_data_is_written_as_the_standard_library_writes_it(doc: Any, slice_: int) -> None:
+@given(doc=JSON_DATA, slice_=st.sampled_from([1, 2, 512]), indent=st.sampled_from([0, 1, 2, 4]))
+def test_json_data_is_written_as_the_standard_library_writes_it(doc: Any, slice_: int,
+                                                                 indent: int) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(jsontext, "SLICE", slice_)
         stream = io.StringIO()
-        write_indented(doc, stream)
-    assert stream.getvalue() == json.dumps(doc, indent=4) + "\n"
+        write_indented(doc, stream, indent)
+    assert stream.getvalue() == json.dumps(doc, indent=indent) + "\n"
