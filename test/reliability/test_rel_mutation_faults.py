@@ -25,10 +25,15 @@ CASES = pick(
 
 
 def faults(kind: str, rate: float) -> list[dict]:
+    """POST and PUT failing at `rate`, and the first POST failing whatever the dice say: at
+    5% a round may draw no failure at all, and would then test nothing."""
     base = {"service": ["sapi", "imgapi", "vmapi", "cnapi"], "rate": rate}
     if kind == "error":
-        return [{**base, "type": "error", "method": m, "status": 503} for m in ("POST", "PUT")]
-    return [{**base, "type": "drop", "after": True, "method": m} for m in ("POST", "PUT")]
+        how: dict = {"type": "error", "status": 503}
+    else:
+        how = {"type": "drop", "after": True}
+    return [{**base, **how, "method": m} for m in ("POST", "PUT")] + [
+        {**base, **how, "method": "POST", "rate": 1.0, "count": 1}]
 
 
 @pytest.mark.parametrize("kind, rate, n", CASES, ids=[f"{k}-{int(r * 100)}%-{n}"
