@@ -300,6 +300,7 @@ SELF_UPDATE_KEYS: dict[str, Check] = {
     "prefix": _string,
     "reserveMiB": _nonneg_number,
     "smokeTimeout": _positive_number,
+    "keepBuilds": _nonneg_int,
 }
 KEYS["selfUpdate"] = _object
 

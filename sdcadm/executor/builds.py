@@ -45,6 +45,7 @@ from sdcadm.private_files import open_private
 DEFAULT_PREFIX = "/opt/smartdc/sdcadm"
 DEFAULT_RESERVE_MIB = 64.0  # what must stay free on the prefix's file system
 DEFAULT_SMOKE_TIMEOUT = 60.0
+DEFAULT_KEEP = 3  # complete builds kept under <prefix>/builds, the newest (see Builds.prune)
 RECORD = "build.json"
 SHARED_PTH = "_sdcadm_shared.pth"
 # What a venv without pip takes besides the package (interpreter links, scripts, pyvenv.cfg).
@@ -65,6 +66,11 @@ def reserve_of(config: Any) -> int:
 def smoke_timeout_of(config: Any) -> float:
     return float((getattr(config, "self_update", None) or {}).get("smokeTimeout")
                  or DEFAULT_SMOKE_TIMEOUT)
+
+
+def keep_of(config: Any) -> int:
+    keep = (getattr(config, "self_update", None) or {}).get("keepBuilds")
+    return DEFAULT_KEEP if keep is None else int(keep)
 
 
 def running_env() -> Path:
@@ -118,6 +124,30 @@ class Builds:
         self._link(self.previous_link, old)
         self._link(self.current_link, to)
         return old
+
+    def prune(self, keep: int) -> list[Path]:
+        """Remove the complete builds under `builds/` but the `keep` installed last (by their
+        `build.json`), the ones `current` and `previous` name, and the running one; returns
+        what it removed, oldest first. A build without its record (an install under way, or
+        one a killed run left, which the next install of that build removes) and anything
+        that is not a directory of its own (a link) are left alone."""
+        protected = {p for p in (self.target(self.current_link), self.target(self.previous_link),
+                                 running_env()) if p is not None}
+        complete: list[tuple[float, Path]] = []
+        for entry in (self.dir.iterdir() if self.dir.is_dir() else ()):
+            if entry.is_symlink() or not entry.is_dir():
+                continue
+            try:
+                installed = (entry / RECORD).stat().st_mtime
+            except OSError:
+                continue
+            if self.record(entry) is not None:
+                complete.append((installed, entry))
+        complete.sort(reverse=True)
+        old = [d for _t, d in complete[max(0, keep):] if d.resolve() not in protected]
+        for build in reversed(old):
+            remove(build)
+        return list(reversed(old))
 
     def _link(self, link: Path, to: Path) -> None:
         prefix = self.prefix.resolve()

@@ -216,6 +216,34 @@ def test_an_older_build_needs_allow_downgrade(sdcadm: Any, su: SelfUpdate) -> No
     assert su.version_of_current() == f"{label(su.older)}\n"
 
 
+def test_older_builds_beyond_keep_builds_are_removed_after_a_switch(
+        sdcadm: Any, sim: Any) -> None:
+    """`selfUpdate.keepBuilds` builds are kept, the newest, besides whatever `current` and
+    `previous` name; older ones go once a switch succeeded, with a line naming them."""
+    tmp = Path(tempfile.mkdtemp(prefix="su-", dir="/tmp"))
+    try:
+        su = SelfUpdate(sim, tmp, keepBuilds=1)
+        for img, extra in ((su.patch, ()), (su.major, ("--allow-major-update",)),
+                           (su.older, ("--allow-downgrade", "--allow-major-update"))):
+            r = sdcadm("self-update", img["uuid"], "-y", *extra, env=su.env())
+            assert r.exit_code == 0, r.err
+        # patch was current, then previous; now neither, and not among the newest one
+        assert "Removed 1 older build (selfUpdate.keepBuilds 1): " \
+            f"{su.build_dir(su.patch).name}" in r.err.splitlines()
+        assert sorted(d.name for d in (su.prefix / "builds").iterdir()) == sorted(
+            su.build_dir(i).name for i in (su.major, su.older))
+        assert su.target("current") == su.build_dir(su.older)
+        assert su.target("previous") == su.build_dir(su.major)
+        assert su.version_of_current() == f"{label(su.older)}\n"
+        # the removed build is installed again when asked for
+        r = sdcadm("self-update", su.patch["uuid"], "-y", env=su.env())
+        assert r.exit_code == 0, r.err
+        assert su.target("current") == su.build_dir(su.patch)
+        assert su.version_of_current() == f"{label(su.patch)}\n"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_refusals_change_nothing(sdcadm: Any, su: SelfUpdate, sim: Any) -> None:
     vmapi = requests.get(sim.urls["updates"] + "/images?name=vmapi", timeout=10).json()[0]
     unknown = "0badcafe-0000-4000-8000-000000000000"
@@ -324,7 +352,9 @@ def test_the_self_update_section_is_checked_key_by_key(sdcadm: Any, su: SelfUpda
     for section, message in (({"prefx": "/x"}, 'unknown key "selfUpdate.prefx" (did you mean '
                                                 '"selfUpdate.prefix"?)'),
                              ({"reserveMiB": -1}, '"selfUpdate.reserveMiB" must be a '
-                                                  "non-negative number")):
+                                                  "non-negative number"),
+                             ({"keepBuilds": 1.5}, '"selfUpdate.keepBuilds" must be a '
+                                                   "non-negative integer")):
         conf = json.loads(su.conf.read_text())
         conf["selfUpdate"] = section
         bad = tmp_path / "bad.conf"

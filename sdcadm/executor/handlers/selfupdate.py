@@ -24,6 +24,7 @@ from sdcadm.executor.handlers.images import ChecksumError, file_sha1, save_verif
 from sdcadm.executor.preflight import free_bytes, mib_up
 from sdcadm.plan import Step
 from sdcadm.private_files import make_dirs
+from sdcadm.procedures.context import plural
 
 
 def install_log(ctx: ExecContext) -> Path:
@@ -158,6 +159,15 @@ class SwitchBuild:
             raise StepFailedError(f"cannot switch {builds.current_link} to {p['build']}: "
                                   f"{e}") from e
         ctx.say(f"Previous build kept: {builds.previous_link} -> {old}")
+        keep = b.keep_of(ctx.config)
+        try:
+            pruned = builds.prune(keep)
+        except OSError as e:  # the switch is done: an old build left behind is no failure
+            ctx.say(f"Older builds not removed ({e}); they stay in {builds.dir}")
+            return
+        if pruned:
+            ctx.say(f"Removed {plural(len(pruned), 'older build')} (selfUpdate.keepBuilds "
+                    f"{keep}): {', '.join(d.name for d in pruned)}")
 
 
 def self_update_handlers() -> dict[str, Any]:
