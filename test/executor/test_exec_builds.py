@@ -64,3 +64,37 @@ def test_prune_leaves_the_running_build_and_links_alone(prefix: Path, tmp_path: 
 
 def test_prune_of_a_prefix_without_builds_removes_nothing(prefix: Path) -> None:
     assert b.Builds(prefix).prune(0) == []
+
+
+def test_a_build_whose_requirements_the_shared_libraries_miss_is_refused(
+        tmp_path: Path) -> None:
+    """`pip check` in the new environment: a wheel that needs a library the running build
+    does not have is refused before anything could switch to it."""
+    import dataclasses
+
+    from sdcadm.errors import InternalError
+    from sdcadm.sim import builds as sim_builds
+
+    src = sim_builds.read_source()
+    needy = dataclasses.replace(src, metadata=src.metadata.replace(
+        "\nRequires-Dist:", "\nRequires-Dist: sdcadm-no-such-library>=1\nRequires-Dist:", 1))
+    assert "sdcadm-no-such-library" in needy.metadata
+    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
+    wheel.write_bytes(sim_builds.wheel_bytes(needy, "9.9.9", "master-20990101T000000Z-g0"))
+    build = tmp_path / "builds" / "9.9.9"
+    build.parent.mkdir()
+    log = tmp_path / "install.log"
+    with pytest.raises(InternalError) as e:
+        b.create_env(build, wheel, log)
+    assert e.value.message == ("requirements not met: sdcadm 9.9.9 requires "
+                               "sdcadm-no-such-library, which is not installed.")
+    assert "pip check" in log.read_text()
+
+    # the same wheel without the extra requirement installs and runs
+    fine = tmp_path / "fine" / wheel.name
+    fine.parent.mkdir()
+    fine.write_bytes(sim_builds.wheel_bytes(src, "9.9.9", "master-20990101T000000Z-g0"))
+    b.create_env(tmp_path / "builds" / "fine", fine, log)
+    code, out = b.run_build(tmp_path / "builds" / "fine", ["--version"], log, timeout=60,
+                            config_path=None)
+    assert (code, out.split()[:2]) == (0, ["sdcadm", "9.9.9"])
