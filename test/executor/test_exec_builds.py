@@ -98,3 +98,47 @@ def test_a_build_whose_requirements_the_shared_libraries_miss_is_refused(
     code, out = b.run_build(tmp_path / "builds" / "fine", ["--version"], log, timeout=60,
                             config_path=None)
     assert (code, out.split()[:2]) == (0, ["sdcadm", "9.9.9"])
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def lines(self, *lines: str) -> None:
+        self.said.extend(lines)
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_a_build_that_is_not_the_version_its_image_names_fails_its_smoke_test(
+        tmp_path: Path, fresh: bool) -> None:
+    """The image says 9.9.8, the build it holds says 9.9.9. A build installed by this run
+    that fails its smoke test is removed; one installed before (reused) is kept; `current`
+    is never touched."""
+    from types import SimpleNamespace
+
+    from sdcadm.errors import StepFailedError
+    from sdcadm.executor.context import ExecContext
+    from sdcadm.executor.handlers.selfupdate import SmokeBuild
+    from sdcadm.plan import Step
+    from sdcadm.sim import builds as sim_builds
+
+    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
+    wheel.write_bytes(sim_builds.wheel_bytes(sim_builds.read_source(), "9.9.9",
+                                             "master-20990101T000000Z-g0"))
+    build = tmp_path / "opt" / "builds" / "9.9.9"
+    build.parent.mkdir(parents=True)
+    b.create_env(build, wheel, tmp_path / "install.log")
+    said = Lines()
+    ctx = ExecContext(clients=None, config=SimpleNamespace(self_update={}, source=None),
+                      progress=said, journal=SimpleNamespace(dir=tmp_path))
+    step = Step(id="3:smoke-sdcadm:x", action="smoke-sdcadm", target="x", params={
+        "build": str(build), "version": "9.9.8", "buildstamp": None, "fresh": fresh})
+    with pytest.raises(StepFailedError) as e:
+        SmokeBuild().run(ctx, step)
+    assert e.value.message == (
+        'sdcadm 9.9.8 failed its smoke test: `sdcadm --version` said "sdcadm 9.9.9 '
+        '(master-20990101T000000Z-g0)" (exit 0), expected sdcadm 9.9.8 '
+        f"(see {tmp_path / 'install.log'})")
+    assert said.said == ["Smoke test sdcadm 9.9.8 (sdcadm --version, sdcadm instances)"]
+    assert build.exists() is not fresh
+    assert not (tmp_path / "opt" / "current").exists()
