@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,47 @@ def test_a_build_that_is_not_the_version_its_image_names_fails_its_smoke_test(
     assert said.said == ["Smoke test sdcadm 9.9.8 (sdcadm --version, sdcadm instances)"]
     assert build.exists() is not fresh
     assert not (tmp_path / "opt" / "current").exists()
+
+
+def test_a_disk_that_fills_up_during_the_install_leaves_no_half_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while the build is written (here its record, the last thing written): one
+    StepFailedError naming the build and the error, and nothing of the build left; the
+    same step run again, with room, installs it."""
+    import errno
+    from types import SimpleNamespace
+
+    from sdcadm.errors import StepFailedError
+    from sdcadm.executor.context import ExecContext
+    from sdcadm.executor.handlers.selfupdate import InstallBuild
+    from sdcadm.plan import Step
+    from sdcadm.sim import builds as sim_builds
+
+    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
+    wheel.write_bytes(sim_builds.wheel_bytes(sim_builds.read_source(), "9.9.9",
+                                             "master-20990101T000000Z-g0"))
+    prefix = tmp_path / "opt"
+    prefix.mkdir()
+    build = prefix / "builds" / "9.9.9"
+    ctx = ExecContext(clients=None, config=SimpleNamespace(self_update={}, source=None),
+                      progress=Lines(), journal=SimpleNamespace(dir=tmp_path))
+    step = Step(id="2:install-sdcadm:x", action="install-sdcadm", target="x", params={
+        "build": str(build), "file": str(wheel), "prefix": str(prefix), "version": "9.9.9",
+        "image_uuid": "0d6c1c7e-3b1e-4c58-9f0e-0e0e0e0e0e0e", "buildstamp": "b"})
+    write_record = b.Builds.write_record
+
+    def full(build_dir: Path, facts: Any) -> None:
+        (Path(build_dir) / f"{b.RECORD}.tmp").write_text("{")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(b.Builds, "write_record", staticmethod(full))
+    with pytest.raises(StepFailedError) as e:
+        InstallBuild().run(ctx, step)
+    assert e.value.message == (f"install of sdcadm 9.9.9 into {build} failed: [Errno 28] "
+                               f"No space left on device (see {tmp_path / 'install.log'})")
+    assert not build.exists()
+    assert not InstallBuild().check(ctx, step)
+
+    monkeypatch.setattr(b.Builds, "write_record", staticmethod(write_record))
+    InstallBuild().run(ctx, step)
+    assert InstallBuild().check(ctx, step)
