@@ -72,17 +72,25 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
         if stopped is not None:
             error = stopped.error or Interrupted(f"interrupted before step {stopped.step.id}")
         elapsed = int(time.monotonic() - start)
+        error = journal.failed or error  # the journal stopped the run: that is its error
+
+        def finish_history(error: SdcAdmError | None) -> None:
+            with hist.quietly(app):
+                hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
+                                   store=store)
+
+        # History before the journal's end, as every run does (`run._drive`): killed between
+        # the two, the journal has no end; the other way round, nothing would ever finish
+        # the history entry (a self-update is not resumed).
+        finish_history(error)
         if journal.failed is None:
             try:
                 journal.append("run-end", run_uuid=run_uuid, status="failed" if error else "done",
                                elapsed=elapsed, error=error.to_json() if error else None)
-            except WriteFailedError:
-                pass  # said below
+            except WriteFailedError as e:
+                error = journal.failed or e
+                finish_history(error)  # it did not end after all
         journal.close()
-        error = journal.failed or error  # the journal stopped the run: that is its error
-        with hist.quietly(app):
-            hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
-                               store=store)
         if error is not None:
             runlog.failed(app, error)
         else:

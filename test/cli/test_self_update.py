@@ -244,6 +244,31 @@ def test_older_builds_beyond_keep_builds_are_removed_after_a_switch(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_a_run_killed_as_it_ends_has_its_history_entry_finished(
+        sdcadm: Any, su: SelfUpdate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History is finished before the journal's end, as in every run: a self-update killed
+    between the two leaves a finished entry (it is never resumed: nothing else would)."""
+    from sdcadm.executor.journal import Journal
+
+    class Killed(BaseException):
+        pass
+
+    append = Journal.append
+
+    def killed_at_the_end(self: Journal, event: str, **fields: Any) -> None:
+        if event == "run-end":
+            raise Killed()
+        append(self, event, **fields)
+
+    monkeypatch.setattr(Journal, "append", killed_at_the_end)
+    with pytest.raises(Killed):
+        sdcadm("self-update", "--latest", "-y", env=su.env())
+    monkeypatch.setattr(Journal, "append", append)
+    (entry,) = history(sdcadm, su)
+    assert entry["finished"] and not entry.get("error")
+    assert su.target("current") == su.build_dir(su.patch)
+
+
 def test_refusals_change_nothing(sdcadm: Any, su: SelfUpdate, sim: Any) -> None:
     vmapi = requests.get(sim.urls["updates"] + "/images?name=vmapi", timeout=10).json()[0]
     unknown = "0badcafe-0000-4000-8000-000000000000"
