@@ -11,3 +11,11 @@ def package_text(name: str) -> str:
 
     with open(os.path.join(os.path.dirname(__file__), name), encoding="utf-8") as f:
         return f.read()
+
+
+def buildstamp() -> str | None:
+    """The build stamp shipped in the package (`etc/buildstamp`), None when it is missing."""
+    try:
+        return package_text("etc/buildstamp").strip()
+    except OSError:
+        return None

@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from sdcadm import __version__, package_text
+from sdcadm import __version__, buildstamp
 from sdcadm.errors import InternalError, ValidationError
 from sdcadm.model import (
     Application,
@@ -49,10 +49,7 @@ SYSINFO_BATCH = 100  # server uuids per ServerList call that reads missing sysin
 
 
 def sdcadm_buildstamp() -> str | None:
-    try:
-        return package_text("etc/buildstamp").strip() or None
-    except OSError:
-        return None
+    return buildstamp() or None
 
 
 def resolve_channel(

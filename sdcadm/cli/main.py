@@ -61,12 +61,10 @@ SHORT_HELP: dict[str, str] = {
 
 
 def buildstamp() -> str:
-    from sdcadm import package_text
+    from sdcadm import buildstamp as shipped
 
-    try:
-        return package_text("etc/buildstamp").strip()
-    except OSError:
-        return "unknown"
+    stamp = shipped()
+    return "unknown" if stamp is None else stamp
 
 
 class LazyGroup(click.Group):

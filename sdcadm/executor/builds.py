@@ -54,22 +54,26 @@ ENV_OVERHEAD = MIB
 FOREIGN_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE")
 
 
+def _setting(config: Any, key: str) -> Any:
+    """`selfUpdate.<key>` of the configuration, None when it is not set."""
+    return (getattr(config, "self_update", None) or {}).get(key)
+
+
 def prefix_of(config: Any) -> Path:
-    return Path((getattr(config, "self_update", None) or {}).get("prefix") or DEFAULT_PREFIX)
+    return Path(_setting(config, "prefix") or DEFAULT_PREFIX)
 
 
 def reserve_of(config: Any) -> int:
-    mib = (getattr(config, "self_update", None) or {}).get("reserveMiB", DEFAULT_RESERVE_MIB)
-    return int(float(mib) * MIB)
+    mib = _setting(config, "reserveMiB")
+    return int(float(DEFAULT_RESERVE_MIB if mib is None else mib) * MIB)
 
 
 def smoke_timeout_of(config: Any) -> float:
-    return float((getattr(config, "self_update", None) or {}).get("smokeTimeout")
-                 or DEFAULT_SMOKE_TIMEOUT)
+    return float(_setting(config, "smokeTimeout") or DEFAULT_SMOKE_TIMEOUT)
 
 
 def keep_of(config: Any) -> int:
-    keep = (getattr(config, "self_update", None) or {}).get("keepBuilds")
+    keep = _setting(config, "keepBuilds")
     return DEFAULT_KEEP if keep is None else int(keep)
 
 

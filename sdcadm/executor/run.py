@@ -334,18 +334,11 @@ def _drive(
                 hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
                                    store=store)
 
-    # History before the journal's end: killed between the two, the run is still open, and
-    # running it again (every step done) closes both. The other way round, the journal said
-    # "finished" and nothing ever finished the history entry.
-    finish_history()
-    if journal.failed is None:
-        try:
-            journal.append("run-end", run_uuid=run_uuid, status=status, elapsed=elapsed,
-                           error=error.to_json() if error else None)
-        except WriteFailedError as e:
-            status, error = "failed", _write_failure(journal.failed or e, steps, again)
-            finish_history()  # it did not end after all
-    journal.close()
+    failed = end_run(journal, finish_history, run_uuid=run_uuid, status=status,
+                     elapsed=elapsed, error=error.to_json() if error else None)
+    if failed is not None:
+        status, error = "failed", _write_failure(failed, steps, again)
+        finish_history()  # it did not end after all
     if on_end is not None:
         on_end(status, error)
     result = RunResult(run_uuid, command, status, journal.dir, outcomes, elapsed, error)
@@ -357,6 +350,24 @@ def _drive(
     if not isinstance(error, WriteFailedError):  # its own line says it all
         _report_stop(app, command, outcomes, journal.dir, status, again)
     raise error
+
+
+def end_run(journal: Journal, finish_history: Callable[[], None],
+            **end: Any) -> WriteFailedError | None:
+    """History first, then the journal's `run-end` (`end`, unless the journal has failed
+    already), then the journal closed. Killed between the two, the run is still open, and
+    running it again closes both; the other way round, the journal would say "finished" and
+    nothing would ever finish the history entry. Returns the failure to write the end, if
+    any: the run did not end after all, and its history must say so."""
+    finish_history()
+    failed = None
+    if journal.failed is None:
+        try:
+            journal.append("run-end", **end)
+        except WriteFailedError as e:
+            failed = journal.failed or e
+    journal.close()
+    return failed
 
 
 def _write_failure(failed: WriteFailedError, steps: list[Step],

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sdcadm.errors import Interrupted, SdcAdmError, WriteFailedError
+from sdcadm.errors import Interrupted, SdcAdmError
 from sdcadm.executor import history as hist
 from sdcadm.executor import preflight, runlog
 from sdcadm.executor.compact import outcome_steps, planned_steps
@@ -21,7 +21,7 @@ from sdcadm.executor.engine import Engine
 from sdcadm.executor.handlers.selfupdate import self_update_handlers
 from sdcadm.executor.journal import Journal, iso_now
 from sdcadm.executor.lock import RunLock
-from sdcadm.executor.run import trap_stop_signals
+from sdcadm.executor.run import end_run, trap_stop_signals
 from sdcadm.plan import Step
 
 WORK_KIND = "self-updates"
@@ -74,23 +74,19 @@ def run_steps(app: Any, changes: Sequence[Mapping[str, Any]], steps: Sequence[St
         elapsed = int(time.monotonic() - start)
         error = journal.failed or error  # the journal stopped the run: that is its error
 
-        def finish_history(error: SdcAdmError | None) -> None:
+        def finish_history() -> None:
             with hist.quietly(app):
                 hist.record_finish(app, entry, error=error, steps=outcome_steps(outcomes),
                                    store=store)
 
-        # History before the journal's end, as every run does (`run._drive`): killed between
-        # the two, the journal has no end; the other way round, nothing would ever finish
-        # the history entry (a self-update is not resumed).
-        finish_history(error)
-        if journal.failed is None:
-            try:
-                journal.append("run-end", run_uuid=run_uuid, status="failed" if error else "done",
-                               elapsed=elapsed, error=error.to_json() if error else None)
-            except WriteFailedError as e:
-                error = journal.failed or e
-                finish_history(error)  # it did not end after all
-        journal.close()
+        # As every run: history before the journal's end (a self-update is not resumed, so
+        # nothing else would ever finish its history entry).
+        failed = end_run(journal, finish_history, run_uuid=run_uuid,
+                         status="failed" if error else "done", elapsed=elapsed,
+                         error=error.to_json() if error else None)
+        if failed is not None:
+            error = failed
+            finish_history()  # it did not end after all
         if error is not None:
             runlog.failed(app, error)
         else:
