@@ -67,6 +67,18 @@ def test_prune_of_a_prefix_without_builds_removes_nothing(prefix: Path) -> None:
     assert b.Builds(prefix).prune(0) == []
 
 
+STAMP = "master-20990101T000000Z-g0"
+
+
+def wheel_of(tmp_path: Path, src: Any = None) -> Path:
+    """A wheel of this project that says it is sdcadm 9.9.9 (of `src`, else as it is)."""
+    from sdcadm.sim import builds as sim_builds
+
+    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
+    wheel.write_bytes(sim_builds.wheel_bytes(src or sim_builds.read_source(), "9.9.9", STAMP))
+    return wheel
+
+
 def test_a_build_whose_requirements_the_shared_libraries_miss_is_refused(
         tmp_path: Path) -> None:
     """`pip check` in the new environment: a wheel that needs a library the running build
@@ -80,8 +92,7 @@ def test_a_build_whose_requirements_the_shared_libraries_miss_is_refused(
     needy = dataclasses.replace(src, metadata=src.metadata.replace(
         "\nRequires-Dist:", "\nRequires-Dist: sdcadm-no-such-library>=1\nRequires-Dist:", 1))
     assert "sdcadm-no-such-library" in needy.metadata
-    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
-    wheel.write_bytes(sim_builds.wheel_bytes(needy, "9.9.9", "master-20990101T000000Z-g0"))
+    wheel = wheel_of(tmp_path, needy)
     build = tmp_path / "builds" / "9.9.9"
     build.parent.mkdir()
     log = tmp_path / "install.log"
@@ -92,9 +103,8 @@ def test_a_build_whose_requirements_the_shared_libraries_miss_is_refused(
     assert "pip check" in log.read_text()
 
     # the same wheel without the extra requirement installs and runs
-    fine = tmp_path / "fine" / wheel.name
-    fine.parent.mkdir()
-    fine.write_bytes(sim_builds.wheel_bytes(src, "9.9.9", "master-20990101T000000Z-g0"))
+    (tmp_path / "fine").mkdir()
+    fine = wheel_of(tmp_path / "fine", src)
     b.create_env(tmp_path / "builds" / "fine", fine, log)
     code, out = b.run_build(tmp_path / "builds" / "fine", ["--version"], log, timeout=60,
                             config_path=None)
@@ -121,11 +131,8 @@ def test_a_build_that_is_not_the_version_its_image_names_fails_its_smoke_test(
     from sdcadm.executor.context import ExecContext
     from sdcadm.executor.handlers.selfupdate import SmokeBuild
     from sdcadm.plan import Step
-    from sdcadm.sim import builds as sim_builds
 
-    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
-    wheel.write_bytes(sim_builds.wheel_bytes(sim_builds.read_source(), "9.9.9",
-                                             "master-20990101T000000Z-g0"))
+    wheel = wheel_of(tmp_path)
     build = tmp_path / "opt" / "builds" / "9.9.9"
     build.parent.mkdir(parents=True)
     b.create_env(build, wheel, tmp_path / "install.log")
@@ -157,11 +164,8 @@ def test_a_disk_that_fills_up_during_the_install_leaves_no_half_build(
     from sdcadm.executor.context import ExecContext
     from sdcadm.executor.handlers.selfupdate import InstallBuild
     from sdcadm.plan import Step
-    from sdcadm.sim import builds as sim_builds
 
-    wheel = tmp_path / "sdcadm-9.9.9-py3-none-any.whl"
-    wheel.write_bytes(sim_builds.wheel_bytes(sim_builds.read_source(), "9.9.9",
-                                             "master-20990101T000000Z-g0"))
+    wheel = wheel_of(tmp_path)
     prefix = tmp_path / "opt"
     prefix.mkdir()
     build = prefix / "builds" / "9.9.9"
